@@ -1,0 +1,72 @@
+"""The in-process client: a real botocore SWF client whose transport is the engine.
+
+``local_client(engine)`` builds ``boto3``'s own SWF client and answers its
+requests in-process (botocore's ``before-send`` event) through the same wire
+codec as the HTTP server. So it is, call for call, a boto3 SWF client: the
+same methods, arguments, parameter validation, paginators, response parsing
+(timezone-aware datetimes) and ``client.exceptions.<Fault>`` classes.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import botocore.session
+from botocore import UNSIGNED
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.config import Config
+
+from . import wire
+
+ENDPOINT = "http://flowser.local"
+
+
+class _Body:
+    """The minimal raw response botocore reads (``stream()``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def local_client(
+    engine: wire.Handler, *, region_name: str = "us-east-1", on_close: Callable[[], None] | None = None
+) -> Any:
+    """A boto3 SWF client served by ``engine`` in this process."""
+    session = botocore.session.get_session()
+    client = session.create_client(
+        "swf",
+        region_name=region_name,
+        endpoint_url=ENDPOINT,
+        aws_access_key_id="flowser",
+        aws_secret_access_key="flowser",
+        config=Config(signature_version=UNSIGNED),
+    )
+
+    def send(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        target = request.headers.get("X-Amz-Target")
+        if isinstance(target, bytes):
+            target = target.decode()
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        elif not isinstance(body, bytes):
+            body = body.read()
+        status, headers, payload = wire.handle(engine, target, body)
+        return AWSResponse(request.url, status, headers, _Body(payload))
+
+    client.meta.events.register("before-send.swf", send)
+    original_close = client.close
+
+    def close(self: Any) -> None:
+        original_close()
+        if on_close is not None:
+            on_close()
+
+    client.close = types.MethodType(close, client)
+    client.flowser_engine = engine
+    return client

@@ -1,0 +1,108 @@
+"""Every Redis key the engine uses, one function each (docs/architecture.md mirrors this).
+
+All keys of a domain share the Redis Cluster hash tag ``{<tag>}`` where
+``<tag>`` is a digest of the domain name (names may contain braces), so every
+transition touches a single slot and the engine shards by domain on a
+cluster. The only global keys are the domain registry and the timekeeper's
+wake list.
+
+Key                                   type     holds
+------------------------------------  -------  ----------------------------------------------
+swf:domains                           HASH     domain name -> msgpack domain record
+swf:tk:wake                           LIST     timekeeper wake-up tokens (earlier deadline added)
+swf:{T}:types                         HASH     "<kind>|<name>|<version>" -> msgpack type record
+swf:{T}:wf:<workflowId>               STRING   runId of the open run of that workflowId
+swf:{T}:run:<runId>                   STRING   msgpack run state (the WATCHed version of the run)
+swf:{T}:run:<runId>:h                 LIST     msgpack history events, index = eventId - 1
+swf:{T}:open                          ZSET     open runIds by start time
+swf:{T}:closed                        ZSET     closed runIds by start time
+swf:{T}:closedc                       ZSET     closed runIds by close time
+swf:{T}:x:wf:<workflowId>             ZSET     runIds of that workflowId by start time
+swf:{T}:x:ty:<name>                   ZSET     runIds of that workflow type name by start time
+swf:{T}:x:tag:<tag>                   ZSET     runIds carrying that tag by start time
+swf:{T}:x:cs:<closeStatus>            ZSET     closed runIds with that close status by start time
+swf:{T}:tl:<d|a>:<taskList>           ZSET     dispatchable tasks, all score 0, ordered by member
+                                               "<priority key><time key>|<runId>|<scheduledEventId>"
+swf:{T}:tl:<d|a>:<taskList>:wake      LIST     one token per task made dispatchable (long-poll wake-up)
+swf:{T}:inflight                      ZSET     claimed-but-not-yet-started task members by lease end
+swf:{T}:deadlines                     ZSET     "<kind>|<runId>|<ref>" by deadline (timeouts, timers, retention)
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PREFIX = "swf"
+DOMAINS = f"{PREFIX}:domains"
+TIMEKEEPER_WAKE = f"{PREFIX}:tk:wake"
+
+
+def tag(domain: str) -> str:
+    """The hash tag of a domain: a short digest, safe whatever the name holds."""
+    return hashlib.blake2b(domain.encode(), digest_size=6).hexdigest()
+
+
+class DomainKeys:
+    """Key builder for one domain; every key carries the domain's hash tag."""
+
+    __slots__ = ("base", "domain")
+
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+        self.base = f"{PREFIX}:{{{tag(domain)}}}:"
+
+    @property
+    def types(self) -> str:
+        return self.base + "types"
+
+    def workflow_id(self, workflow_id: str) -> str:
+        return f"{self.base}wf:{workflow_id}"
+
+    def run(self, run_id: str) -> str:
+        return f"{self.base}run:{run_id}"
+
+    def history(self, run_id: str) -> str:
+        return f"{self.base}run:{run_id}:h"
+
+    @property
+    def open(self) -> str:
+        return self.base + "open"
+
+    @property
+    def closed(self) -> str:
+        return self.base + "closed"
+
+    @property
+    def closed_by_close(self) -> str:
+        return self.base + "closedc"
+
+    def by_workflow_id(self, workflow_id: str) -> str:
+        return f"{self.base}x:wf:{workflow_id}"
+
+    def by_type(self, name: str) -> str:
+        return f"{self.base}x:ty:{name}"
+
+    def by_tag(self, tag_value: str) -> str:
+        return f"{self.base}x:tag:{tag_value}"
+
+    def by_close_status(self, status: str) -> str:
+        return f"{self.base}x:cs:{status}"
+
+    def task_list(self, kind: str, name: str) -> str:
+        return f"{self.base}tl:{kind}:{name}"
+
+    def wake(self, kind: str, name: str) -> str:
+        return f"{self.base}tl:{kind}:{name}:wake"
+
+    @property
+    def inflight(self) -> str:
+        return self.base + "inflight"
+
+    @property
+    def deadlines(self) -> str:
+        return self.base + "deadlines"
+
+
+def type_field(kind: str, name: str, version: str) -> str:
+    """Field of a type in the domain's types hash (``|`` cannot occur in names)."""
+    return f"{kind}|{name}|{version}"

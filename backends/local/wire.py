@@ -1,0 +1,72 @@
+"""SWF's wire protocol (AWS JSON 1.0) in front of an ``Engine``, without sockets.
+
+``handle(engine, target, body)`` takes the ``X-Amz-Target`` header and the raw
+request body and returns ``(status, headers, body)`` exactly as SWF answers:
+JSON with timestamps as epoch seconds, an empty body for the operations that
+have no output, and faults as ``{"__type": "<namespace>#<code>", "message"}``.
+Both the in-process client (``client``) and the HTTP server (``backends.http``)
+speak through it, so there is one encoding of every answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from functools import lru_cache
+from typing import Any, Protocol
+
+import botocore.session
+
+from .faults import InternalFailure, SerializationException, SWFFault, UnknownOperationException
+
+log = logging.getLogger("flowser.wire")
+
+TARGET_PREFIXES = ("SimpleWorkflowService.", "com.amazonaws.swf.service.model.SimpleWorkflowService.")
+CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+class Handler(Protocol):
+    def handle(self, operation: str, params: Any) -> dict[str, Any]: ...
+
+
+@lru_cache(maxsize=1)
+def operations_without_output() -> frozenset[str]:
+    """Operations SWF answers with an empty body (no output shape in botocore's model)."""
+    model = botocore.session.get_session().get_service_model("swf")
+    return frozenset(name for name in model.operation_names if model.operation_model(name).output_shape is None)
+
+
+def operation_of(target: str | None) -> str:
+    """``SimpleWorkflowService.StartWorkflowExecution`` (or the boto2-era form) -> operation name."""
+    if target:
+        for prefix in TARGET_PREFIXES:
+            if target.startswith(prefix) and len(target) > len(prefix):
+                return target[len(prefix) :]
+    raise UnknownOperationException(f"Unknown operation {target!r}" if target else "Missing X-Amz-Target")
+
+
+def fault_body(fault: SWFFault) -> bytes:
+    body: dict[str, Any] = {"__type": fault.wire_type}
+    if fault.message is not None and not isinstance(fault, SerializationException):
+        body["message"] = fault.message
+    return json.dumps(body).encode()
+
+
+def handle(engine: Handler, target: str | None, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}
+    try:
+        operation = operation_of(target)
+        try:
+            params = json.loads(body.decode("utf-8")) if body and body.strip() else {}
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise SerializationException(None) from exc
+        result = engine.handle(operation, params)
+    except SWFFault as fault:
+        return fault.status, headers, fault_body(fault)
+    except Exception:
+        log.exception("internal failure answering %s", target)
+        return 500, headers, fault_body(InternalFailure("Internal failure; nothing was changed"))
+    if operation in operations_without_output():
+        return 200, headers, b""
+    return 200, headers, json.dumps(result, separators=(",", ":")).encode()
