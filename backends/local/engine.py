@@ -16,6 +16,7 @@ import base64
 import binascii
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ class Engine:
         }
         self.extra_appliers: dict[str, decision_rules.Applier] = {}
         self.deadlines = _Deadlines(self)
+        self.timekeeper_notify: Callable[[float], None] | None = None
+        self._local = threading.local()
 
     def fire_due(self, now: float | None = None) -> int:
         """Fire every timeout, timer and retention purge due at ``now`` (default: the clock's now)."""
@@ -557,7 +560,7 @@ class Engine:
             self.write_run(pipe, dk, run, created=True)
             return run.run_id
 
-        run_id = self.store.transaction([wf_key], body)
+        run_id = self.commit([wf_key], body)
         return {"runId": run_id}
 
     def write_run(self, pipe: Any, dk: DomainKeys, run: Run, *, created: bool = False) -> None:
@@ -596,8 +599,13 @@ class Engine:
             pipe.zrem(dk.deadlines, *effects.deadlines_remove)
         if effects.deadlines_add:
             pipe.zadd(dk.deadlines, effects.deadlines_add)
-            pipe.rpush(TIMEKEEPER_WAKE, 1)
-            pipe.ltrim(TIMEKEEPER_WAKE, -100, -1)
+            if self.timekeeper_notify is None:  # wake a timekeeper of another process
+                pipe.rpush(TIMEKEEPER_WAKE, 1)
+                pipe.ltrim(TIMEKEEPER_WAKE, -100, -1)
+            else:
+                pending = getattr(self._local, "deadlines", None)
+                if pending is not None:
+                    pending.append(min(effects.deadlines_add.values()))
 
     def _retention_days(self, domain: str) -> float:
         raw = self.r.hget(DOMAINS, domain)
@@ -619,7 +627,20 @@ class Engine:
             self.write_run(pipe, dk, run)
             return result
 
-        return self.store.transaction([dk.run(run_id), *extra_watch], body)
+        return self.commit([dk.run(run_id), *extra_watch], body)
+
+    def commit(self, watch: list[str], body: Callable[[Any], Any]) -> Any:
+        """``store.transaction``, then tell this process's timekeeper of deadlines it added."""
+        if self.timekeeper_notify is None:
+            return self.store.transaction(watch, body)
+        self._local.deadlines = pending = []
+        try:
+            result = self.store.transaction(watch, body)
+        finally:
+            self._local.deadlines = None
+        if pending:
+            self.timekeeper_notify(min(pending))
+        return result
 
     def describe_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         self._domain(p["domain"])
@@ -1321,7 +1342,7 @@ class _Deadlines:
                 pipe.zrem(dk.deadlines, member)
             return changed
 
-        return bool(engine.store.transaction([dk.run(run_id)], body))
+        return bool(engine.commit([dk.run(run_id)], body))
 
 
 def _purge(pipe: Any, dk: DomainKeys, s: dict[str, Any]) -> None:

@@ -1,17 +1,21 @@
 """The timekeeper: fires timeouts, timers and retention purges on time, with no client call.
 
-It runs as a thread wherever the engine serves. It sleeps (a blocking Redis
-``BLPOP`` on the timekeeper wake list and on its own stop key) until the
-earliest deadline of any domain, or until a transition adds a deadline, then
-fires what is due through ``Engine.fire_due``. Firing is a transaction per
-deadline that re-checks the deadline under ``WATCH``, so several timekeepers
-on one Redis fire each deadline exactly once, and deadlines that passed while
-nothing ran fire, earliest first, as soon as one starts.
+It runs as a thread wherever the engine serves. It sleeps until the earliest
+deadline of any domain and is woken early when an earlier one is added: in
+this process directly (the engine calls ``notify`` after each commit that
+added a deadline), from other processes through the Redis wake list, which a
+second thread waits on with a blocking ``BLPOP`` (engines without a local
+timekeeper push to it). It then fires what is due through
+``Engine.fire_due``. Firing is a transaction per deadline that re-checks the
+deadline under ``WATCH``, so several timekeepers on one Redis fire each
+deadline exactly once, and deadlines that passed while nothing ran fire,
+earliest first, as soon as one starts.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 
@@ -31,37 +35,74 @@ class Timekeeper:
         self.engine = engine
         self._stop_key = f"{PREFIX}:tk:stop:{uuid.uuid4().hex}"
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._cv = threading.Condition()
+        self._woken = True
+        self._next = math.inf
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> Timekeeper:
-        self._thread = threading.Thread(target=self._loop, name="flowser-timekeeper", daemon=True)
-        self._thread.start()
+        self.engine.timekeeper_notify = self.notify
+        for target, name in ((self._loop, "flowser-timekeeper"), (self._listen, "flowser-timekeeper-wake")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
+    def notify(self, deadline: float = -math.inf) -> None:
+        """A deadline was added: wake up if it is earlier than the planned wake-up."""
+        if deadline < self._next:
+            with self._cv:
+                self._woken = True
+                self._cv.notify()
+
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
+        if not self._threads:
             return
         self._stopping.set()
+        if self.engine.timekeeper_notify == self.notify:
+            self.engine.timekeeper_notify = None
+        self.notify()
         try:
             self.engine.r.rpush(self._stop_key, 1)
-            self._thread.join(timeout)
+        except redis.RedisError:
+            pass
+        for thread in self._threads:
+            thread.join(timeout)
+        try:
             self.engine.r.delete(self._stop_key)
         except redis.RedisError:
             pass
-        self._thread = None
+        self._threads = []
 
-    def _loop(self) -> None:
+    def _listen(self) -> None:
+        """Wake-ups from other processes (and the stop signal) arrive on Redis lists."""
         r = self.engine.r
         while not self._stopping.is_set():
             try:
-                r.delete(TIMEKEEPER_WAKE)  # before looking, so a deadline added after this wakes us again
+                popped = r.blpop([self._stop_key, TIMEKEEPER_WAKE], timeout=MAX_SLEEP)
+            except redis.RedisError:
+                if self._stopping.wait(1.0):
+                    return
+                continue
+            if popped is not None:
+                self.notify()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with self._cv:
+                    self._woken = False
+                    self._next = math.inf  # while busy, any new deadline means: look again
                 self.engine.fire_due()
                 earliest = self.engine.deadlines.earliest()
                 now = self.engine.clock.now()
                 wait = MAX_SLEEP if earliest is None else min(MAX_SLEEP, max(earliest - now, 0.0))
+                self._next = now + wait
                 if wait <= 0:
                     continue
-                r.blpop([self._stop_key, TIMEKEEPER_WAKE], timeout=wait)
+                with self._cv:
+                    if not self._woken:
+                        self._cv.wait(wait)
             except redis.ConnectionError:
                 if self._stopping.is_set():
                     return
