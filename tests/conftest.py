@@ -1,0 +1,64 @@
+"""Shared fixtures: one real embedded redis-server for the session, a clean database per test.
+
+``redis_url`` is that server (or ``$FLOWSER_TEST_REDIS_URL``, any Redis >= 6.2);
+``swf`` is the engine's in-process boto3 client with a running timekeeper;
+``env`` is a virtual-time environment (``backends.local.testing``) whose clock
+the test owns.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from backends.local import connect
+from backends.local.embedded import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    given = os.environ.get("FLOWSER_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="flt", dir="/tmp") as data_dir:
+        server = EmbeddedRedis.acquire(data_dir)
+        try:
+            yield server.url
+        finally:
+            server.close()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def swf(redis_client: redis.Redis, redis_url: str) -> Iterator[Any]:
+    client = connect(redis_url, poll_hold=2.0)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def env(redis_client: redis.Redis, redis_url: str) -> Iterator[Any]:
+    from backends.local.testing import LocalEnvironment
+
+    environment = LocalEnvironment(redis_url, poll_hold=0.5)
+    try:
+        yield environment
+    finally:
+        environment.close()
