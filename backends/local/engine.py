@@ -110,7 +110,7 @@ class Engine:
 
     def __init__(self, store: RedisStore, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
         self.store = store
-        self.r: redis.Redis = store.redis
+        self.r: Any = store.redis  # redis-py's own annotations are too loose to help here
         self.clock: Clock = clock or SystemClock()
         self.config = config or EngineConfig()
         self._ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -633,7 +633,8 @@ class Engine:
         """``store.transaction``, then tell this process's timekeeper of deadlines it added."""
         if self.timekeeper_notify is None:
             return self.store.transaction(watch, body)
-        self._local.deadlines = pending = []
+        pending: list[float] = []
+        self._local.deadlines = pending
         try:
             result = self.store.transaction(watch, body)
         finally:
@@ -918,7 +919,7 @@ class Engine:
                 return run
 
             try:
-                return self.transition(dk, run_id, change)  # type: ignore[no-any-return]
+                return self.transition(dk, run_id, change)
             except UnknownResourceFault:  # purged meanwhile
                 self.r.zrem(dk.inflight, f"{dk.task_list('d', task_list)}\n{member}")
                 return None
@@ -1235,7 +1236,7 @@ def _run_deadlines(s: dict[str, Any]) -> set[str]:
         out.add(f"dto|{rid}|{dt['started']}")
     for sid in s["acts"]:
         out.update(f"{k}|{rid}|{sid}" for k in ("a2s", "a2c", "as2c", "ahb"))
-    for timer_id, started in s["timers"].items():
+    for started in s["timers"].values():
         out.add(f"tmr|{rid}|{started}")
     return out
 

@@ -32,7 +32,7 @@ def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
-def unpack(data: bytes) -> Any:
+def unpack(data: Any) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .helpers import attrs, complete, history, poll_activity, poll_decision, schedule, setup_domain, start, types
+from .helpers import (
+    attrs,
+    complete,
+    history,
+    poll_activity,
+    poll_decision,
+    schedule,
+    setup_domain,
+    start,
+    types,
+)
 
 
 def test_one_activity_then_complete(swf: Any) -> None:

@@ -1,0 +1,3 @@
+"""flowser: Amazon SWF deciders and activity workers in Python."""
+
+__version__ = "0.2.0.dev0"
