@@ -42,7 +42,7 @@ def message_of(call: Callable[..., Any], **kw: Any) -> tuple[str, str]:
 
 def at(epoch: float) -> dt.datetime:
     """An epoch time as botocore returns it (timezone-aware)."""
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
 def whole_second(env: Any, ahead: int = 10) -> float:
