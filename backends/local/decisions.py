@@ -31,10 +31,18 @@ def attributes_of(decision: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_batch(decisions: list[dict[str, Any]]) -> None:
-    """Whole-batch rules beyond shapes: a close decision must be the last one (§4.5)."""
+    """Whole-batch rules beyond shapes (§4.5): a close decision must be the last one; timers need a delay."""
     for index, decision in enumerate(decisions):
         if decision["decisionType"] in CLOSE_DECISIONS and index != len(decisions) - 1:
             raise ValidationException("Close must be last decision in list")
+        if decision["decisionType"] == "StartTimer":
+            fire = attributes_of(decision).get("startToFireTimeout")
+            if fire == "NONE":
+                raise ValidationException(
+                    f"1 validation error detected: Value 'NONE' at 'decisions.{index + 1}.member."
+                    "startTimerDecisionAttributes.startToFireTimeout' failed to satisfy constraint: "
+                    "Member must be a number of seconds"
+                )
 
 
 @dataclass
@@ -50,12 +58,18 @@ class Limits:
 
 @dataclass
 class DecisionContext:
-    """What decisions may consult besides the run: types prefetched, quotas, follow-ups."""
+    """What decisions may consult besides the run: types prefetched, quotas, the engine's hooks."""
 
     activity_types: dict[tuple[str, str], dict[str, Any] | None]
     limits: Limits
     completed_event_id: int
-    followups: list[tuple[str, Any]] = field(default_factory=list)
+    workflow_types: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    open_executions: int = 0
+    max_open_executions: int = 100_000
+    lambdas_available: bool = True
+    new_run: Callable[..., Run] | None = None
+    resolve: Callable[[dict[str, Any], dict[str, Any]], tuple[dict[str, Any], str | None]] | None = None
+    new_runs: list[Run] = field(default_factory=list)
 
 
 Applier = Callable[[Run, dict[str, Any], DecisionContext], None]
@@ -196,6 +210,212 @@ def _cancel(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     run.close("CANCELED")
 
 
+def _start_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    timer_id = a["timerId"]
+    timers = run.s["timers"]
+    cause = None
+    if timer_id in timers:
+        cause = "TIMER_ID_ALREADY_IN_USE"
+    elif len(timers) >= ctx.limits.open_timers:
+        cause = "OPEN_TIMERS_LIMIT_EXCEEDED"
+    if cause:
+        run.add(
+            "StartTimerFailed",
+            {"timerId": timer_id, "cause": cause, "decisionTaskCompletedEventId": ctx.completed_event_id},
+        )
+        return
+    attrs: dict[str, Any] = {"timerId": timer_id}
+    if "control" in a:
+        attrs["control"] = a["control"]
+    attrs["startToFireTimeout"] = a["startToFireTimeout"]
+    attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
+    started = run.add("TimerStarted", attrs)
+    timers[timer_id] = started
+    run.effects.deadlines_add[f"tmr|{run.run_id}|{started}"] = run.now + int(a["startToFireTimeout"])
+
+
+def _cancel_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    timer_id = a["timerId"]
+    started = run.s["timers"].pop(timer_id, None)
+    if started is None:
+        run.add(
+            "CancelTimerFailed",
+            {"timerId": timer_id, "cause": "TIMER_ID_UNKNOWN", "decisionTaskCompletedEventId": ctx.completed_event_id},
+        )
+        return
+    run.effects.deadlines_remove.add(f"tmr|{run.run_id}|{started}")
+    run.add(
+        "TimerCanceled",
+        {"timerId": timer_id, "startedEventId": started, "decisionTaskCompletedEventId": ctx.completed_event_id},
+    )
+
+
+def _workflow_settings(
+    run: Run, a: dict[str, Any], ctx: DecisionContext, workflow_type: dict[str, str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Resolve a new run's settings as StartChild/ContinueAsNew do: (cfg, None) or (None, cause)."""
+    record = ctx.workflow_types.get((workflow_type["name"], workflow_type["version"]))
+    if record is None:
+        return None, "WORKFLOW_TYPE_DOES_NOT_EXIST"
+    if record["status"] != "REGISTERED":
+        return None, "WORKFLOW_TYPE_DEPRECATED"
+    assert ctx.resolve is not None
+    cfg, missing = ctx.resolve(record, a)
+    if missing:
+        field_name = "".join("_" + c if c.isupper() else c.upper() for c in missing).upper().lstrip("_")
+        return None, f"DEFAULT_{field_name}_UNDEFINED"
+    return cfg, None
+
+
+def _start_child(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    workflow_type = a["workflowType"]
+    children = run.s.setdefault("children", {})
+    cfg, cause = _workflow_settings(run, a, ctx, workflow_type)
+    if cause is None and len(children) >= ctx.limits.open_children:
+        cause = "OPEN_CHILDREN_LIMIT_EXCEEDED"
+    if cause is None and ctx.open_executions >= ctx.max_open_executions:
+        cause = "OPEN_WORKFLOWS_LIMIT_EXCEEDED"
+    if cause is not None or cfg is None:
+        failed: dict[str, Any] = {
+            "workflowType": workflow_type,
+            "cause": cause,
+            "workflowId": a["workflowId"],
+            "initiatedEventId": 0,
+            "decisionTaskCompletedEventId": ctx.completed_event_id,
+        }
+        if "control" in a:
+            failed["control"] = a["control"]
+        run.add("StartChildWorkflowExecutionFailed", failed)
+        return
+    attrs: dict[str, Any] = {"workflowId": a["workflowId"], "workflowType": workflow_type}
+    for optional in ("control", "input"):
+        if optional in a:
+            attrs[optional] = a[optional]
+    attrs["executionStartToCloseTimeout"] = cfg["executionStartToCloseTimeout"]
+    attrs["taskList"] = cfg["taskList"]
+    if "taskPriority" in cfg:
+        attrs["taskPriority"] = cfg["taskPriority"]
+    attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
+    attrs["childPolicy"] = cfg["childPolicy"]
+    attrs["taskStartToCloseTimeout"] = cfg["taskStartToCloseTimeout"]
+    if a.get("tagList"):
+        attrs["tagList"] = a["tagList"]
+    if "lambdaRole" in cfg:
+        attrs["lambdaRole"] = cfg["lambdaRole"]
+    initiated = run.add("StartChildWorkflowExecutionInitiated", attrs)
+    children[str(initiated)] = {"wid": a["workflowId"], "type": [workflow_type["name"], workflow_type["version"]], "rid": None, "st": 0}
+    # an outbox entry, due now: the child starts right after this commit, or after a crash
+    run.effects.deadlines_add[f"chs|{run.run_id}|{initiated}"] = run.now
+
+
+def _continue_as_new(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    name, version = run.s["type"]
+    workflow_type = {"name": name, "version": a.get("workflowTypeVersion") or version}
+    if _close_blocked(run, "ContinueAsNewWorkflowExecutionFailed", ctx):
+        return
+    cfg, cause = _workflow_settings(run, a, ctx, workflow_type)
+    if cause is not None or cfg is None:
+        run.add(
+            "ContinueAsNewWorkflowExecutionFailed",
+            {"cause": cause, "decisionTaskCompletedEventId": ctx.completed_event_id},
+        )
+        return
+    assert ctx.new_run is not None
+    new = ctx.new_run(
+        run.s["d"],
+        run.workflow_id,
+        workflow_type,
+        cfg,
+        a,
+        run.now,
+        parent=run.s.get("parent"),
+        parent_initiated=run.s.get("pie", 0),
+        continued_from=run.run_id,
+    )
+    attrs: dict[str, Any] = {}
+    if "input" in a:
+        attrs["input"] = a["input"]
+    attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
+    attrs["newExecutionRunId"] = new.run_id
+    attrs["executionStartToCloseTimeout"] = cfg["executionStartToCloseTimeout"]
+    attrs["taskList"] = cfg["taskList"]
+    if "taskPriority" in cfg:
+        attrs["taskPriority"] = cfg["taskPriority"]
+    attrs["taskStartToCloseTimeout"] = cfg["taskStartToCloseTimeout"]
+    attrs["childPolicy"] = cfg["childPolicy"]
+    if a.get("tagList"):
+        attrs["tagList"] = a["tagList"]
+    attrs["workflowType"] = workflow_type
+    if "lambdaRole" in cfg:
+        attrs["lambdaRole"] = cfg["lambdaRole"]
+    run.add("WorkflowExecutionContinuedAsNew", attrs)
+    run.close("CONTINUED_AS_NEW")
+    ctx.new_runs.append(new)
+
+
+def _external(run: Run, a: dict[str, Any], ctx: DecisionContext, event_type: str, outbox: str) -> None:
+    attrs: dict[str, Any] = {"workflowId": a["workflowId"]}
+    if a.get("runId"):
+        attrs["runId"] = a["runId"]
+    if outbox == "sig":
+        attrs["signalName"] = a["signalName"]
+        if "input" in a:
+            attrs["input"] = a["input"]
+    attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
+    if "control" in a:
+        attrs["control"] = a["control"]
+    initiated = run.add(event_type, attrs)
+    run.effects.deadlines_add[f"{outbox}|{run.run_id}|{initiated}"] = run.now
+
+
+def _signal_external(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    _external(run, a, ctx, "SignalExternalWorkflowExecutionInitiated", "sig")
+
+
+def _request_cancel_external(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    _external(run, a, ctx, "RequestCancelExternalWorkflowExecutionInitiated", "rcx")
+
+
+def _schedule_lambda(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
+    lambdas = run.s.setdefault("lambdas", {})
+    cause = None
+    if not ctx.lambdas_available:
+        cause = "LAMBDA_SERVICE_NOT_AVAILABLE_IN_REGION"
+    elif any(entry["id"] == a["id"] for entry in lambdas.values()):
+        cause = "ID_ALREADY_IN_USE"
+    elif len(lambdas) >= ctx.limits.open_lambdas:
+        cause = "OPEN_LAMBDA_FUNCTIONS_LIMIT_EXCEEDED"
+    if cause:
+        run.add(
+            "ScheduleLambdaFunctionFailed",
+            {"id": a["id"], "name": a["name"], "cause": cause, "decisionTaskCompletedEventId": ctx.completed_event_id},
+        )
+        return
+    attrs: dict[str, Any] = {"id": a["id"], "name": a["name"]}
+    for optional in ("control", "input"):
+        if optional in a:
+            attrs[optional] = a[optional]
+    attrs["startToCloseTimeout"] = a.get("startToCloseTimeout") or "900"
+    attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
+    scheduled = run.add("LambdaFunctionScheduled", attrs)
+    if "lambdaRole" not in run.s["cfg"]:
+        # no role to assume: the function cannot start (docs/semantics.md)
+        run.add(
+            "StartLambdaFunctionFailed",
+            {
+                "scheduledEventId": scheduled,
+                "cause": "ASSUME_ROLE_FAILED",
+                "message": "The workflow execution has no lambdaRole to invoke Lambda functions with",
+            },
+        )
+        return
+    member = task_member(0, run.now, run.run_id, scheduled)
+    lambdas[str(scheduled)] = {"id": a["id"], "name": a["name"], "st": 0, "m": member}
+    run.effects.enqueue.append(("l", a["name"], member))
+    timeout = int(attrs["startToCloseTimeout"])
+    run.effects.deadlines_add[f"l2c|{run.run_id}|{scheduled}"] = run.now + timeout
+
+
 APPLIERS: dict[str, Applier] = {
     "ScheduleActivityTask": _schedule_activity_task,
     "RequestCancelActivityTask": _request_cancel_activity_task,
@@ -203,13 +423,19 @@ APPLIERS: dict[str, Applier] = {
     "CompleteWorkflowExecution": _complete,
     "FailWorkflowExecution": _fail,
     "CancelWorkflowExecution": _cancel,
+    "StartTimer": _start_timer,
+    "CancelTimer": _cancel_timer,
+    "StartChildWorkflowExecution": _start_child,
+    "ContinueAsNewWorkflowExecution": _continue_as_new,
+    "SignalExternalWorkflowExecution": _signal_external,
+    "RequestCancelExternalWorkflowExecution": _request_cancel_external,
+    "ScheduleLambdaFunction": _schedule_lambda,
 }
 
 
-def apply(run: Run, decisions: list[dict[str, Any]], ctx: DecisionContext, extra: Mapping[str, Applier]) -> None:
+def apply(run: Run, decisions: list[dict[str, Any]], ctx: DecisionContext) -> None:
     """Apply a validated batch in order; stop once the run has closed."""
-    appliers = {**APPLIERS, **extra}
     for decision in decisions:
         if not run.is_open:
             break
-        appliers[decision["decisionType"]](run, attributes_of(decision), ctx)
+        APPLIERS[decision["decisionType"]](run, attributes_of(decision), ctx)

@@ -26,6 +26,7 @@ import msgpack
 import redis
 
 from . import decisions as decision_rules
+from . import relations
 from .clock import Clock, SystemClock
 from .faults import (
     DefaultUndefinedFault,
@@ -125,10 +126,6 @@ class Engine:
         """Fire every timeout, timer and retention purge due at ``now`` (default: the clock's now)."""
         return self.deadlines.fire_due(now)
 
-    def fire_extra(self, run: Run, kind: str, ref: str) -> bool:
-        """Deadline kinds added by relationships (timers); unknown kinds are dropped."""
-        log.warning("dropping deadline of unknown kind %s for run %s", kind, run.run_id)
-        return False
 
     # -- entry point -------------------------------------------------------------------
     def handle(self, operation: str, params: Any) -> dict[str, Any]:
@@ -565,6 +562,7 @@ class Engine:
 
     def write_run(self, pipe: Any, dk: DomainKeys, run: Run, *, created: bool = False) -> None:
         """Queue a transition's writes: state, new events, task lists, deadlines, indexes."""
+        run.effects.written = True
         s = run.s
         rid = run.run_id
         pipe.set(dk.run(rid), pack(s))
@@ -579,9 +577,12 @@ class Engine:
             pipe.zadd(dk.by_type(s["type"][0]), {rid: start})
             for tag_value in s["tags"]:
                 pipe.zadd(dk.by_tag(tag_value), {rid: start})
-        for kind, task_list, member in effects.dequeue:
+        dropped = set(effects.dequeue)
+        for kind, task_list, member in dropped.difference(effects.enqueue):
             pipe.zrem(dk.task_list(kind, task_list), member)
         for kind, task_list, member in effects.enqueue:
+            if (kind, task_list, member) in dropped:
+                continue  # scheduled and withdrawn in one transition
             pipe.zadd(dk.task_list(kind, task_list), {member: 0})
             wake = dk.wake(kind, task_list)
             pipe.rpush(wake, 1)
@@ -595,6 +596,14 @@ class Engine:
             pipe.zadd(dk.by_close_status(s["cs"]), {rid: s["start"]})
             retention = self._retention_days(dk.domain)
             effects.deadlines_add[f"purge|{rid}|"] = s["close"] + retention * 86400
+            if s.get("parent") and s["cs"] != "CONTINUED_AS_NEW":
+                effects.deadlines_add[f"chc|{rid}|"] = s["close"]  # outbox: tell the parent
+            policy = s.get("policy")
+            if policy in ("TERMINATE", "REQUEST_CANCEL"):
+                kind = "cpt" if policy == "TERMINATE" else "cpc"
+                for child in s.get("children", {}).values():
+                    if child["rid"]:
+                        effects.deadlines_add[f"{kind}|{child['rid']}|"] = s["close"]
         if effects.deadlines_remove:
             pipe.zrem(dk.deadlines, *effects.deadlines_remove)
         if effects.deadlines_add:
@@ -624,7 +633,8 @@ class Engine:
             result = change(run, pipe)
             if not pipe.explicit_transaction:
                 pipe.multi()
-            self.write_run(pipe, dk, run)
+            if not run.effects.written:
+                self.write_run(pipe, dk, run)
             return result
 
         return self.commit([dk.run(run_id), *extra_watch], body)
@@ -760,6 +770,7 @@ class Engine:
             attrs: dict[str, Any] = {k: p[k] for k in ("reason", "details") if k in p}
             attrs["childPolicy"] = p.get("childPolicy") or run.s["cfg"]["childPolicy"]
             run.add("WorkflowExecutionTerminated", attrs)
+            run.s["policy"] = attrs["childPolicy"]
             run.close("TERMINATED")
 
         self.transition(dk, run_id, change)
@@ -975,20 +986,16 @@ class Engine:
         dk = DomainKeys(domain)
         batch = list(p.get("decisions") or [])
         decision_rules.check_batch(batch)
-        wanted = {
-            (a["activityType"]["name"], a["activityType"]["version"])
-            for d in batch
-            if d["decisionType"] == "ScheduleActivityTask"
-            for a in [decision_rules.attributes_of(d)]
-        }
-        activity_types: dict[tuple[str, str], dict[str, Any] | None] = {}
-        if wanted:
-            keys = sorted(wanted)
-            raws = self.r.hmget(dk.types, [type_field("a", n, v) for n, v in keys])
-            activity_types = {k: (unpack(r) if r is not None else None) for k, r in zip(keys, raws, strict=True)}
-        followups: list[tuple[str, Any]] = []
+        activity_types = self._prefetch_types(dk, "a", batch, ("ScheduleActivityTask",))
+        workflow_types: dict[tuple[str, str], dict[str, Any] | None] = {}
+        open_executions = 0
+        if any(d["decisionType"] in ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution") for d in batch):
+            workflow_types = self._prefetch_types(
+                dk, "w", batch, ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution"), run_id
+            )
+            open_executions = int(self.r.zcard(dk.open))
 
-        def change(run: Run, _pipe: Any) -> None:
+        def change(run: Run, pipe: Any) -> None:
             dt = run.s["dt"]
             if not run.is_open or dt["started"] != started:
                 raise UnknownResourceFault(f"Unknown decision task, scheduledEventId = {scheduled}")
@@ -1002,20 +1009,55 @@ class Engine:
             if "taskList" in p:
                 attrs["taskList"] = p["taskList"]
                 dt["tl"] = p["taskList"]["name"]
+                dt["tlt"] = _seconds(p.get("taskListScheduleToStartTimeout"))
             if "taskListScheduleToStartTimeout" in p:
                 attrs["taskListScheduleToStartTimeout"] = p["taskListScheduleToStartTimeout"]
             completed = run.add("DecisionTaskCompleted", attrs)
             dt["prev"] = started
             run.effects.deadlines_remove.add(f"dto|{run_id}|{started}")
-            ctx = decision_rules.DecisionContext(activity_types, self.config.limits, completed)
-            decision_rules.apply(run, batch, ctx, self.extra_appliers)
+            ctx = decision_rules.DecisionContext(
+                activity_types,
+                self.config.limits,
+                completed,
+                workflow_types=workflow_types,
+                open_executions=open_executions,
+                max_open_executions=self.config.max_open_executions,
+                new_run=self.new_run,
+                resolve=self.resolve_workflow_settings,
+            )
+            decision_rules.apply(run, batch, ctx)
             run.end_started_task()
-            followups[:] = ctx.followups
+            pipe.multi()
+            self.write_run(pipe, dk, run)
+            for new in ctx.new_runs:
+                self.write_run(pipe, dk, new, created=True)
 
         self.transition(dk, run_id, change)
-        for name, arg in followups:
-            getattr(self, "_after_" + name)(dk, run_id, arg)
         return {}
+
+    def _prefetch_types(
+        self, dk: DomainKeys, kind: str, batch: list[dict[str, Any]], decision_types: tuple[str, ...],
+        run_id: str | None = None,
+    ) -> dict[tuple[str, str], dict[str, Any] | None]:
+        """The type records a batch refers to, read once before its transaction."""
+        wanted: set[tuple[str, str]] = set()
+        for d in batch:
+            if d["decisionType"] not in decision_types:
+                continue
+            a = decision_rules.attributes_of(d)
+            if kind == "a":
+                wanted.add((a["activityType"]["name"], a["activityType"]["version"]))
+            elif "workflowType" in a:
+                wanted.add((a["workflowType"]["name"], a["workflowType"]["version"]))
+            elif run_id is not None:  # ContinueAsNew: the run's own type name, maybe another version
+                run = self._load(dk, run_id)
+                if run is not None:
+                    wanted.add((run.s["type"][0], a.get("workflowTypeVersion") or run.s["type"][1]))
+        if not wanted:
+            return {}
+        keys = sorted(wanted)
+        raws = self.r.hmget(dk.types, [type_field(kind, n, v) for n, v in keys])
+        return {k: (unpack(r) if r is not None else None) for k, r in zip(keys, raws, strict=True)}
 
     # -- activity tasks ----------------------------------------------------------------
     def poll_for_activity_task(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -1238,6 +1280,10 @@ def _run_deadlines(s: dict[str, Any]) -> set[str]:
         out.update(f"{k}|{rid}|{sid}" for k in ("a2s", "a2c", "as2c", "ahb"))
     for started in s["timers"].values():
         out.add(f"tmr|{rid}|{started}")
+    for scheduled in s.get("lambdas", {}):
+        out.add(f"l2c|{rid}|{scheduled}")
+    if dt["sched"]:
+        out.add(f"dts|{rid}|{dt['sched']}")
     return out
 
 
@@ -1311,6 +1357,8 @@ class _Deadlines:
 
         engine = self.engine
         kind, run_id, ref = timeouts.parse(member)
+        if kind in relations.OUTBOX_KINDS:
+            return relations.deliver(engine, dk, member, kind, run_id, int(ref or 0), now)
 
         def body(pipe: Any) -> bool:
             score = pipe.zscore(dk.deadlines, member)
@@ -1331,10 +1379,19 @@ class _Deadlines:
                 changed = timeouts.execution_timed_out(run)
             elif kind == "dto":
                 changed = timeouts.decision_task_timed_out(run, int(ref))
+            elif kind == "dts":
+                changed = timeouts.decision_task_schedule_timed_out(run, int(ref))
             elif kind in timeouts.ACTIVITY_TIMEOUTS:
                 changed = timeouts.activity_timed_out(run, kind, int(ref))
+            elif kind == "tmr":
+                changed = timeouts.timer_fired(run, int(ref))
+            elif kind in ("cpt", "cpc"):
+                changed = timeouts.child_policy_applied(run, kind)
+            elif kind == "l2c":
+                changed = timeouts.lambda_timed_out(run, int(ref))
             else:
-                changed = engine.fire_extra(run, kind, ref)
+                log.warning("dropping deadline %s of unknown kind", member)
+                changed = False
             pipe.multi()
             run.effects.deadlines_remove.add(member)
             if changed:

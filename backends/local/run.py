@@ -92,6 +92,7 @@ class Effects:
     deadlines_add: dict[str, float] = field(default_factory=dict)  # member -> deadline
     deadlines_remove: set[str] = field(default_factory=set)
     closed: bool = False
+    written: bool = False
 
 
 class Run:
@@ -117,7 +118,7 @@ class Run:
       lat                 latestActivityTaskTimestamp
     """
 
-    __slots__ = ("effects", "events", "now", "s", "_defer", "_triggered")
+    __slots__ = ("_defer", "_triggered", "effects", "events", "now", "s")
 
     def __init__(self, state: dict[str, Any], now: float) -> None:
         self.s = state
@@ -195,12 +196,16 @@ class Run:
         member = task_member(priority, self.now, self.run_id, dt["sched"])
         dt["m"] = member
         self.effects.enqueue.append(("d", self.decision_task_list, member))
+        if dt.get("tl") and dt.get("tlt") is not None:
+            self.effects.deadlines_add[f"dts|{self.run_id}|{dt['sched']}"] = self.now + dt["tlt"]
 
     def start_decision_task(self, identity: str | None) -> int:
         dt = self.s["dt"]
         attrs: dict[str, Any] = {"scheduledEventId": dt["sched"]}
         if identity is not None:
             attrs["identity"] = identity
+        if dt.get("tlt") is not None:
+            self.effects.deadlines_remove.add(f"dts|{self.run_id}|{dt['sched']}")
         dt["ssched"] = dt["sched"]
         dt["sched"] = 0
         dt["m"] = None

@@ -19,8 +19,8 @@ import os
 import threading
 from typing import Any
 
-from .clock import ManualClock
 from .client import local_client
+from .clock import ManualClock
 from .engine import Engine, EngineConfig
 from .store import RedisStore
 
@@ -61,7 +61,7 @@ class LocalEnvironment:
             self._firing.active = False
 
     def now(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.clock.now(), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
 
     def sleep(self, seconds: float) -> int:
         """Let ``seconds`` of virtual time pass; return how many deadlines fired."""

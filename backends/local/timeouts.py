@@ -10,7 +10,14 @@ scored by the deadline (epoch seconds):
   as2c  activity START_TO_CLOSE               ref: ActivityTaskScheduled id
   ahb   activity HEARTBEAT                    ref: ActivityTaskScheduled id
   tmr   timer fires                           ref: TimerStarted id
+  cpt   child policy TERMINATE on this child  ref: -
+  cpc   child policy REQUEST_CANCEL           ref: -
+  l2c   Lambda function START_TO_CLOSE        ref: LambdaFunctionScheduled id
   purge closed run leaves after retention     ref: -
+
+Outbox entries, due at once, for what one transition asks of another run
+(``relations``): chs (start a child), chc (tell the parent a child closed),
+sig / rcx (deliver an external signal / cancel request).
 
 Every function returns True when it changed the run. The run's ``now`` is
 the deadline, so the events carry it as their timestamp.
@@ -34,10 +41,25 @@ def parse(member: str) -> tuple[str, str, str]:
 def execution_timed_out(run: Run) -> bool:
     if not run.is_open:
         return False
-    run.add(
-        "WorkflowExecutionTimedOut", {"timeoutType": "START_TO_CLOSE", "childPolicy": run.s["cfg"]["childPolicy"]}
-    )
+    policy = run.s["cfg"]["childPolicy"]
+    run.add("WorkflowExecutionTimedOut", {"timeoutType": "START_TO_CLOSE", "childPolicy": policy})
+    run.s["policy"] = policy
     run.close("TIMED_OUT")
+    return True
+
+
+def decision_task_schedule_timed_out(run: Run, scheduled: int) -> bool:
+    """Not started in time on an override task list: time out, and go back to the run's list (§4.4)."""
+    dt = run.s["dt"]
+    if not run.is_open or dt["sched"] != scheduled or dt["started"]:
+        return False
+    if dt.get("m"):
+        run.effects.dequeue.append(("d", run.decision_task_list, dt["m"]))
+    dt["m"] = None
+    dt["sched"] = 0
+    dt["tl"] = None
+    dt["tlt"] = None
+    run.add("DecisionTaskTimedOut", {"timeoutType": "SCHEDULE_TO_START", "scheduledEventId": scheduled, "startedEventId": 0})
     return True
 
 
@@ -45,6 +67,9 @@ def decision_task_timed_out(run: Run, started: int) -> bool:
     dt = run.s["dt"]
     if not run.is_open or dt["started"] != started:
         return False
+    if dt.get("tlt"):  # a task list override with a limit lasts until a timeout (§4.4)
+        dt["tl"] = None
+        dt["tlt"] = None
     run.add(
         "DecisionTaskTimedOut",
         {"timeoutType": "START_TO_CLOSE", "scheduledEventId": dt["ssched"], "startedEventId": started},
@@ -76,4 +101,46 @@ def activity_timed_out(run: Run, kind: str, scheduled: int) -> bool:
     if act.get("hb") is not None:
         attrs["details"] = act["hb"]
     run.add("ActivityTaskTimedOut", attrs)
+    return True
+
+
+def timer_fired(run: Run, started: int) -> bool:
+    timers = run.s["timers"]
+    timer_id = next((tid for tid, sid in timers.items() if sid == started), None)
+    if not run.is_open or timer_id is None:
+        return False
+    del timers[timer_id]
+    run.add("TimerFired", {"timerId": timer_id, "startedEventId": started})
+    return True
+
+
+def child_policy_applied(run: Run, kind: str) -> bool:
+    """The parent closed (terminated or timed out): TERMINATE or REQUEST_CANCEL this child (§8.4)."""
+    if not run.is_open:
+        return False
+    if kind == "cpt":
+        policy = run.s["cfg"]["childPolicy"]
+        run.add(
+            "WorkflowExecutionTerminated",
+            {"childPolicy": policy, "cause": "CHILD_POLICY_APPLIED"},
+        )
+        run.s["policy"] = policy
+        run.close("TERMINATED")
+    else:
+        run.s["cr"] = True
+        run.add("WorkflowExecutionCancelRequested", {"cause": "CHILD_POLICY_APPLIED"})
+    return True
+
+
+def lambda_timed_out(run: Run, scheduled: int) -> bool:
+    entry = run.s.get("lambdas", {}).get(str(scheduled))
+    if not run.is_open or entry is None:
+        return False
+    del run.s["lambdas"][str(scheduled)]
+    if entry.get("m"):
+        run.effects.dequeue.append(("l", entry["name"], entry["m"]))
+    run.add(
+        "LambdaFunctionTimedOut",
+        {"scheduledEventId": scheduled, "startedEventId": entry["st"], "timeoutType": "START_TO_CLOSE"},
+    )
     return True

@@ -1,0 +1,182 @@
+"""What one run's transition asks of another run: children, external signals and cancels (§9, §11).
+
+A decision that concerns another run (StartChildWorkflowExecution,
+SignalExternalWorkflowExecution, RequestCancelExternalWorkflowExecution) and
+a child's close record an *outbox* entry in the domain's deadlines ZSET, due
+at once, in the same commit as their own events. ``deliver`` carries it out
+in one transaction over both runs (same domain, so same Redis slot): right
+after the commit by the timekeeper, or after a crash by whichever timekeeper
+comes next. The transaction re-checks the entry under WATCH and always
+rewrites the source run, so an entry is delivered exactly once.
+
+Outbox kinds (member ``<kind>|<runId>|<ref>``):
+  chs  start the child initiated by event <ref> of run <runId>
+  chc  run <runId>, a child, has closed: tell its parent
+  sig  deliver the signal initiated by event <ref> of run <runId>
+  rcx  deliver the cancel request initiated by event <ref> of run <runId>
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .keys import DomainKeys
+from .run import Run, attributes_key
+from .store import unpack
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+OUTBOX_KINDS = frozenset({"chs", "chc", "sig", "rcx"})
+
+CHILD_CLOSE_EVENTS = {
+    "COMPLETED": ("ChildWorkflowExecutionCompleted", ("result",)),
+    "FAILED": ("ChildWorkflowExecutionFailed", ("reason", "details")),
+    "CANCELED": ("ChildWorkflowExecutionCanceled", ("details",)),
+    "TIMED_OUT": ("ChildWorkflowExecutionTimedOut", ("timeoutType",)),
+    "TERMINATED": ("ChildWorkflowExecutionTerminated", ()),
+}
+
+
+def _event_attributes(pipe: Any, dk: DomainKeys, run_id: str, event_id: int) -> dict[str, Any]:
+    event = unpack(pipe.lindex(dk.history(run_id), event_id - 1))
+    return dict(event[attributes_key(event["eventType"])])
+
+
+def deliver(engine: Engine, dk: DomainKeys, member: str, kind: str, run_id: str, ref: int, now: float) -> bool:
+    handler = {"chs": _start_child, "chc": _child_closed, "sig": _external, "rcx": _external}[kind]
+
+    def body(pipe: Any) -> bool:
+        if pipe.zscore(dk.deadlines, member) is None:
+            return False  # delivered by another timekeeper meanwhile
+        raw = pipe.get(dk.run(run_id))
+        if raw is None:
+            pipe.multi()
+            pipe.zrem(dk.deadlines, member)
+            return False
+        source = Run(unpack(raw), now)
+        runs = handler(engine, pipe, dk, source, kind, ref, now)
+        pipe.multi()
+        engine.write_run(pipe, dk, source)  # always: a concurrent deliverer's WATCH fails
+        for run, created in runs:
+            if run is not source:
+                engine.write_run(pipe, dk, run, created=created)
+        pipe.zrem(dk.deadlines, member)
+        return True
+
+    return bool(engine.commit([dk.run(run_id)], body))
+
+
+def _start_child(engine: Engine, pipe: Any, dk: DomainKeys, parent: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
+    entry = parent.s.get("children", {}).get(str(initiated))
+    if entry is None or entry["rid"] or not parent.is_open:
+        return []  # already started, or the parent closed first: no child (docs/semantics.md)
+    ev = _event_attributes(pipe, dk, parent.run_id, initiated)
+    workflow_id = ev["workflowId"]
+    wf_key = dk.workflow_id(workflow_id)
+    pipe.watch(wf_key)
+    if pipe.exists(wf_key):
+        del parent.s["children"][str(initiated)]
+        failed: dict[str, Any] = {
+            "workflowType": ev["workflowType"],
+            "cause": "WORKFLOW_ALREADY_RUNNING",
+            "workflowId": workflow_id,
+            "initiatedEventId": initiated,
+            "decisionTaskCompletedEventId": ev["decisionTaskCompletedEventId"],
+        }
+        if "control" in ev:
+            failed["control"] = ev["control"]
+        parent.add("StartChildWorkflowExecutionFailed", failed)
+        return []
+    cfg: dict[str, Any] = {
+        k: ev[k]
+        for k in ("executionStartToCloseTimeout", "taskList", "taskStartToCloseTimeout", "childPolicy", "taskPriority", "lambdaRole")
+        if k in ev
+    }
+    settings: dict[str, Any] = {k: ev[k] for k in ("input", "tagList") if k in ev}
+    child = engine.new_run(
+        dk.domain, workflow_id, ev["workflowType"], cfg, settings, now, parent=parent.execution, parent_initiated=initiated
+    )
+    entry["rid"] = child.run_id
+    entry["st"] = parent.add(
+        "ChildWorkflowExecutionStarted",
+        {"workflowExecution": child.execution, "workflowType": ev["workflowType"], "initiatedEventId": initiated},
+    )
+    return [(child, True)]
+
+
+def _child_closed(engine: Engine, pipe: Any, dk: DomainKeys, child: Run, kind: str, _ref: int, now: float) -> list[tuple[Run, bool]]:
+    parent_execution = child.s.get("parent")
+    if not parent_execution or child.is_open:
+        return []
+    parent_key = dk.run(parent_execution["runId"])
+    pipe.watch(parent_key)
+    raw = pipe.get(parent_key)
+    if raw is None:
+        return []
+    parent = Run(unpack(raw), now)
+    initiated = child.s["pie"]
+    entry = parent.s.get("children", {}).get(str(initiated))
+    if not parent.is_open or entry is None:
+        return []
+    event_type, members = CHILD_CLOSE_EVENTS[child.s["cs"]]
+    close_event = unpack(pipe.lindex(dk.history(child.run_id), -1))
+    close_attrs = close_event[attributes_key(close_event["eventType"])]
+    attrs: dict[str, Any] = {"workflowExecution": child.execution, "workflowType": child.workflow_type}
+    attrs.update({k: close_attrs[k] for k in members if k in close_attrs})
+    attrs["initiatedEventId"] = initiated
+    attrs["startedEventId"] = entry["st"]
+    del parent.s["children"][str(initiated)]
+    parent.add(event_type, attrs)
+    return [(parent, False)]
+
+
+def _external(engine: Engine, pipe: Any, dk: DomainKeys, source: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
+    ev = _event_attributes(pipe, dk, source.run_id, initiated)
+    wf_key = dk.workflow_id(ev["workflowId"])
+    pipe.watch(wf_key)
+    open_run = pipe.get(wf_key)
+    target: Run | None = None
+    if open_run is not None and ev.get("runId") in (None, "", open_run.decode()):
+        target_id = open_run.decode()
+        if target_id == source.run_id:
+            target = source
+        else:
+            pipe.watch(dk.run(target_id))
+            raw = pipe.get(dk.run(target_id))
+            target = Run(unpack(raw), now) if raw is not None else None
+    signal = kind == "sig"
+    if target is None or not target.is_open:
+        if source.is_open:
+            failed: dict[str, Any] = {"workflowId": ev["workflowId"]}
+            if ev.get("runId"):
+                failed["runId"] = ev["runId"]
+            failed["cause"] = "UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"
+            failed["initiatedEventId"] = initiated
+            failed["decisionTaskCompletedEventId"] = ev["decisionTaskCompletedEventId"]
+            if "control" in ev:
+                failed["control"] = ev["control"]
+            source.add(
+                "SignalExternalWorkflowExecutionFailed" if signal else "RequestCancelExternalWorkflowExecutionFailed",
+                failed,
+            )
+        return []
+    if signal:
+        attrs: dict[str, Any] = {"signalName": ev["signalName"]}
+        if "input" in ev:
+            attrs["input"] = ev["input"]
+        attrs["externalWorkflowExecution"] = source.execution
+        attrs["externalInitiatedEventId"] = initiated
+        target.add("WorkflowExecutionSignaled", attrs)
+    else:
+        target.s["cr"] = True
+        target.add(
+            "WorkflowExecutionCancelRequested",
+            {"externalWorkflowExecution": source.execution, "externalInitiatedEventId": initiated},
+        )
+    if source.is_open:
+        source.add(
+            "ExternalWorkflowExecutionSignaled" if signal else "ExternalWorkflowExecutionCancelRequested",
+            {"workflowExecution": target.execution, "initiatedEventId": initiated},
+        )
+    return [(target, False)]
