@@ -33,6 +33,7 @@ __all__ = [
     "pending_decisions",
     "poll_activity",
     "poll_decision",
+    "poll_in_process",
     "quick_client",
     "raw_call",
     "respond",
@@ -136,5 +137,17 @@ def quick_client(redis_url: str, poll_hold: float = 0.1, **kw: Any) -> Iterator[
     client = connect(redis_url, poll_hold=poll_hold, timekeeper=False, **kw)
     try:
         yield client
+    finally:
+        client.close()
+
+
+def poll_in_process(redis_url: str, queue: Any, hold: float) -> None:
+    """Run in a spawned process: long-poll for a decision task, report when and what came back."""
+    client = connect(redis_url, poll_hold=hold, timekeeper=False)
+    try:
+        queue.put("ready")
+        began = time.time()
+        task = client.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+        queue.put((began, time.time(), task.get("taskToken"), task.get("workflowExecution")))
     finally:
         client.close()
