@@ -14,6 +14,7 @@ server, which stops when its last user has gone.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,10 +59,16 @@ def connect(
     empty_poll_token: Literal["absent", "empty"] | None = None,
     config: EngineConfig | None = None,
     timekeeper: bool = True,
+    lambdas: dict[str, Callable[[str | None], Any]] | None = None,
     region_name: str = "us-east-1",
 ) -> Any:
-    """A boto3 SWF client backed by the local engine (embedded Redis unless ``url`` is given)."""
+    """A boto3 SWF client backed by the local engine (embedded Redis unless ``url`` is given).
+
+    ``lambdas`` maps Lambda function names to Python callables that run for
+    ``ScheduleLambdaFunction`` decisions (see ``lambdas``).
+    """
     from .client import local_client
+    from .lambdas import LambdaRunner
     from .timekeeper import Timekeeper
 
     config = config or EngineConfig()
@@ -72,8 +79,11 @@ def connect(
     config.region = region_name
     engine = open_engine(url, data_dir=data_dir, clock=clock, config=config)
     keeper = Timekeeper(engine).start() if timekeeper else None
+    runner = LambdaRunner(engine, lambdas).start() if lambdas else None
 
     def on_close() -> None:
+        if runner is not None:
+            runner.stop()
         if keeper is not None:
             keeper.stop()
         engine.store.close()

@@ -44,7 +44,7 @@ from .faults import (
     ValidationException,
     WorkflowExecutionAlreadyStartedFault,
 )
-from .keys import DOMAINS, TIMEKEEPER_WAKE, DomainKeys, type_field
+from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, type_field
 from .paging import make_token, page_size, query_digest, read_token
 from .run import Run, ms, new_run_id, parse_member
 from .store import RedisStore, pack, unpack
@@ -72,6 +72,14 @@ class EngineConfig:
     max_domains: int = 100
     max_types: int = 10_000
     max_open_executions: int = 100_000
+
+
+@dataclass
+class _Pending:
+    """What a transaction added that others must be woken for, once it has committed."""
+
+    deadline: float = math.inf
+    lambdas: bool = False
 
 
 def _unknown_type(kind: str, name: str, version: str) -> UnknownResourceFault:
@@ -120,6 +128,7 @@ class Engine:
         self.extra_appliers: dict[str, decision_rules.Applier] = {}
         self.deadlines = _Deadlines(self)
         self.timekeeper_notify: Callable[[float], None] | None = None
+        self.lambda_notify: Callable[[], None] | None = None
         self._local = threading.local()
 
     def fire_due(self, now: float | None = None) -> int:
@@ -563,6 +572,12 @@ class Engine:
     def write_run(self, pipe: Any, dk: DomainKeys, run: Run, *, created: bool = False) -> None:
         """Queue a transition's writes: state, new events, task lists, deadlines, indexes."""
         run.effects.written = True
+        if run.is_open and run.s["n"] >= self.config.limits.history_events:
+            # SWF's hard limit on history length: the run is terminated (§13)
+            policy = run.s["cfg"]["childPolicy"]
+            run.add("WorkflowExecutionTerminated", {"childPolicy": policy, "cause": "EVENT_LIMIT_EXCEEDED"})
+            run.s["policy"] = policy
+            run.close("TERMINATED")
         s = run.s
         rid = run.run_id
         pipe.set(dk.run(rid), pack(s))
@@ -580,6 +595,10 @@ class Engine:
         dropped = set(effects.dequeue)
         for kind, task_list, member in dropped.difference(effects.enqueue):
             pipe.zrem(dk.task_list(kind, task_list), member)
+        for task_list, held_run in effects.hold:
+            pipe.sadd(dk.held(task_list), held_run)
+        for task_list, held_run in effects.unhold:
+            pipe.srem(dk.held(task_list), held_run)
         for kind, task_list, member in effects.enqueue:
             if (kind, task_list, member) in dropped:
                 continue  # scheduled and withdrawn in one transition
@@ -606,15 +625,13 @@ class Engine:
                         effects.deadlines_add[f"{kind}|{child['rid']}|"] = s["close"]
         if effects.deadlines_remove:
             pipe.zrem(dk.deadlines, *effects.deadlines_remove)
+        pending: _Pending | None = getattr(self._local, "pending", None)
         if effects.deadlines_add:
             pipe.zadd(dk.deadlines, effects.deadlines_add)
-            if self.timekeeper_notify is None:  # wake a timekeeper of another process
-                pipe.rpush(TIMEKEEPER_WAKE, 1)
-                pipe.ltrim(TIMEKEEPER_WAKE, -100, -1)
-            else:
-                pending = getattr(self._local, "deadlines", None)
-                if pending is not None:
-                    pending.append(min(effects.deadlines_add.values()))
+            if pending is not None:
+                pending.deadline = min(pending.deadline, *effects.deadlines_add.values())
+        if pending is not None and any(kind == "l" for kind, _, _ in effects.enqueue):
+            pending.lambdas = True
 
     def _retention_days(self, domain: str) -> float:
         raw = self.r.hget(DOMAINS, domain)
@@ -640,17 +657,35 @@ class Engine:
         return self.commit([dk.run(run_id), *extra_watch], body)
 
     def commit(self, watch: list[str], body: Callable[[Any], Any]) -> Any:
-        """``store.transaction``, then tell this process's timekeeper of deadlines it added."""
-        if self.timekeeper_notify is None:
-            return self.store.transaction(watch, body)
-        pending: list[float] = []
-        self._local.deadlines = pending
+        """``store.transaction``, then wake whoever must act on what it added.
+
+        A new deadline wakes this process's timekeeper directly, or, without
+        one, a timekeeper of another process through the Redis wake list; a
+        Lambda task wakes the Lambda runners. The wake-ups are sent after the
+        EXEC (never inside it: the lists are global keys, and a transaction
+        stays within its domain's slot).
+        """
+        pending = _Pending()
+        self._local.pending = pending
         try:
             result = self.store.transaction(watch, body)
         finally:
-            self._local.deadlines = None
-        if pending:
-            self.timekeeper_notify(min(pending))
+            self._local.pending = None
+        if pending.deadline < math.inf:
+            if self.timekeeper_notify is not None:
+                self.timekeeper_notify(pending.deadline)
+            else:
+                with self.r.pipeline(transaction=False) as pipe:
+                    pipe.rpush(TIMEKEEPER_WAKE, 1)
+                    pipe.ltrim(TIMEKEEPER_WAKE, -100, -1)
+                    pipe.execute()
+        if pending.lambdas:
+            if self.lambda_notify is not None:
+                self.lambda_notify()
+            with self.r.pipeline(transaction=False) as pipe:
+                pipe.rpush(LAMBDA_WAKE, 1)
+                pipe.ltrim(LAMBDA_WAKE, -100, -1)
+                pipe.execute()
         return result
 
     def describe_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -869,7 +904,12 @@ class Engine:
     def count_pending_decision_tasks(self, p: dict[str, Any]) -> dict[str, Any]:
         self._domain(p["domain"])
         dk = DomainKeys(p["domain"])
-        return {"count": int(self.r.zcard(dk.task_list("d", p["taskList"]["name"]))), "truncated": False}
+        name = p["taskList"]["name"]
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.zcard(dk.task_list("d", name))
+            pipe.scard(dk.held(name))
+            dispatchable, held = pipe.execute()
+        return {"count": int(dispatchable) + int(held), "truncated": False}
 
     def count_pending_activity_tasks(self, p: dict[str, Any]) -> dict[str, Any]:
         self._domain(p["domain"])

@@ -3,13 +3,14 @@
 All keys of a domain share the Redis Cluster hash tag ``{<tag>}`` where
 ``<tag>`` is a digest of the domain name (names may contain braces), so every
 transition touches a single slot and the engine shards by domain on a
-cluster. The only global keys are the domain registry and the timekeeper's
-wake list.
+cluster. The only global keys are the domain registry and two wake-up lists,
+which are written after a transaction, never inside one.
 
 Key                                   type     holds
 ------------------------------------  -------  ----------------------------------------------
 swf:domains                           HASH     domain name -> msgpack domain record
-swf:tk:wake                           LIST     timekeeper wake-up tokens (earlier deadline added)
+swf:tk:wake                           LIST     timekeeper wake-up tokens (a deadline was added)
+swf:lambda:wake                       LIST     Lambda runner wake-up tokens (a Lambda task was scheduled)
 swf:{T}:types                         HASH     "<kind>|<name>|<version>" -> msgpack type record
 swf:{T}:wf:<workflowId>               STRING   runId of the open run of that workflowId
 swf:{T}:run:<runId>                   STRING   msgpack run state (the WATCHed version of the run)
@@ -21,9 +22,10 @@ swf:{T}:x:wf:<workflowId>             ZSET     runIds of that workflowId by star
 swf:{T}:x:ty:<name>                   ZSET     runIds of that workflow type name by start time
 swf:{T}:x:tag:<tag>                   ZSET     runIds carrying that tag by start time
 swf:{T}:x:cs:<closeStatus>            ZSET     closed runIds with that close status by start time
-swf:{T}:tl:<d|a>:<taskList>           ZSET     dispatchable tasks, all score 0, ordered by member
+swf:{T}:tl:<d|a|l>:<taskList>         ZSET     dispatchable tasks (l: Lambda, by function name), all score 0, ordered by member
                                                "<priority key><time key>|<runId>|<scheduledEventId>"
-swf:{T}:tl:<d|a>:<taskList>:wake      LIST     one token per task made dispatchable (long-poll wake-up)
+swf:{T}:tl:<d|a|l>:<taskList>:wake    LIST     one token per task made dispatchable (long-poll wake-up)
+swf:{T}:tl:d:<taskList>:held         SET      runIds whose scheduled decision task waits behind a started one
 swf:{T}:inflight                      ZSET     claimed-but-not-yet-started task members by lease end
 swf:{T}:deadlines                     ZSET     "<kind>|<runId>|<ref>" by deadline (timeouts, timers, retention)
 """
@@ -35,6 +37,7 @@ import hashlib
 PREFIX = "swf"
 DOMAINS = f"{PREFIX}:domains"
 TIMEKEEPER_WAKE = f"{PREFIX}:tk:wake"
+LAMBDA_WAKE = f"{PREFIX}:lambda:wake"
 
 
 def tag(domain: str) -> str:
@@ -93,6 +96,9 @@ class DomainKeys:
 
     def wake(self, kind: str, name: str) -> str:
         return f"{self.base}tl:{kind}:{name}:wake"
+
+    def held(self, task_list: str) -> str:
+        return f"{self.base}tl:d:{task_list}:held"
 
     @property
     def inflight(self) -> str:

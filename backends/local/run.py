@@ -91,6 +91,8 @@ class Effects:
     dequeue: list[tuple[str, str, str]] = field(default_factory=list)
     deadlines_add: dict[str, float] = field(default_factory=dict)  # member -> deadline
     deadlines_remove: set[str] = field(default_factory=set)
+    hold: list[tuple[str, str]] = field(default_factory=list)  # (decision task list, runId) held behind a started task
+    unhold: list[tuple[str, str]] = field(default_factory=list)
     closed: bool = False
     written: bool = False
 
@@ -189,9 +191,15 @@ class Run:
         dt["sched"] = self.add("DecisionTaskScheduled", attrs)
         if not dt["started"]:
             self._dispatch_decision_task()
+        else:  # held until the started task ends; still counted as pending (docs/semantics.md)
+            dt["held"] = self.decision_task_list
+            self.effects.hold.append((dt["held"], self.run_id))
 
     def _dispatch_decision_task(self) -> None:
         dt = self.s["dt"]
+        if dt.get("held"):
+            self.effects.unhold.append((dt["held"], self.run_id))
+            dt["held"] = None
         priority = int(self.s["cfg"].get("taskPriority", "0"))
         member = task_member(priority, self.now, self.run_id, dt["sched"])
         dt["m"] = member
@@ -241,6 +249,9 @@ class Run:
         dt = s["dt"]
         if dt.get("m"):
             self.effects.dequeue.append(("d", self.decision_task_list, dt["m"]))
+        if dt.get("held"):
+            self.effects.unhold.append((dt["held"], self.run_id))
+            dt["held"] = None
         dt["m"] = None
         dt["sched"] = 0
         for act in s["acts"].values():

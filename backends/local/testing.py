@@ -17,11 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .client import local_client
 from .clock import ManualClock
 from .engine import Engine, EngineConfig
+from .lambdas import LambdaRunner
 from .store import RedisStore
 
 
@@ -34,6 +36,7 @@ class LocalEnvironment:
         start: float | dt.datetime | None = None,
         poll_hold: float = 1.0,
         config: EngineConfig | None = None,
+        lambdas: dict[str, Callable[[str | None], Any]] | None = None,
     ) -> None:
         from . import open_store
 
@@ -48,6 +51,7 @@ class LocalEnvironment:
         self._firing = threading.local()
         self._lock = threading.RLock()
         self.client = local_client(self.engine, region_name=config.region)
+        self.lambdas = LambdaRunner(self.engine, lambdas).start() if lambdas else None
 
     def _deadline_added(self, deadline: float) -> None:
         if deadline <= self.clock.now() and not getattr(self._firing, "active", False):
@@ -81,6 +85,8 @@ class LocalEnvironment:
     advance = sleep
 
     def close(self) -> None:
+        if self.lambdas is not None:
+            self.lambdas.stop()
         self.client.close()
         self.store.close()
 
