@@ -333,6 +333,12 @@ def test_describe_unknown_execution(swf: Any) -> None:
         swf.describe_workflow_execution(domain=DOMAIN, execution=execution("w2", run_id))
     with fault("UnknownResourceFault", "Unknown domain: nope"):
         swf.describe_workflow_execution(domain="nope", execution=execution("w1", run_id))
+    with fault("UnknownResourceFault", "Unknown execution: WorkflowExecution=[workflowId=w1, runId=nope]"):
+        swf.get_workflow_execution_history(domain=DOMAIN, execution=execution("w1", "nope"))
+    with fault("UnknownResourceFault"):
+        swf.get_workflow_execution_history(domain=DOMAIN, execution=execution("w9", run_id))
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        swf.get_workflow_execution_history(domain="nope", execution=execution("w1", run_id))
 
 
 def test_describe_tracks_activities_and_execution_context(env: Any) -> None:
@@ -492,17 +498,6 @@ def test_signal_without_run_id_targets_the_open_run(swf: Any) -> None:
     assert types(history(swf, new)).count("WorkflowExecutionSignaled") == 1
 
 
-def test_signal_of_a_closed_workflow(swf: Any) -> None:
-    setup_domain(swf)
-    run_id = start(swf, "w1")
-    terminate(swf, "w1")
-    with fault("UnknownResourceFault"):
-        swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="late")
-    with fault("UnknownResourceFault"):
-        swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", runId=run_id, signalName="late")
-    assert types(history(swf, run_id))[-1] == "WorkflowExecutionTerminated"
-
-
 def test_signal_name_and_input_limits(swf: Any) -> None:
     setup_domain(swf)
     run_id = start(swf, "w1")
@@ -540,10 +535,18 @@ def test_request_cancel(swf: Any) -> None:
     assert describe(swf, run_id)["executionInfo"]["cancelRequested"] is True
 
 
-def test_request_cancel_of_closed_or_unknown_run(swf: Any) -> None:
+def test_signal_cancel_terminate_of_closed_or_unknown_run(swf: Any) -> None:
     setup_domain(swf)
     run_id = start(swf, "w1")
     terminate(swf, "w1")
+    with fault("UnknownResourceFault"):
+        swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="late")
+    with fault("UnknownResourceFault"):
+        swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", runId=run_id, signalName="late")
+    with fault("UnknownResourceFault"):
+        terminate(swf, "nobody")
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        terminate(swf, "w1", domain="nope")
     with fault("UnknownResourceFault"):
         swf.request_cancel_workflow_execution(domain=DOMAIN, workflowId="w1")
     with fault("UnknownResourceFault"):
@@ -627,14 +630,6 @@ def test_terminate_removes_the_scheduled_decision_task(swf: Any) -> None:
     }
     task = poll_decision(swf)
     assert task["workflowExecution"]["workflowId"] == "w2"
-
-
-def test_terminate_unknown(swf: Any) -> None:
-    setup_domain(swf)
-    with fault("UnknownResourceFault"):
-        terminate(swf, "nobody")
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        terminate(swf, "w1", domain="nope")
 
 
 # -- List/Count Open and Closed executions -------------------------------------------------------
@@ -907,7 +902,7 @@ def test_closed_needs_exactly_one_time_filter(population: Population) -> None:
         swf.count_closed_workflow_executions(domain=DOMAIN, startTimeFilter=p.window(), closeTimeFilter=p.window())
 
 
-def test_open_needs_a_start_time_filter(swf: Any) -> None:
+def test_open_needs_a_start_time_filter_and_a_known_domain(swf: Any) -> None:
     setup_domain(swf)
     engine = swf.flowser_engine
     with pytest.raises(faults.ValidationException) as info:
@@ -920,9 +915,6 @@ def test_open_needs_a_start_time_filter(swf: Any) -> None:
         engine.handle("CountOpenWorkflowExecutions", {"domain": DOMAIN})
     with pytest.raises(faults.ValidationException):
         engine.handle("ListOpenWorkflowExecutions", {"domain": DOMAIN, "startTimeFilter": {}})
-
-
-def test_list_of_unknown_domain(swf: Any) -> None:
     for call in (
         swf.list_open_workflow_executions,
         swf.count_open_workflow_executions,
@@ -1175,12 +1167,19 @@ def test_history_paginator_on_a_closed_run(swf: Any) -> None:
     assert attrs(events[-1]) == {"result": "done", "decisionTaskCompletedEventId": 4}
 
 
-def test_history_of_unknown_execution(swf: Any) -> None:
-    setup_domain(swf)
-    run_id = start(swf, "w1")
-    with fault("UnknownResourceFault", "Unknown execution: WorkflowExecution=[workflowId=w1, runId=nope]"):
-        swf.get_workflow_execution_history(domain=DOMAIN, execution=execution("w1", "nope"))
-    with fault("UnknownResourceFault"):
-        swf.get_workflow_execution_history(domain=DOMAIN, execution=execution("w9", run_id))
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        swf.get_workflow_execution_history(domain="nope", execution=execution("w1", run_id))
+def test_open_executions_limit(redis_client: Any, redis_url: str) -> None:
+    from backends.local import EngineConfig
+    from backends.local.testing import LocalEnvironment
+
+    with LocalEnvironment(redis_url, config=EngineConfig(max_open_executions=2)) as environment:
+        swf = environment.client
+        setup_domain(swf)
+        start(swf, "w1")
+        start(swf, "w2")
+        with fault("LimitExceededFault"):
+            start(swf, "w3")
+        setup_domain(swf, "other")  # the limit is per domain
+        start(swf, "w3", domain="other")
+        terminate(swf, "w1")
+        start(swf, "w3")
+        assert swf.count_open_workflow_executions(domain=DOMAIN, startTimeFilter={"oldestDate": 0})["count"] == 2

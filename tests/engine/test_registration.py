@@ -38,19 +38,11 @@ def test_register_and_describe_domain(swf: Any) -> None:
         },
         "configuration": {"workflowExecutionRetentionPeriodInDays": "7"},
     }
-
-
-def test_describe_domain_without_description_omits_it(swf: Any) -> None:
     register(swf, "plain", "NONE")
     assert body(swf.describe_domain(name="plain")) == {
         "domainInfo": {"name": "plain", "status": "REGISTERED", "arn": ARN_PREFIX + "plain"},
         "configuration": {"workflowExecutionRetentionPeriodInDays": "NONE"},
     }
-
-
-def test_describe_unknown_domain(swf: Any) -> None:
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        swf.describe_domain(name="nope")
 
 
 def test_register_existing_domain_fails_whatever_its_status(swf: Any) -> None:
@@ -92,6 +84,7 @@ def test_retention_not_a_number_of_days(swf: Any) -> None:
 
 
 def test_list_domains_by_status_ordered_by_name(swf: Any) -> None:
+    assert body(swf.list_domains(registrationStatus="REGISTERED")) == {"domainInfos": []}
     for name in ("charlie", "alpha", "delta", "bravo"):
         register(swf, name)
     swf.deprecate_domain(name="delta")
@@ -100,10 +93,6 @@ def test_list_domains_by_status_ordered_by_name(swf: Any) -> None:
     assert domain_names(swf, "DEPRECATED") == ["delta"]
     infos = swf.list_domains(registrationStatus="DEPRECATED")["domainInfos"]
     assert infos == [{"name": "delta", "status": "DEPRECATED", "arn": ARN_PREFIX + "delta"}]
-
-
-def test_list_domains_empty(swf: Any) -> None:
-    assert body(swf.list_domains(registrationStatus="REGISTERED")) == {"domainInfos": []}
 
 
 def test_list_domains_paging(swf: Any) -> None:
@@ -123,11 +112,8 @@ def test_list_domains_paging(swf: Any) -> None:
     )
     assert [d["name"] for d in rest["domainInfos"]] == ["d1", "d0"]
     assert "nextPageToken" not in rest
-
-
-def test_list_domains_exactly_full_last_page_has_no_token(swf: Any) -> None:
-    for i in range(4):
-        register(swf, f"d{i}")
+    # an exactly full last page has no token
+    swf.deprecate_domain(name="d4")
     first = swf.list_domains(registrationStatus="REGISTERED", maximumPageSize=2)
     second = swf.list_domains(registrationStatus="REGISTERED", maximumPageSize=2, nextPageToken=first["nextPageToken"])
     assert [d["name"] for d in second["domainInfos"]] == ["d2", "d3"]
@@ -177,7 +163,9 @@ def test_deprecate_and_undeprecate_domain(swf: Any) -> None:
     assert domain_names(swf) == ["d"] and domain_names(swf, "DEPRECATED") == []
 
 
-def test_deprecate_and_undeprecate_unknown_domain(swf: Any) -> None:
+def test_unknown_domain(swf: Any) -> None:
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        swf.describe_domain(name="nope")
     with fault("UnknownResourceFault", "Unknown domain: ghost"):
         swf.deprecate_domain(name="ghost")
     with fault("UnknownResourceFault", "Unknown domain: ghost"):
@@ -230,9 +218,6 @@ def test_domain_name_with_forbidden_characters_is_rejected(swf: Any) -> None:
         assert message.startswith("1 validation error detected: Value '")
         assert message.endswith(f"' at 'name' failed to satisfy constraint: {NAME_RULE}")
     assert domain_names(swf) == [] and domain_names(swf, "DEPRECATED") == []
-
-
-def test_colon_in_domain_name_message(swf: Any) -> None:
     with fault(
         "ValidationException",
         f"1 validation error detected: Value 'a:b' at 'name' failed to satisfy constraint: {NAME_RULE}",
@@ -261,6 +246,10 @@ def test_type_name_and_version_rules(swf: Any) -> None:
     for status in ("REGISTERED", "DEPRECATED"):
         assert swf.list_workflow_types(domain="d", registrationStatus=status)["typeInfos"] == []
         assert swf.list_activity_types(domain="d", registrationStatus=status)["typeInfos"] == []
+    with fault("ValidationException"):
+        swf.register_workflow_type(domain="d", name="wf", version="1", description="x" * 1025)
+    swf.register_workflow_type(domain="d", name="wf", version="1", description="x" * 1024)
+    assert swf.describe_workflow_type(domain="d", workflowType=WF)["typeInfo"]["description"] == "x" * 1024
 
 
 def test_several_violations_in_one_message(swf: Any) -> None:
@@ -316,11 +305,14 @@ def test_domain_tags(swf: Any) -> None:
     assert tags_of(swf, "d") == [{"key": "cost", "value": "42"}, {"key": "env", "value": "prod"}]
     swf.untag_resource(resourceArn=arn, tagKeys=["cost", "env"])
     assert body(swf.list_tags_for_resource(resourceArn=arn)) == {"tags": []}
-
-
-def test_domain_without_tags_lists_none(swf: Any) -> None:
-    register(swf, "d")
-    assert body(swf.list_tags_for_resource(resourceArn=ARN_PREFIX + "d")) == {"tags": []}
+    # a deprecated domain keeps its tags working
+    swf.tag_resource(resourceArn=arn, tags=[{"key": "a", "value": "1"}])
+    swf.deprecate_domain(name="d")
+    swf.tag_resource(resourceArn=arn, tags=[{"key": "b", "value": "2"}])
+    assert tags_of(swf, "d") == [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    # a domain registered without tags has none
+    register(swf, "untagged")
+    assert body(swf.list_tags_for_resource(resourceArn=ARN_PREFIX + "untagged")) == {"tags": []}
 
 
 def test_tags_of_unknown_resource(swf: Any) -> None:
@@ -346,13 +338,6 @@ def test_more_than_50_tags(swf: Any) -> None:
     assert tags_of(swf, "d") == fifty
     swf.tag_resource(resourceArn=ARN_PREFIX + "d", tags=[{"key": "k00", "value": "replaced"}])  # still 50
     assert tags_of(swf, "d")[0] == {"key": "k00", "value": "replaced"}
-
-
-def test_tags_of_a_deprecated_domain_still_work(swf: Any) -> None:
-    register(swf, "d", tags=[{"key": "a", "value": "1"}])
-    swf.deprecate_domain(name="d")
-    swf.tag_resource(resourceArn=ARN_PREFIX + "d", tags=[{"key": "b", "value": "2"}])
-    assert tags_of(swf, "d") == [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
 
 
 # -- types -------------------------------------------------------------------------------------
@@ -410,21 +395,10 @@ def test_types_store_only_the_defaults_given(swf: Any) -> None:
         swf.register_activity_type(domain="d", name="act", version=member, **{member: value})
         described = swf.describe_activity_type(domain="d", activityType={"name": "act", "version": member})
         assert described["configuration"] == {member: value}
-
-
-def test_types_without_defaults_have_empty_configuration(swf: Any) -> None:
-    register(swf, "d")
-    swf.register_workflow_type(domain="d", name="wf", version="1")
-    swf.register_activity_type(domain="d", name="act", version="1")
-    assert swf.describe_workflow_type(domain="d", workflowType=WF)["configuration"] == {}
-    assert swf.describe_activity_type(domain="d", activityType=ACT)["configuration"] == {}
-
-
-def test_workflow_type_default_execution_timeout_cannot_be_none(swf: Any) -> None:
-    register(swf, "d")
-    with fault("ValidationException"):
-        swf.register_workflow_type(domain="d", name="wf", version="1", defaultExecutionStartToCloseTimeout="NONE")
-    assert swf.list_workflow_types(domain="d", registrationStatus="REGISTERED")["typeInfos"] == []
+    swf.register_workflow_type(domain="d", name="wf", version="none")
+    swf.register_activity_type(domain="d", name="act", version="none")
+    assert swf.describe_workflow_type(domain="d", workflowType={"name": "wf", "version": "none"})["configuration"] == {}
+    assert swf.describe_activity_type(domain="d", activityType={"name": "act", "version": "none"})["configuration"] == {}
 
 
 def test_type_durations_and_priority_are_checked(swf: Any) -> None:
@@ -447,8 +421,15 @@ def test_type_durations_and_priority_are_checked(swf: Any) -> None:
         "constraint: Member must satisfy enum value set: [TERMINATE, REQUEST_CANCEL, ABANDON]",
     ):
         swf.register_workflow_type(domain="d", name="wf", version="1", defaultChildPolicy="KILL")
+    with fault("ValidationException"):
+        swf.register_workflow_type(domain="d", name="wf", version="1", defaultExecutionStartToCloseTimeout="NONE")
+    with fault("ValidationException"):
+        swf.register_workflow_type(domain="d", name="wf", version="1", defaultExecutionStartToCloseTimeout="31536001")
     assert swf.list_workflow_types(domain="d", registrationStatus="REGISTERED")["typeInfos"] == []
     assert swf.list_activity_types(domain="d", registrationStatus="REGISTERED")["typeInfos"] == []
+    swf.register_workflow_type(domain="d", name="wf", version="1", defaultExecutionStartToCloseTimeout="31536000")
+    configuration = swf.describe_workflow_type(domain="d", workflowType=WF)["configuration"]
+    assert configuration == {"defaultExecutionStartToCloseTimeout": "31536000"}
 
 
 def test_register_existing_type_fails_whatever_its_status(swf: Any) -> None:
@@ -479,13 +460,6 @@ def test_workflow_and_activity_types_are_separate(swf: Any) -> None:
     act = swf.list_activity_types(domain="d", registrationStatus="REGISTERED")["typeInfos"]
     assert [t["workflowType"] for t in wf] == [{"name": "same", "version": "1"}, {"name": "same", "version": "2"}]
     assert [t["activityType"] for t in act] == [{"name": "same", "version": "1"}]
-
-
-def test_register_type_in_unknown_domain(swf: Any) -> None:
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        swf.register_workflow_type(domain="nope", name="wf", version="1")
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        swf.register_activity_type(domain="nope", name="act", version="1")
 
 
 def test_describe_unknown_type(swf: Any) -> None:
@@ -548,7 +522,15 @@ def test_deprecate_undeprecate_activity_type(env: Any) -> None:
         swf.undeprecate_activity_type(domain="d", activityType=ACT)
 
 
-def test_changing_unknown_types(swf: Any) -> None:
+def test_unknown_domains_and_types(swf: Any) -> None:
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        swf.register_workflow_type(domain="nope", name="wf", version="1")
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        swf.register_activity_type(domain="nope", name="act", version="1")
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        swf.list_workflow_types(domain="nope", registrationStatus="REGISTERED")
+    with fault("UnknownResourceFault", "Unknown domain: nope"):
+        swf.list_activity_types(domain="nope", registrationStatus="REGISTERED")
     register(swf, "d")
     missing_wf = "Unknown type: WorkflowType=[name=wf, version=1]"
     missing_act = "Unknown type: ActivityType=[name=act, version=1]"
@@ -664,13 +646,6 @@ def test_list_workflow_types_paging_chain(swf: Any) -> None:
     assert seen == [(f"wf{i}", "1") for i in range(5)]
 
 
-def test_list_types_of_unknown_domain(swf: Any) -> None:
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        swf.list_workflow_types(domain="nope", registrationStatus="REGISTERED")
-    with fault("UnknownResourceFault", "Unknown domain: nope"):
-        swf.list_activity_types(domain="nope", registrationStatus="REGISTERED")
-
-
 def test_deprecating_a_domain_deprecates_its_types(env: Any) -> None:
     swf = env.client
     t0 = whole_second(env)
@@ -712,9 +687,37 @@ def test_registering_types_in_a_deprecated_domain(swf: Any) -> None:
     assert swf.describe_workflow_type(domain="d", workflowType=WF)["typeInfo"]["status"] == "REGISTERED"
 
 
-def test_type_description_too_long(swf: Any) -> None:
-    register(swf, "d")
-    with fault("ValidationException"):
-        swf.register_workflow_type(domain="d", name="wf", version="1", description="x" * 1025)
-    swf.register_workflow_type(domain="d", name="wf", version="1", description="x" * 1024)
-    assert swf.describe_workflow_type(domain="d", workflowType=WF)["typeInfo"]["description"] == "x" * 1024
+def test_list_domains_token_expires_after_a_day(env: Any) -> None:
+    swf = env.client
+    for i in range(3):
+        register(swf, f"d{i}")
+    token = swf.list_domains(registrationStatus="REGISTERED", maximumPageSize=1)["nextPageToken"]
+    env.sleep(3600)
+    page = swf.list_domains(registrationStatus="REGISTERED", maximumPageSize=1, nextPageToken=token)
+    assert [d["name"] for d in page["domainInfos"]] == ["d1"]
+    env.sleep(86400)
+    with fault("ValidationException", "Specified token has exceeded its maximum lifetime"):
+        swf.list_domains(registrationStatus="REGISTERED", maximumPageSize=1, nextPageToken=token)
+
+
+def test_type_limit_per_kind_counts_deprecated_types(redis_client: Any, redis_url: str) -> None:
+    from backends.local import EngineConfig
+    from backends.local.testing import LocalEnvironment
+
+    with LocalEnvironment(redis_url, config=EngineConfig(max_types=3)) as environment:
+        swf = environment.client
+        register(swf, "d")
+        for version in ("1", "2", "3"):
+            swf.register_workflow_type(domain="d", name="wf", version=version)
+            swf.register_activity_type(domain="d", name="act", version=version)
+        swf.deprecate_workflow_type(domain="d", workflowType={"name": "wf", "version": "1"})
+        with fault("LimitExceededFault"):
+            swf.register_workflow_type(domain="d", name="wf", version="4")
+        with fault("LimitExceededFault"):
+            swf.register_activity_type(domain="d", name="other", version="1")
+        register(swf, "e")  # the limit is per domain
+        swf.register_workflow_type(domain="e", name="wf", version="4")
+        swf.delete_workflow_type(domain="d", workflowType={"name": "wf", "version": "1"})
+        swf.register_workflow_type(domain="d", name="wf", version="4")
+        versions = [t["workflowType"]["version"] for t in swf.list_workflow_types(domain="d", registrationStatus="REGISTERED")["typeInfos"]]
+        assert versions == ["2", "3", "4"]
