@@ -18,6 +18,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -129,6 +130,10 @@ class Engine:
         self.deadlines = _Deadlines(self)
         self.timekeeper_notify: Callable[[float], None] | None = None
         self.lambda_notify: Callable[[], None] | None = None
+        self.instance_id = uuid.uuid4().hex
+        self._stopping = threading.Event()
+        self._waiting: dict[str, int] = {}
+        self._waiting_lock = threading.Lock()
         self._local = threading.local()
 
     def fire_due(self, now: float | None = None) -> int:
@@ -920,6 +925,7 @@ class Engine:
         """Claim a task now, or wait (blocking on the list's wake key) until one comes or the hold ends."""
         tl_key = dk.task_list(kind, task_list)
         wake_key = dk.wake(kind, task_list)
+        stop_key = dk.base + "stop:" + self.instance_id
         hold = self.config.poll_hold
         give_up = time.monotonic() + hold
         while True:
@@ -931,12 +937,37 @@ class Engine:
                 if result is not None:
                     return result
             remaining = give_up - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._stopping.is_set():
                 return None
             # a token per task made dispatchable: a wait ends at once when one arrives
-            if self.r.blpop([wake_key], timeout=max(remaining, 0.001)) is None:
+            with self._waiting_lock:
+                self._waiting[dk.domain] = self._waiting.get(dk.domain, 0) + 1
+            try:
+                popped = self.r.blpop([wake_key, stop_key], timeout=max(remaining, 0.001))
+            finally:
+                with self._waiting_lock:
+                    self._waiting[dk.domain] -= 1
+            if popped is not None and popped[0].decode() == stop_key:
+                return None
+            if popped is None:
                 member = self.store.claim(tl_key, dk.inflight, self.clock.now(), self.config.lease)
                 return take(member) if member is not None else None
+
+    def stop_polls(self) -> None:
+        """Answer every poll held by this engine empty, now and from now on (graceful shutdown).
+
+        A poll that already claimed its task still returns it: a task is never
+        lost to a shutdown, only left for the next poller.
+        """
+        self._stopping.set()
+        with self._waiting_lock:
+            waiting = {domain: count for domain, count in self._waiting.items() if count > 0}
+        with self.r.pipeline(transaction=False) as pipe:
+            for domain, count in waiting.items():
+                key = DomainKeys(domain).base + "stop:" + self.instance_id
+                pipe.rpush(key, *([1] * count))
+                pipe.expire(key, 60)
+            pipe.execute()
 
     def _drop_claim(self, pipe: Any, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
         pipe.zrem(dk.inflight, f"{dk.task_list(kind, task_list)}\n{member}")
