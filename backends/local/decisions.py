@@ -133,7 +133,7 @@ def _schedule_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -
     acts[str(scheduled)] = {"id": activity_id, "tl": task_list["name"], "st": 0, "cr": 0, "m": member}
     run.s["lat"] = run.now
     run.effects.enqueue.append(("a", task_list["name"], member))
-    for kind, member_name in (("a2s", "scheduleToStartTimeout"), ("a2c", "scheduleToCloseTimeout")):
+    for kind, member_name in (("a4ss", "scheduleToStartTimeout"), ("a1sc", "scheduleToCloseTimeout")):
         if resolved[member_name] != "NONE":
             run.effects.deadlines_add[f"{kind}|{run.run_id}|{scheduled}"] = run.now + int(resolved[member_name])
 
@@ -163,7 +163,7 @@ def _request_cancel_activity_task(run: Run, a: dict[str, Any], ctx: DecisionCont
             "ActivityTaskCanceled",
             {"scheduledEventId": int(sid), "startedEventId": 0, "latestCancelRequestedEventId": requested},
         )
-        run.effects.deadlines_remove.update({f"{k}|{run.run_id}|{sid}" for k in ("a2s", "a2c")})
+        run.effects.deadlines_remove.update({f"{k}|{run.run_id}|{sid}" for k in ("a4ss", "a1sc")})
 
 
 def _record_marker(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:

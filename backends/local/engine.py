@@ -1188,14 +1188,14 @@ class Engine:
         """Deadlines that start with the task (START_TO_CLOSE, HEARTBEAT); SCHEDULE_TO_START ends."""
         rid = run.run_id
         effects = run.effects
-        effects.deadlines_remove.add(f"a2s|{rid}|{scheduled}")
+        effects.deadlines_remove.add(f"a4ss|{rid}|{scheduled}")
         start_to_close = _seconds(scheduled_attrs.get("startToCloseTimeout"))
         if start_to_close is not None:
-            effects.deadlines_add[f"as2c|{rid}|{scheduled}"] = run.now + start_to_close
+            effects.deadlines_add[f"a2st|{rid}|{scheduled}"] = run.now + start_to_close
         heartbeat = _seconds(scheduled_attrs.get("heartbeatTimeout"))
         if heartbeat is not None:
             act["hbs"] = heartbeat
-            effects.deadlines_add[f"ahb|{rid}|{scheduled}"] = run.now + heartbeat
+            effects.deadlines_add[f"a3hb|{rid}|{scheduled}"] = run.now + heartbeat
 
     def _activity_transition(self, token: str, change: Callable[[Run, dict[str, Any], int, int], Any]) -> Any:
         domain, run_id, scheduled, started = decode_token(token, "a")
@@ -1214,7 +1214,7 @@ class Engine:
         run.s["lat"] = run.now
         rid = run.run_id
         run.effects.deadlines_remove.update(
-            {f"{k}|{rid}|{scheduled}" for k in ("a2s", "a2c", "as2c", "ahb")}
+            {f"{k}|{rid}|{scheduled}" for k in ("a4ss", "a1sc", "a2st", "a3hb")}
         )
         run.add(event_type, attrs)
 
@@ -1253,7 +1253,7 @@ class Engine:
                 act["hb"] = p["details"]
             scheduled_timeout = act.get("hbs")
             if scheduled_timeout:
-                run.effects.deadlines_add[f"ahb|{run.run_id}|{scheduled}"] = run.now + scheduled_timeout
+                run.effects.deadlines_add[f"a3hb|{run.run_id}|{scheduled}"] = run.now + scheduled_timeout
             return bool(act["cr"])
 
         return {"cancelRequested": self._activity_transition(p["taskToken"], change)}
@@ -1348,7 +1348,7 @@ def _run_deadlines(s: dict[str, Any]) -> set[str]:
     if dt["started"]:
         out.add(f"dto|{rid}|{dt['started']}")
     for sid in s["acts"]:
-        out.update(f"{k}|{rid}|{sid}" for k in ("a2s", "a2c", "as2c", "ahb"))
+        out.update(f"{k}|{rid}|{sid}" for k in ("a4ss", "a1sc", "a2st", "a3hb"))
     for started in s["timers"].values():
         out.add(f"tmr|{rid}|{started}")
     for scheduled in s.get("lambdas", {}):

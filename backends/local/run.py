@@ -12,6 +12,7 @@ transition share a timestamp, as on SWF.
 from __future__ import annotations
 
 import base64
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,8 +70,8 @@ def new_run_id() -> str:
 
 
 def ms(now: float) -> float:
-    """Timestamps carry millisecond precision, like SWF's."""
-    return round(now, 3)
+    """Timestamps carry millisecond precision, like SWF's (truncated: never later than the clock)."""
+    return math.floor(now * 1000) / 1000
 
 
 def task_member(priority: int, now: float, run_id: str, scheduled_event_id: int) -> str:

@@ -5,10 +5,14 @@ scored by the deadline (epoch seconds):
 
   wto   execution START_TO_CLOSE              ref: -
   dto   decision task START_TO_CLOSE          ref: DecisionTaskStarted id
-  a2s   activity SCHEDULE_TO_START            ref: ActivityTaskScheduled id
-  a2c   activity SCHEDULE_TO_CLOSE            ref: ActivityTaskScheduled id
-  as2c  activity START_TO_CLOSE               ref: ActivityTaskScheduled id
-  ahb   activity HEARTBEAT                    ref: ActivityTaskScheduled id
+  a1sc  activity SCHEDULE_TO_CLOSE            ref: ActivityTaskScheduled id
+  a2st  activity START_TO_CLOSE               ref: ActivityTaskScheduled id
+  a3hb  activity HEARTBEAT                    ref: ActivityTaskScheduled id
+  a4ss  activity SCHEDULE_TO_START            ref: ActivityTaskScheduled id
+
+Deadlines due at the same time fire in member order, so an activity's
+simultaneous timeouts are reported as SCHEDULE_TO_CLOSE, then START_TO_CLOSE,
+then HEARTBEAT (the first one closes the task; docs/semantics.md).
   tmr   timer fires                           ref: TimerStarted id
   cpt   child policy TERMINATE on this child  ref: -
   cpc   child policy REQUEST_CANCEL           ref: -
@@ -29,7 +33,7 @@ from typing import Any
 
 from .run import Run
 
-ACTIVITY_TIMEOUTS = {"a2s": "SCHEDULE_TO_START", "a2c": "SCHEDULE_TO_CLOSE", "as2c": "START_TO_CLOSE", "ahb": "HEARTBEAT"}
+ACTIVITY_TIMEOUTS = {"a4ss": "SCHEDULE_TO_START", "a1sc": "SCHEDULE_TO_CLOSE", "a2st": "START_TO_CLOSE", "a3hb": "HEARTBEAT"}
 ACTIVITY_KINDS = tuple(ACTIVITY_TIMEOUTS)
 
 
@@ -83,9 +87,9 @@ def activity_timed_out(run: Run, kind: str, scheduled: int) -> bool:
     if not run.is_open or act is None:
         return False
     started = int(act["st"])
-    if kind == "a2s" and started:
+    if kind == "a4ss" and started:
         return False
-    if kind in ("as2c", "ahb") and not started:
+    if kind in ("a2st", "a3hb") and not started:
         return False
     del run.s["acts"][str(scheduled)]
     run.s["lat"] = run.now
