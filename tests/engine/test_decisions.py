@@ -79,7 +79,7 @@ def signal(swf: Any, run_id: str, name: str = "sig", workflow_id: str = "w1", **
 
 
 # -- §14(d) signal during a started decision task ----------------------------------------------
-def test_signal_during_started_task_is_held_and_delivered_next(swf_d: Any) -> None:
+def test_signal_during_started_task_is_held_and_delivered_next(swf_d: Any, quick: Any) -> None:
     swf = swf_d
     run_id, task = first_decision(swf)
     signal(swf, run_id, "go", input="payload")
@@ -92,8 +92,9 @@ def test_signal_during_started_task_is_held_and_delivered_next(swf_d: Any) -> No
         "DecisionTaskScheduled",
     ]
     assert attrs(events[3]) == {"signalName": "go", "input": "payload", "externalInitiatedEventId": 0}
-    # recorded at once but held: not dispatchable while task 3 is started
-    assert pending_decisions(swf) == 0
+    # recorded at once but held: not dispatchable while task 3 is started (counted as pending: §12 [E])
+    assert "taskToken" not in quick.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+    assert pending_decisions(swf) == 1
     assert describe(swf, run_id)["openCounts"]["openDecisionTasks"] == 1
 
     respond(swf, task, schedule("a1"))
@@ -117,39 +118,39 @@ def test_signal_during_started_task_is_held_and_delivered_next(swf_d: Any) -> No
     assert attrs(events[7]) == {"scheduledEventId": 5, "identity": "d2"}
 
 
-@pytest.mark.parametrize(("close", "failed_event"), CLOSE_CASES)
-def test_close_with_unhandled_signal_fails_and_run_stays_open(
-    swf_d: Any, close: dict[str, Any], failed_event: str
-) -> None:
+def test_close_with_unhandled_signal_fails_and_run_stays_open(swf_d: Any) -> None:
     swf = swf_d
-    run_id, task = first_decision(swf)
-    signal(swf, run_id)
-    respond(swf, task, close)
+    for n, (close, failed_event) in enumerate(CLOSE_CASES):
+        workflow_id = f"w{n}"
+        run_id, task = first_decision(swf, workflow_id)
+        signal(swf, run_id, workflow_id=workflow_id)
+        respond(swf, task, close)
 
-    events = history(swf, run_id)
-    assert types(events) == [
-        "WorkflowExecutionStarted",
-        "DecisionTaskScheduled",
-        "DecisionTaskStarted",
-        "WorkflowExecutionSignaled",
-        "DecisionTaskScheduled",
-        "DecisionTaskCompleted",
-        failed_event,
-    ]
-    assert attrs(events[6]) == {"cause": "UNHANDLED_DECISION", "decisionTaskCompletedEventId": 6}
-    info = describe(swf, run_id)["executionInfo"]
-    assert info["executionStatus"] == "OPEN" and "closeStatus" not in info
+        events = history(swf, run_id, workflow_id)
+        assert types(events) == [
+            "WorkflowExecutionStarted",
+            "DecisionTaskScheduled",
+            "DecisionTaskStarted",
+            "WorkflowExecutionSignaled",
+            "DecisionTaskScheduled",
+            "DecisionTaskCompleted",
+            failed_event,
+        ]
+        assert attrs(events[6]) == {"cause": "UNHANDLED_DECISION", "decisionTaskCompletedEventId": 6}
+        info = describe(swf, run_id, workflow_id)["executionInfo"]
+        assert info["executionStatus"] == "OPEN" and "closeStatus" not in info
 
-    # the held task follows, showing the signal and the failure
-    task2 = poll_decision(swf)
-    assert (task2["startedEventId"], task2["previousStartedEventId"]) == (8, 3)
-    assert attrs(task2["events"][-1]) == {"scheduledEventId": 5}
-    respond(swf, task2, close)
-    events = history(swf, run_id)
-    assert types(events)[8:] == ["DecisionTaskCompleted", events[-1]["eventType"]]
-    assert events[-1]["eventType"].startswith("WorkflowExecution")
-    assert attrs(events[8]) == {"scheduledEventId": 5, "startedEventId": 8}
-    assert describe(swf, run_id)["executionInfo"]["executionStatus"] == "CLOSED"
+        # the held task follows, showing the signal and the failure
+        task2 = poll_decision(swf)
+        assert task2["workflowExecution"]["runId"] == run_id
+        assert (task2["startedEventId"], task2["previousStartedEventId"]) == (8, 3)
+        assert attrs(task2["events"][-1]) == {"scheduledEventId": 5}
+        respond(swf, task2, close)
+        events = history(swf, run_id, workflow_id)
+        assert types(events)[8:] == ["DecisionTaskCompleted", events[-1]["eventType"]]
+        assert events[-1]["eventType"].startswith("WorkflowExecution")
+        assert attrs(events[8]) == {"scheduledEventId": 5, "startedEventId": 8}
+        assert describe(swf, run_id, workflow_id)["executionInfo"]["executionStatus"] == "CLOSED"
 
 
 def test_close_failure_leaves_earlier_decisions_of_the_batch_applied(swf_d: Any) -> None:
@@ -498,42 +499,48 @@ def _bare(activity_id: str = "a1", **kw: Any) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(
-    ("given", "cause"),
-    [
-        ({}, "DEFAULT_TASK_LIST_UNDEFINED"),
-        (
-            {"scheduleToStartTimeout": "10", "scheduleToCloseTimeout": "20", "startToCloseTimeout": "10"},
-            "DEFAULT_TASK_LIST_UNDEFINED",
-        ),
-        ({"taskList": {"name": "tl"}}, "DEFAULT_SCHEDULE_TO_START_TIMEOUT_UNDEFINED"),
-        (
-            {"taskList": {"name": "tl"}, "scheduleToCloseTimeout": "20", "startToCloseTimeout": "10"},
-            "DEFAULT_SCHEDULE_TO_START_TIMEOUT_UNDEFINED",
-        ),
-        (
-            {"taskList": {"name": "tl"}, "scheduleToStartTimeout": "10"},
-            "DEFAULT_SCHEDULE_TO_CLOSE_TIMEOUT_UNDEFINED",
-        ),
-        (
-            {"taskList": {"name": "tl"}, "scheduleToStartTimeout": "10", "startToCloseTimeout": "10"},
-            "DEFAULT_SCHEDULE_TO_CLOSE_TIMEOUT_UNDEFINED",
-        ),
-        (
-            {"taskList": {"name": "tl"}, "scheduleToStartTimeout": "10", "scheduleToCloseTimeout": "20"},
-            "DEFAULT_START_TO_CLOSE_TIMEOUT_UNDEFINED",
-        ),
-    ],
-)
-def test_schedule_with_unresolved_default(swf_d: Any, given: dict[str, Any], cause: str) -> None:
+UNRESOLVED = [
+    ({}, "DEFAULT_TASK_LIST_UNDEFINED"),
+    (
+        {"scheduleToStartTimeout": "10", "scheduleToCloseTimeout": "20", "startToCloseTimeout": "10"},
+        "DEFAULT_TASK_LIST_UNDEFINED",
+    ),
+    ({"taskList": {"name": "tl"}}, "DEFAULT_SCHEDULE_TO_START_TIMEOUT_UNDEFINED"),
+    (
+        {"taskList": {"name": "tl"}, "scheduleToCloseTimeout": "20", "startToCloseTimeout": "10"},
+        "DEFAULT_SCHEDULE_TO_START_TIMEOUT_UNDEFINED",
+    ),
+    (
+        {"taskList": {"name": "tl"}, "scheduleToStartTimeout": "10"},
+        "DEFAULT_SCHEDULE_TO_CLOSE_TIMEOUT_UNDEFINED",
+    ),
+    (
+        {"taskList": {"name": "tl"}, "scheduleToStartTimeout": "10", "startToCloseTimeout": "10"},
+        "DEFAULT_SCHEDULE_TO_CLOSE_TIMEOUT_UNDEFINED",
+    ),
+    (
+        {"taskList": {"name": "tl"}, "scheduleToStartTimeout": "10", "scheduleToCloseTimeout": "20"},
+        "DEFAULT_START_TO_CLOSE_TIMEOUT_UNDEFINED",
+    ),
+]
+
+
+def test_schedule_with_unresolved_defaults(swf_d: Any) -> None:
     run_id, task = first_decision(swf_d)
-    failed = failed_schedule(swf_d, task, run_id, _bare(**given))
-    assert failed == {
-        "activityType": BARE,
-        "activityId": "a1",
-        "cause": cause,
-        "decisionTaskCompletedEventId": 4,
-    }
+    respond(swf_d, task, *[_bare(f"d{n}", **given) for n, (given, _) in enumerate(UNRESOLVED)])
+    events = history(swf_d, run_id)
+    assert types(events)[3:] == [
+        "DecisionTaskCompleted",
+        *["ScheduleActivityTaskFailed"] * len(UNRESOLVED),
+        "DecisionTaskScheduled",
+    ]
+    for n, (_, cause) in enumerate(UNRESOLVED):
+        assert attrs(events[4 + n]) == {
+            "activityType": BARE,
+            "activityId": f"d{n}",
+            "cause": cause,
+            "decisionTaskCompletedEventId": 4,
+        }
     assert pending_activities(swf_d, "tl") == 0
 
 
@@ -674,41 +681,43 @@ def test_empty_batch_schedules_nothing(swf_d: Any) -> None:
     assert pending_decisions(swf) == 0
 
 
-@pytest.mark.parametrize(
-    ("decision", "event", "event_attrs", "status"),
-    [
-        (complete("res"), "WorkflowExecutionCompleted", {"result": "res"}, "COMPLETED"),
-        (complete(), "WorkflowExecutionCompleted", {}, "COMPLETED"),
-        (
-            fail_workflow(reason="why", details="det"),
-            "WorkflowExecutionFailed",
-            {"reason": "why", "details": "det"},
-            "FAILED",
-        ),
-        (fail_workflow(), "WorkflowExecutionFailed", {}, "FAILED"),
-        (cancel_workflow(details="det"), "WorkflowExecutionCanceled", {"details": "det"}, "CANCELED"),
-        (cancel_workflow(), "WorkflowExecutionCanceled", {}, "CANCELED"),
-    ],
-)
-def test_close_decisions(
-    swf_d: Any, decision: dict[str, Any], event: str, event_attrs: dict[str, Any], status: str
-) -> None:
+CLOSES = [
+    (complete("res"), "WorkflowExecutionCompleted", {"result": "res"}, "COMPLETED"),
+    (complete(), "WorkflowExecutionCompleted", {}, "COMPLETED"),
+    (
+        fail_workflow(reason="why", details="det"),
+        "WorkflowExecutionFailed",
+        {"reason": "why", "details": "det"},
+        "FAILED",
+    ),
+    (fail_workflow(), "WorkflowExecutionFailed", {}, "FAILED"),
+    (cancel_workflow(details="det"), "WorkflowExecutionCanceled", {"details": "det"}, "CANCELED"),
+    (cancel_workflow(), "WorkflowExecutionCanceled", {}, "CANCELED"),
+]
+
+
+def test_close_decisions(swf_d: Any) -> None:
     swf = swf_d
-    run_id, task = first_decision(swf)
-    respond(swf, task, marker("before"), decision)
-    events = history(swf, run_id)
-    assert types(events)[3:] == ["DecisionTaskCompleted", "MarkerRecorded", event]
-    assert attrs(events[5]) == {**event_attrs, "decisionTaskCompletedEventId": 4}
-    info = describe(swf, run_id)["executionInfo"]
-    assert (info["executionStatus"], info["closeStatus"]) == ("CLOSED", status)
-    assert info["closeTimestamp"] == events[5]["eventTimestamp"]
-    closed = swf.list_closed_workflow_executions(
-        domain=DOMAIN, startTimeFilter={"oldestDate": 0}, closeStatusFilter={"status": status}
-    )["executionInfos"]
-    assert [i["execution"]["runId"] for i in closed] == [run_id]
-    with fault("UnknownResourceFault"):
-        swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="late")
-    assert pending_decisions(swf) == 0
+    closed_runs: dict[str, list[str]] = {}
+    for n, (decision, event, event_attrs, status) in enumerate(CLOSES):
+        workflow_id = f"w{n}"
+        run_id, task = first_decision(swf, workflow_id)
+        respond(swf, task, marker("before"), decision)
+        events = history(swf, run_id, workflow_id)
+        assert types(events)[3:] == ["DecisionTaskCompleted", "MarkerRecorded", event]
+        assert attrs(events[5]) == {**event_attrs, "decisionTaskCompletedEventId": 4}
+        info = describe(swf, run_id, workflow_id)["executionInfo"]
+        assert (info["executionStatus"], info["closeStatus"]) == ("CLOSED", status)
+        assert info["closeTimestamp"] == events[5]["eventTimestamp"]
+        closed_runs.setdefault(status, []).append(run_id)
+        with fault("UnknownResourceFault"):
+            swf.signal_workflow_execution(domain=DOMAIN, workflowId=workflow_id, signalName="late")
+        assert pending_decisions(swf) == 0
+    for status, run_ids in closed_runs.items():
+        closed = swf.list_closed_workflow_executions(
+            domain=DOMAIN, startTimeFilter={"oldestDate": 0}, closeStatusFilter={"status": status}
+        )["executionInfos"]
+        assert sorted(i["execution"]["runId"] for i in closed) == sorted(run_ids)
 
 
 # -- whole-batch rejection (§4.5) -----------------------------------------------------------------
@@ -729,26 +738,28 @@ def _rejected(
 CLOSE_NOT_LAST = "Close must be last decision in list"
 
 
-@pytest.mark.parametrize(
-    "decisions",
+NOT_LAST = [
+    [complete(), schedule("a1")],
+    [fail_workflow(), marker("m")],
+    [cancel_workflow(), schedule("a1"), marker("m")],
+    [complete(), complete()],
+    [marker("m"), complete("r"), fail_workflow()],
     [
-        [complete(), schedule("a1")],
-        [fail_workflow(), marker("m")],
-        [cancel_workflow(), schedule("a1"), marker("m")],
-        [complete(), complete()],
-        [marker("m"), complete("r"), fail_workflow()],
-        [
-            {
-                "decisionType": "ContinueAsNewWorkflowExecution",
-                "continueAsNewWorkflowExecutionDecisionAttributes": {},
-            },
-            marker("m"),
-        ],
+        {
+            "decisionType": "ContinueAsNewWorkflowExecution",
+            "continueAsNewWorkflowExecutionDecisionAttributes": {},
+        },
+        marker("m"),
     ],
-)
-def test_close_decision_not_last_rejects_the_batch(swf_d: Any, decisions: list[dict[str, Any]]) -> None:
+]
+
+
+def test_close_decision_not_last_rejects_the_batch(swf_d: Any) -> None:
     run_id, task = first_decision(swf_d)
-    _rejected(swf_d, run_id, task, decisions, CLOSE_NOT_LAST)
+    for decisions in NOT_LAST[:-1]:
+        with fault("ValidationException", CLOSE_NOT_LAST):
+            swf_d.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
+    _rejected(swf_d, run_id, task, NOT_LAST[-1], CLOSE_NOT_LAST)
 
 
 ENUM = (

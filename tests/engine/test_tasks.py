@@ -413,11 +413,19 @@ def test_pending_counts(swf_d: Any) -> None:
     assert pending_decisions(swf) == 2  # started tasks are not pending
     respond(swf, task, schedule("a1"), schedule("a2"), schedule("a3", taskList={"name": "other"}))
     assert (pending_activities(swf), pending_activities(swf, "other")) == (2, 1)
-    assert pending_decisions(swf, "workers") == 0
+    assert pending_decisions(swf, "workers") == 0 and pending_decisions(swf) == 2
     activity = poll_activity(swf)
     assert pending_activities(swf) == 1
     swf.respond_activity_task_completed(taskToken=activity["taskToken"])
     assert pending_activities(swf) == 1 and pending_decisions(swf) == 3
+    # a task held behind a started one counts as pending (§12, [E])
+    task = poll_decision(swf)
+    assert pending_decisions(swf) == 2
+    run = task["workflowExecution"]
+    swf.signal_workflow_execution(domain=DOMAIN, workflowId=run["workflowId"], runId=run["runId"], signalName="s")
+    assert pending_decisions(swf) == 3
+    respond(swf, task)
+    assert pending_decisions(swf) == 3
     with fault("UnknownResourceFault"):
         swf.count_pending_activity_tasks(domain="nowhere", taskList={"name": "workers"})
     with fault("UnknownResourceFault"):
@@ -475,17 +483,19 @@ def test_tokens_of_the_wrong_kind(swf_d: Any) -> None:
     assert types(history(swf, run_id))[-2:] == ["ActivityTaskCompleted", "DecisionTaskScheduled"]
 
 
-@pytest.mark.parametrize("close", ["completed", "failed", "canceled"])
-def test_used_activity_token(swf_d: Any, close: str) -> None:
+def test_used_activity_token(swf_d: Any) -> None:
     swf = swf_d
-    run_id, task = first_decision(swf)
-    respond(swf, task, schedule("a1"))
-    activity = poll_activity(swf)
-    getattr(swf, f"respond_activity_task_{close}")(taskToken=activity["taskToken"])
-    _all_refused(swf, activity["taskToken"])
-    events = history(swf, run_id)
-    assert types(events)[6:] == [f"ActivityTask{close.capitalize()}", "DecisionTaskScheduled"]
-    assert attrs(events[6]) == {"scheduledEventId": 5, "startedEventId": 6}
+    for n, close in enumerate(["completed", "failed", "canceled"]):
+        workflow_id = f"w{n}"
+        run_id, task = first_decision(swf, workflow_id)
+        respond(swf, task, schedule("a1"))
+        activity = poll_activity(swf)
+        getattr(swf, f"respond_activity_task_{close}")(taskToken=activity["taskToken"])
+        _all_refused(swf, activity["taskToken"])
+        events = history(swf, run_id, workflow_id)
+        assert types(events)[6:] == [f"ActivityTask{close.capitalize()}", "DecisionTaskScheduled"]
+        assert attrs(events[6]) == {"scheduledEventId": 5, "startedEventId": 6}
+        respond(swf, poll_decision(swf), complete())
 
 
 def test_used_decision_token(swf_d: Any) -> None:
