@@ -375,14 +375,24 @@ def test_describe_tracks_activities_and_execution_context(env: Any) -> None:
     assert completed["openCounts"]["openActivityTasks"] == 0
     assert completed["openCounts"]["openDecisionTasks"] == 1
     assert completed["latestExecutionContext"] == "step-1"
-    empty_batch(swf, executionContext="")
-    assert describe(swf, run_id)["latestExecutionContext"] == ""  # "" is a context too
+    task = poll_decision(swf)
+    timer = {"decisionType": "StartTimer", "startTimerDecisionAttributes": {"timerId": "t", "startToFireTimeout": "100"}}
+    swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[timer], executionContext="")
+    with_timer = describe(swf, run_id)
+    assert with_timer["latestExecutionContext"] == ""  # "" is a context too
+    assert with_timer["openCounts"] == {
+        "openActivityTasks": 0,
+        "openDecisionTasks": 0,
+        "openTimers": 1,
+        "openChildWorkflowExecutions": 0,
+        "openLambdaFunctions": 0,
+    }
     swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="wake")
     empty_batch(swf)  # no executionContext: the last one stays
     latest = describe(swf, run_id)
     assert latest["latestExecutionContext"] == ""
     assert latest["latestActivityTaskTimestamp"] == at(t0 + 15)
-    assert latest["openCounts"]["openDecisionTasks"] == 0
+    assert (latest["openCounts"]["openDecisionTasks"], latest["openCounts"]["openTimers"]) == (0, 1)
 
 
 def test_describe_a_closed_run(env: Any) -> None:
@@ -1009,7 +1019,53 @@ def test_lists_see_closing_at_once(swf: Any) -> None:
     assert swf.list_open_workflow_executions(domain=DOMAIN, startTimeFilter=window)["executionInfos"] == []
     assert swf.count_closed_workflow_executions(domain=DOMAIN, startTimeFilter=window)["count"] == 1
     assert swf.count_closed_workflow_executions(domain=DOMAIN, closeTimeFilter=window)["count"] == 1
+    # other domains do not see it
+    setup_domain(swf, "other")
+    start(swf, "elsewhere", domain="other")
+    assert ids_of(swf.list_open_workflow_executions(domain="other", startTimeFilter=window)) == ["elsewhere"]
+    assert swf.list_closed_workflow_executions(domain="other", startTimeFilter=window)["executionInfos"] == []
+    assert swf.list_open_workflow_executions(domain=DOMAIN, startTimeFilter=window)["executionInfos"] == []
 
+
+def test_a_deprecated_domain_keeps_its_runs_working(swf: Any) -> None:
+    """§2.1, §3.2: deprecation blocks creation only; runs, tasks and visibility go on."""
+    setup_domain(swf)
+    run_id = start(swf, "w1")
+    start(swf, "w2", taskList={"name": "second"})
+    task = poll_decision(swf)
+    swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[schedule("a1")])
+    swf.deprecate_domain(name=DOMAIN)
+    window = {"oldestDate": 0}
+    assert ids_of(swf.list_open_workflow_executions(domain=DOMAIN, startTimeFilter=window)) == ["w2", "w1"]
+    swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="s")
+    swf.request_cancel_workflow_execution(domain=DOMAIN, workflowId="w1")
+    activity = poll_activity(swf)  # scheduled before the deprecation
+    swf.respond_activity_task_completed(taskToken=activity["taskToken"], result="r")
+    task = poll_decision(swf)
+    assert task["workflowExecution"] == execution("w1", run_id)
+    # the activity type is deprecated with its domain
+    swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[schedule("a2")])
+    failed = history(swf, run_id)[-2]
+    assert failed["eventType"] == "ScheduleActivityTaskFailed"
+    assert attrs(failed)["cause"] == "ACTIVITY_TYPE_DEPRECATED"
+    task = poll_decision(swf, task_list="second")
+    swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[complete()])
+    terminate(swf, "w1")
+    assert types(history(swf, run_id))[4:] == [
+        "ActivityTaskScheduled",
+        "WorkflowExecutionSignaled",
+        "DecisionTaskScheduled",
+        "WorkflowExecutionCancelRequested",
+        "ActivityTaskStarted",
+        "ActivityTaskCompleted",
+        "DecisionTaskStarted",
+        "DecisionTaskCompleted",
+        "ScheduleActivityTaskFailed",
+        "DecisionTaskScheduled",
+        "WorkflowExecutionTerminated",
+    ]
+    assert ids_of(swf.list_closed_workflow_executions(domain=DOMAIN, startTimeFilter=window)) == ["w2", "w1"]
+    assert describe(swf, run_id)["executionInfo"]["closeStatus"] == "TERMINATED"
 
 # -- retention -------------------------------------------------------------------------------------
 
@@ -1105,6 +1161,8 @@ def test_history_paging_chain(swf: Any) -> None:
     assert [attrs(e)["signalName"] for e in second["events"] + third["events"]] == ["s1", "s2", "s3"]
     whole = swf.get_workflow_execution_history(domain=DOMAIN, execution=ex)
     assert _ids(whole) == [1, 2, 3, 4, 5] and "nextPageToken" not in whole
+    default_size = swf.get_workflow_execution_history(domain=DOMAIN, execution=ex, maximumPageSize=0)
+    assert _ids(default_size) == [1, 2, 3, 4, 5] and "nextPageToken" not in default_size
 
 
 def test_history_paging_in_reverse(swf: Any) -> None:
