@@ -199,6 +199,12 @@ def test_start_with_bad_members(swf: Any) -> None:
         start(swf, "w1", childPolicy="KILL")
     with fault("ValidationException"):
         start(swf, "w1", taskPriority="urgent")
+    with fault(
+        "ValidationException",
+        "1 validation error detected: Value '2147483648' at 'taskPriority' failed to satisfy constraint: "
+        "Member must be an integer between -2147483648 and 2147483647",
+    ):
+        start(swf, "w1", taskPriority="2147483648")
     assert swf.count_open_workflow_executions(domain=DOMAIN, startTimeFilter={"oldestDate": 0})["count"] == 0
 
 
@@ -590,6 +596,14 @@ def test_terminate_with_reason_details_and_child_policy(env: Any) -> None:
 
 def test_terminate_uses_the_runs_child_policy(swf: Any) -> None:
     setup_domain(swf)
+    unharmed = start(swf, "w0")
+    with fault("ValidationException"):
+        terminate(swf, "w0", reason="r" * 257)
+    with fault("ValidationException"):
+        terminate(swf, "w0", details="d" * 32769)
+    with fault("ValidationException"):
+        terminate(swf, "w0", childPolicy="KILL")
+    assert describe(swf, unharmed, "w0")["executionInfo"]["executionStatus"] == "OPEN"
     by_type = start(swf, "w1")
     by_request = start(swf, "w2", childPolicy="REQUEST_CANCEL")
     terminate(swf, "w1")

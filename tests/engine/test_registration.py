@@ -317,6 +317,15 @@ def test_domain_tags(swf: Any) -> None:
 
 def test_tags_of_unknown_resource(swf: Any) -> None:
     register(swf, "d")
+    with fault("ValidationException"):
+        swf.tag_resource(resourceArn=ARN_PREFIX + "d", tags=[{"key": "k" * 129, "value": "v"}])
+    with fault("ValidationException"):
+        swf.tag_resource(resourceArn=ARN_PREFIX + "d", tags=[{"key": "a*b", "value": "v"}])
+    with fault("ValidationException"):
+        swf.tag_resource(resourceArn=ARN_PREFIX + "d", tags=[{"key": "k", "value": "v" * 257}])
+    with fault("ValidationException"):
+        register(swf, "e", tags=[{"key": "a*b", "value": "v"}])
+    assert tags_of(swf, "d") == [] and domain_names(swf) == ["d"]
     for arn in (ARN_PREFIX + "other", "arn:aws:swf:eu-west-1:000000000000:/domain/d", "not-an-arn"):
         with fault("UnknownResourceFault"):
             swf.list_tags_for_resource(resourceArn=arn)
