@@ -326,6 +326,16 @@ def test_activity_priority_then_age(env_d: Any) -> None:
     assert order == ["top", "high", "mid", "old-0", "new-0", "low", "bottom"]
 
 
+def test_activities_of_one_batch_go_out_in_scheduling_order(env_d: Any) -> None:
+    """Same priority, same timestamp: the earlier ActivityTaskScheduled is the older task (§12)."""
+    swf = env_d.client
+    _, task = first_decision(swf)
+    respond(swf, task, *[schedule(f"a{i}") for i in range(12)])  # events 5..16
+    started = [poll_activity(swf) for _ in range(12)]
+    assert [a["activityId"] for a in started] == [f"a{i}" for i in range(12)]
+    assert [a["startedEventId"] for a in started] == list(range(17, 29))
+
+
 def test_activity_age_across_runs(env_d: Any) -> None:
     swf = env_d.client
     for workflow_id in ("w1", "w2", "w3"):
@@ -395,6 +405,25 @@ def test_decision_task_list_override(swf_d: Any, quick: Any) -> None:
     assert pending_decisions(swf, "deciders2") == 1
 
 
+def test_held_decision_task_goes_where_its_event_says(swf_d: Any, quick: Any) -> None:
+    """A task held during an override: its DecisionTaskScheduled names the list it is delivered on."""
+    swf = swf_d
+    run_id, task = first_decision(swf)
+    swf.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="s")  # 4, held DTS 5
+    respond(swf, task, taskList={"name": "deciders2"})
+    events = history(swf, run_id)
+    assert types(events)[3:] == [
+        "WorkflowExecutionSignaled",
+        "DecisionTaskScheduled",
+        "DecisionTaskCompleted",
+    ]
+    listed = attrs(events[4])["taskList"]["name"]
+    elsewhere = "deciders2" if listed == "deciders" else "deciders"
+    assert (pending_decisions(swf, listed), pending_decisions(swf, elsewhere)) == (1, 0)
+    task = poll_decision(quick, task_list=listed)
+    assert task.get("startedEventId") == 7 and attrs(task["events"][-1]) == {"scheduledEventId": 5}
+
+
 # -- counts ---------------------------------------------------------------------------------------
 def test_pending_counts(swf_d: Any) -> None:
     swf = swf_d
@@ -422,7 +451,9 @@ def test_pending_counts(swf_d: Any) -> None:
     task = poll_decision(swf)
     assert pending_decisions(swf) == 2
     run = task["workflowExecution"]
-    swf.signal_workflow_execution(domain=DOMAIN, workflowId=run["workflowId"], runId=run["runId"], signalName="s")
+    swf.signal_workflow_execution(
+        domain=DOMAIN, workflowId=run["workflowId"], runId=run["runId"], signalName="s"
+    )
     assert pending_decisions(swf) == 3
     respond(swf, task)
     assert pending_decisions(swf) == 3
