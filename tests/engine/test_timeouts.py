@@ -240,6 +240,46 @@ def test_no_timeout_after_the_activity_closed(env_d: Any) -> None:
     ]
 
 
+def test_none_disables_activity_timeouts(env_d: Any) -> None:
+    swf = env_d.client
+    run_id = start(swf, executionStartToCloseTimeout="31536000", taskStartToCloseTimeout="NONE")
+    task = poll_decision(swf)
+    none = {k: "NONE" for k in ("scheduleToStartTimeout", "scheduleToCloseTimeout", "startToCloseTimeout")}
+    respond(swf, task, schedule("waits", **none, heartbeatTimeout="NONE"), schedule("runs", **none))
+    env_d.sleep(1_000_000)
+    activity = poll_activity(swf)
+    assert activity["activityId"] == "waits"
+    env_d.sleep(1_000_000)
+    nothing_new(env_d, run_id, 7)
+    swf.respond_activity_task_completed(taskToken=activity["taskToken"])
+    assert pending_activities(swf) == 1
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "expected"),
+    [
+        (
+            {"scheduleToCloseTimeout": "30", "startToCloseTimeout": "30", "heartbeatTimeout": "30"},
+            "SCHEDULE_TO_CLOSE",
+        ),
+        (
+            {"scheduleToCloseTimeout": "60", "startToCloseTimeout": "30", "heartbeatTimeout": "30"},
+            "START_TO_CLOSE",
+        ),
+    ],
+)
+def test_simultaneous_activity_timeouts(env_d: Any, timeouts: dict[str, str], expected: str) -> None:
+    """§7.2 [E]: SCHEDULE_TO_CLOSE, then START_TO_CLOSE, then HEARTBEAT; one event only."""
+    swf = env_d.client
+    run_id, t0 = scheduled_activity(env_d, **timeouts)
+    poll_activity(swf)
+    env_d.sleep(100)
+    events = history(swf, run_id)
+    assert types(events)[5:] == ["ActivityTaskStarted", "ActivityTaskTimedOut", "DecisionTaskScheduled"]
+    assert attrs(events[6]) == {"timeoutType": expected, "scheduledEventId": 5, "startedEventId": 6}
+    assert events[6]["eventTimestamp"] == at(t0 + 30)
+
+
 def test_sleep_fires_a_timeout_started_off_a_whole_millisecond(env: Any) -> None:
     """env.sleep(n) after an action fires the action's n-second timeout, whatever the clock's sub-ms part."""
     swf = env.client
@@ -315,6 +355,21 @@ def test_decision_task_timeout_from_the_run_setting(env_d: Any) -> None:
     poll_decision(swf)
     env_d.sleep(5)
     assert types(history(swf, run_id))[3:] == ["DecisionTaskTimedOut", "DecisionTaskScheduled"]
+    poll_decision(swf)
+    env_d.sleep(4)
+    assert types(history(swf, run_id))[5:] == ["DecisionTaskStarted"]
+    env_d.sleep(1)
+    assert types(history(swf, run_id))[6:] == ["DecisionTaskTimedOut", "DecisionTaskScheduled"]
+
+
+def test_decision_task_without_timeout(env_d: Any) -> None:
+    swf = env_d.client
+    run_id = start(swf, taskStartToCloseTimeout="NONE", executionStartToCloseTimeout="31536000")
+    task = poll_decision(swf)
+    env_d.sleep(1_000_000)
+    nothing_new(env_d, run_id, 3)
+    respond(swf, task, complete())
+    assert types(history(swf, run_id))[3:] == ["DecisionTaskCompleted", "WorkflowExecutionCompleted"]
 
 
 # -- execution timeout ----------------------------------------------------------------------------
