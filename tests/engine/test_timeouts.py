@@ -372,6 +372,49 @@ def test_decision_task_without_timeout(env_d: Any) -> None:
     assert types(history(swf, run_id))[3:] == ["DecisionTaskCompleted", "WorkflowExecutionCompleted"]
 
 
+def test_task_list_override_schedule_to_start(env_d: Any) -> None:
+    """§4.4: a task on the override list not started in time times out and goes back to the run's list."""
+    swf = env_d.client
+    run_id, task = first_decision(swf)
+    respond(swf, task, schedule("a1"), taskList={"name": "d2"}, taskListScheduleToStartTimeout="10")
+    activity = poll_activity(swf)
+    t0 = now(env_d)
+    swf.respond_activity_task_completed(taskToken=activity["taskToken"])
+    assert (pending_decisions(swf, "d2"), pending_decisions(swf)) == (1, 0)
+    env_d.sleep(9)
+    nothing_new(env_d, run_id, 8)
+    env_d.sleep(1)
+    events = history(swf, run_id)
+    assert types(events)[6:] == [
+        "ActivityTaskCompleted",
+        "DecisionTaskScheduled",
+        "DecisionTaskTimedOut",
+        "DecisionTaskScheduled",
+    ]
+    assert attrs(events[3]) == {
+        "scheduledEventId": 2,
+        "startedEventId": 3,
+        "taskList": {"name": "d2"},
+        "taskListScheduleToStartTimeout": "10",
+    }
+    assert attrs(events[8]) == {
+        "timeoutType": "SCHEDULE_TO_START",
+        "scheduledEventId": 8,
+        "startedEventId": 0,
+    }
+    assert events[8]["eventTimestamp"] == events[9]["eventTimestamp"] == at(t0 + 10)
+    assert attrs(events[9])["taskList"] == {"name": "deciders"}
+    assert (pending_decisions(swf, "d2"), pending_decisions(swf)) == (0, 1)
+    task = poll_decision(swf)
+    assert (task["startedEventId"], task["previousStartedEventId"]) == (11, 3)
+    # the event of the task on the override list says how long it may wait
+    assert attrs(events[7]) == {
+        "taskList": {"name": "d2"},
+        "startToCloseTimeout": "60",
+        "scheduleToStartTimeout": "10",
+    }
+
+
 # -- execution timeout ----------------------------------------------------------------------------
 def test_execution_start_to_close(env_d: Any) -> None:
     swf = env_d.client
