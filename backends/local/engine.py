@@ -134,6 +134,7 @@ class Engine:
         self._stopping = threading.Event()
         self._waiting: dict[str, int] = {}
         self._waiting_lock = threading.Lock()
+        self._domains_seen: dict[str, float] = {}
         self._local = threading.local()
 
     def fire_due(self, now: float | None = None) -> int:
@@ -164,6 +165,15 @@ class Engine:
         if raw is None:
             raise UnknownResourceFault(f"Unknown domain: {name}")
         return dict(unpack(raw))
+
+    def _known_domain(self, name: str) -> None:
+        """Existence check for the hot paths (polls, counts): domains are never deleted, so a
+        positive answer is cached for a few seconds."""
+        seen = self._domains_seen.get(name)
+        if seen is not None and time.monotonic() - seen < 5.0:
+            return
+        self._domain(name)
+        self._domains_seen[name] = time.monotonic()
 
     def _arn(self, name: str) -> str:
         return f"arn:aws:swf:{self.config.region}:{self.config.account}:/domain/{name}"
@@ -907,7 +917,7 @@ class Engine:
 
     # -- task lists --------------------------------------------------------------------
     def count_pending_decision_tasks(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
+        self._known_domain(p["domain"])
         dk = DomainKeys(p["domain"])
         name = p["taskList"]["name"]
         with self.r.pipeline(transaction=False) as pipe:
@@ -917,7 +927,7 @@ class Engine:
         return {"count": int(dispatchable) + int(held), "truncated": False}
 
     def count_pending_activity_tasks(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
+        self._known_domain(p["domain"])
         dk = DomainKeys(p["domain"])
         return {"count": int(self.r.zcard(dk.task_list("a", p["taskList"]["name"]))), "truncated": False}
 
@@ -978,7 +988,7 @@ class Engine:
         return out
 
     def poll_for_decision_task(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
+        self._known_domain(p["domain"])
         dk = DomainKeys(p["domain"])
         if p.get("nextPageToken"):
             return self._decision_page(dk, p)
@@ -1132,7 +1142,7 @@ class Engine:
 
     # -- activity tasks ----------------------------------------------------------------
     def poll_for_activity_task(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
+        self._known_domain(p["domain"])
         dk = DomainKeys(p["domain"])
         task_list = p["taskList"]["name"]
         identity = p.get("identity")
