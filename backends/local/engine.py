@@ -1090,7 +1090,8 @@ class Engine:
             if "taskList" in p:
                 attrs["taskList"] = p["taskList"]
                 dt["tl"] = p["taskList"]["name"]
-                dt["tlt"] = _seconds(p.get("taskListScheduleToStartTimeout"))
+                limit = p.get("taskListScheduleToStartTimeout")
+                dt["tlt"] = limit if limit not in (None, "NONE") else None
             if "taskListScheduleToStartTimeout" in p:
                 attrs["taskListScheduleToStartTimeout"] = p["taskListScheduleToStartTimeout"]
             completed = run.add("DecisionTaskCompleted", attrs)

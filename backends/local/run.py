@@ -75,8 +75,8 @@ def ms(now: float) -> float:
 
 
 def task_member(priority: int, now: float, run_id: str, scheduled_event_id: int) -> str:
-    """Task-list member: sorts by priority (highest first), then scheduling time."""
-    return f"{MAX_PRIORITY - priority:08x}{int(now * 1000):011x}|{run_id}|{scheduled_event_id}"
+    """Task-list member: sorts by priority (highest first), then scheduling time, then event id."""
+    return f"{MAX_PRIORITY - priority:08x}{int(now * 1000):011x}{scheduled_event_id:06x}|{run_id}|{scheduled_event_id}"
 
 
 def parse_member(member: str) -> tuple[str, int]:
@@ -188,12 +188,13 @@ class Run:
         if "taskPriority" in cfg:
             attrs["taskPriority"] = cfg["taskPriority"]
         attrs["startToCloseTimeout"] = cfg["taskStartToCloseTimeout"]
-        attrs["scheduleToStartTimeout"] = "NONE"
+        attrs["scheduleToStartTimeout"] = dt["tlt"] if dt.get("tl") and dt.get("tlt") else "NONE"
+        dt["stl"] = self.decision_task_list  # the list the event names is the list it goes to
         dt["sched"] = self.add("DecisionTaskScheduled", attrs)
         if not dt["started"]:
             self._dispatch_decision_task()
         else:  # held until the started task ends; still counted as pending (docs/semantics.md)
-            dt["held"] = self.decision_task_list
+            dt["held"] = dt["stl"]
             self.effects.hold.append((dt["held"], self.run_id))
 
     def _dispatch_decision_task(self) -> None:
@@ -204,9 +205,9 @@ class Run:
         priority = int(self.s["cfg"].get("taskPriority", "0"))
         member = task_member(priority, self.now, self.run_id, dt["sched"])
         dt["m"] = member
-        self.effects.enqueue.append(("d", self.decision_task_list, member))
-        if dt.get("tl") and dt.get("tlt") is not None:
-            self.effects.deadlines_add[f"dts|{self.run_id}|{dt['sched']}"] = self.now + dt["tlt"]
+        self.effects.enqueue.append(("d", dt["stl"], member))
+        if dt.get("tl") and dt["stl"] == dt["tl"] and dt.get("tlt") is not None:
+            self.effects.deadlines_add[f"dts|{self.run_id}|{dt['sched']}"] = self.now + int(dt["tlt"])
 
     def start_decision_task(self, identity: str | None) -> int:
         dt = self.s["dt"]
@@ -249,7 +250,7 @@ class Run:
         s["close"] = self.now
         dt = s["dt"]
         if dt.get("m"):
-            self.effects.dequeue.append(("d", self.decision_task_list, dt["m"]))
+            self.effects.dequeue.append(("d", dt["stl"], dt["m"]))
         if dt.get("held"):
             self.effects.unhold.append((dt["held"], self.run_id))
             dt["held"] = None

@@ -58,7 +58,7 @@ def decision_task_schedule_timed_out(run: Run, scheduled: int) -> bool:
     if not run.is_open or dt["sched"] != scheduled or dt["started"]:
         return False
     if dt.get("m"):
-        run.effects.dequeue.append(("d", run.decision_task_list, dt["m"]))
+        run.effects.dequeue.append(("d", dt["stl"], dt["m"]))
     dt["m"] = None
     dt["sched"] = 0
     dt["tl"] = None

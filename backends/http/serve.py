@@ -1,0 +1,224 @@
+"""``flowser serve``: the engine behind SWF's own HTTP protocol, as one process.
+
+    flowser serve [--host 127.0.0.1] [--port 8765] [--redis URL | --data-dir DIR]
+                  [--poll-hold SECONDS] [--empty-poll-token absent|empty]
+                  [--credentials FILE] [--insecure] ...
+
+The process opens the engine (the embedded Redis of ``--data-dir``, the same
+default directory as ``backends.local.connect()``, unless ``--redis`` names
+one), runs a timekeeper (every server process does: several processes on
+one Redis fire each timeout and timer once), listens, and prints
+``flowser serve: listening on <url>``.
+
+SIGTERM or SIGINT stops it gracefully: it stops accepting and closes idle
+connections, answers held polls empty (``Engine.stop_polls``; a poll that
+already claimed its task still returns it), lets calls under way finish
+(at most ``--shutdown-timeout`` seconds), stops the timekeeper and exits 0.
+A second signal exits at once (status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import ipaddress
+import logging
+import os
+import resource
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_POLL_HOLD = 50.0
+"""Below botocore's default 60 s read timeout, so an idle poller never sees a timeout."""
+
+log = logging.getLogger("flowser.serve")
+
+
+def parser(prog: str = "flowser serve") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Serve the local SWF engine over SWF's own HTTP protocol.")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument("--redis", metavar="URL", help="Redis to use (default: $FLOWSER_REDIS_URL, else the embedded one)")
+    store.add_argument("--data-dir", metavar="DIR", help="data directory of the embedded Redis (default: $FLOWSER_DATA_DIR or per-user)")
+    p.add_argument(
+        "--poll-hold",
+        type=_positive,
+        default=DEFAULT_POLL_HOLD,
+        metavar="SECONDS",
+        help=f"seconds an empty poll is held before it is answered empty (default {DEFAULT_POLL_HOLD:g})",
+    )
+    p.add_argument("--empty-poll-token", choices=("absent", "empty"), default="absent", help="taskToken of empty poll answers")
+    p.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="JSON access keys: verify SigV4 and apply per-key permissions "
+        "(default: $FLOWSER_CREDENTIALS or $FLOWSER_CREDENTIALS_FILE; see docs/server.md)",
+    )
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without credentials")
+    p.add_argument("--region", default="us-east-1", help="region in domain ARNs (default us-east-1)")
+    p.add_argument("--max-polls", type=int, default=2000, help="polls held at once; more get LimitExceededFault (default 2000)")
+    p.add_argument("--max-connections", type=int, default=4096, help="open connections at once (default 4096)")
+    p.add_argument("--max-body", type=int, default=1 << 20, help="largest request body in bytes (default 1 MiB)")
+    p.add_argument("--header-timeout", type=_positive, default=10.0, help="seconds to receive a request's headers (default 10)")
+    p.add_argument("--body-timeout", type=_positive, default=30.0, help="seconds to receive a request's body (default 30)")
+    p.add_argument("--idle-timeout", type=_positive, default=75.0, help="seconds a kept-alive connection may idle (default 75)")
+    p.add_argument("--shutdown-timeout", type=_positive, default=30.0, help="seconds to let calls finish on shutdown (default 30)")
+    p.add_argument(
+        "--lambda",
+        dest="lambdas",
+        action="append",
+        default=[],
+        metavar="[NAME=]MODULE:FUNCTION",
+        help="run FUNCTION for ScheduleLambdaFunction decisions naming NAME (default: the function's name); repeatable",
+    )
+    p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    return p
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` resolves to is a loopback address."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    addresses = {str(info[4][0]) for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses)
+
+
+def load_lambdas(specs: list[str]) -> dict[str, Callable[[str | None], Any]]:
+    functions: dict[str, Callable[[str | None], Any]] = {}
+    for spec in specs:
+        name, _, target = spec.rpartition("=")
+        module_name, colon, attribute = target.partition(":")
+        if not colon or not module_name or not attribute:
+            raise ValueError(f"--lambda {spec!r}: expected [NAME=]MODULE:FUNCTION")
+        function = getattr(importlib.import_module(module_name), attribute)
+        if not callable(function):
+            raise ValueError(f"--lambda {spec!r}: {target} is not callable")
+        functions[name or attribute] = function
+    return functions
+
+
+def _raise_fd_limit() -> None:
+    """Each held poll needs two descriptors (client and Redis): use the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    from .auth import Credentials, CredentialsError
+
+    try:
+        credentials = Credentials.load(args.credentials) if args.credentials else Credentials.from_environment()
+    except CredentialsError as exc:
+        print(f"flowser serve: {exc}", file=sys.stderr)
+        return 2
+    if credentials is None and not args.insecure and not is_loopback(args.host):
+        print(
+            f"flowser serve: refusing to listen on {args.host} (not a loopback address) without credentials: "
+            "give --credentials FILE (or $FLOWSER_CREDENTIALS), or --insecure to serve anyone who can connect",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        lambdas = load_lambdas(args.lambdas)
+    except (ImportError, AttributeError, ValueError) as exc:
+        print(f"flowser serve: {exc}", file=sys.stderr)
+        return 2
+    _raise_fd_limit()
+
+    from backends.local import EngineConfig, open_engine
+    from backends.local.lambdas import LambdaRunner
+    from backends.local.timekeeper import Timekeeper
+
+    from .app import App
+    from .metrics import Metrics
+    from .server import HttpServer, Limits
+
+    config = EngineConfig(poll_hold=args.poll_hold, empty_poll_token=args.empty_poll_token, region=args.region)
+    try:
+        engine = open_engine(args.redis, data_dir=args.data_dir, config=config)
+    except Exception as exc:
+        print(f"flowser serve: cannot open the store: {exc}", file=sys.stderr)
+        return 1
+    metrics = Metrics()
+    metrics.instrument(engine)
+    app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls)
+    limits = Limits(
+        max_body=args.max_body,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections,
+    )
+    try:
+        server = HttpServer(app, args.host, args.port, limits)
+    except OSError as exc:
+        print(f"flowser serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        engine.store.close()
+        return 1
+
+    # the signal handler only counts; the wake-up socket ends the main thread's wait
+    signals = 0
+    wake_r, wake_w = socket.socketpair()
+    wake_w.setblocking(False)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            os._exit(1)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    keeper = Timekeeper(engine).start()
+    runner = LambdaRunner(engine, lambdas).start() if lambdas else None
+    server.start()
+    print(f"flowser serve: listening on {server.url}", flush=True)
+    try:
+        while not signals:
+            wake_r.recv(64)
+        log.info("shutting down")
+        server.stop_accepting()
+        engine.stop_polls()
+        # stop_polls again while calls are under way: it wakes polls that began waiting meanwhile
+        finished = server.wait_idle(args.shutdown_timeout, tick=engine.stop_polls)
+        if not finished:
+            log.warning("calls still under way after %ss; closing their connections", args.shutdown_timeout)
+        server.close()
+    finally:
+        if runner is not None:
+            runner.stop()
+        keeper.stop()
+        engine.store.close()
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        wake_r.close()
+        wake_w.close()
+    print("flowser serve: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

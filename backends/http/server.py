@@ -1,0 +1,538 @@
+"""A small threaded HTTP/1.1 server, built for long polls: one thread per connection.
+
+Why not ``http.server``: it cannot bound the time a client takes to send its
+request (a slow client holds a thread forever), answers bad requests with
+HTML, and cannot be drained gracefully. This one reads requests on the raw
+socket with deadlines, always answers through the handler's own error
+format, and shuts down in steps (see ``HttpServer.shutdown``).
+
+A connection is served by one thread: it waits for a request (at most
+``idle_timeout``), reads its head (``header_timeout`` from the first byte)
+and body (``body_timeout``; ``Content-Length`` or chunked, at most
+``max_body`` bytes), calls the handler, and writes the response (at most
+``write_timeout``). A thread waiting on Redis for a long poll, or on its
+socket for the next request, is blocked in the kernel and uses no CPU;
+what it costs is its stack (only the touched pages count) and two file
+descriptors (the client's socket and a Redis connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Protocol
+from urllib.parse import urlsplit
+
+log = logging.getLogger("flowser.http")
+
+_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@dataclass
+class Limits:
+    """Bounds on what one client may cost; every one is enforced per request."""
+
+    max_body: int = 1 << 20
+    """Largest request body, in bytes (SWF's field limits keep real requests far below 1 MiB)."""
+    max_head: int = 32 << 10
+    """Largest request line plus headers, in bytes."""
+    header_timeout: float = 10.0
+    """Seconds from a request's first byte to the end of its headers."""
+    body_timeout: float = 30.0
+    """Seconds to receive a request's body once its headers are in."""
+    idle_timeout: float = 75.0
+    """Seconds a kept-alive connection may wait for its next request."""
+    write_timeout: float = 30.0
+    """Seconds to send one response."""
+    max_connections: int = 4096
+    """Open connections at once; past it, a new one gets 503 and is closed."""
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    path: str
+    query: str
+    version: str
+    headers: dict[str, str]
+    """Lower-cased names; repeated headers joined with ``,``."""
+    body: bytes
+    peer: str
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    after: Callable[[], None] | None = None
+    """Called once the response has been sent (bookkeeping off the client's clock)."""
+    close: bool = False
+
+
+class Handler(Protocol):
+    def __call__(self, request: Request) -> Response: ...
+
+    def http_error(self, status: int, code: str, message: str) -> Response:
+        """The answer to a request that could not be read (bad framing, too large, too slow)."""
+        ...
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class _Closed(Exception):
+    """The peer closed, or the server is closing an idle connection: leave quietly."""
+
+
+class _Timeout(Exception):
+    pass
+
+
+class HttpServer:
+    """Listens on ``(host, port)`` and serves each connection on its own thread."""
+
+    def __init__(self, handler: Handler, host: str, port: int, limits: Limits | None = None) -> None:
+        self.handler = handler
+        self.limits = limits or Limits()
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        self._sock = socket.create_server(address[:2], family=family, backlog=4096, reuse_port=False)
+        self._sock.setblocking(False)
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._connections: dict[socket.socket, _Connection] = {}
+        self._active = 0  # requests being read, handled or answered
+        self._stopping = False
+        self._accept_thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def active_requests(self) -> int:
+        with self._lock:
+            return self._active
+
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    def start(self) -> HttpServer:
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="flowser-http-accept", daemon=True)
+        self._accept_thread.start()
+        return self
+
+    # -- shutdown, in steps -------------------------------------------------------------
+    def stop_accepting(self) -> None:
+        """Close the listening socket and every idle connection; requests under way go on."""
+        with self._lock:
+            self._stopping = True
+            idle = [c for c in self._connections.values() if c.idle]
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        if self._accept_thread is not None:
+            self._accept_thread.join(5)
+        for connection in idle:
+            connection.abort()
+
+    def wait_idle(self, timeout: float, tick: Callable[[], None] | None = None) -> bool:
+        """Wait until no request is under way (calling ``tick`` every 0.2 s meanwhile)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._active:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(min(remaining, 0.2))
+                if tick is not None and self._active:
+                    self._lock.release()
+                    try:
+                        tick()
+                    finally:
+                        self._lock.acquire()
+        return True
+
+    def close(self) -> None:
+        """Drop every connection still open."""
+        with self._lock:
+            self._stopping = True
+            connections = list(self._connections.values())
+        for connection in connections:
+            connection.abort()
+        for s in (self._sock, self._wake_r, self._wake_w):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    # -- accepting ----------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = selector.select()
+                if self._stopping or any(key.fileobj is self._wake_r for key, _ in ready):
+                    break
+                while True:
+                    try:
+                        sock, peer = self._sock.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError as exc:  # e.g. EMFILE: wait a little rather than spin
+                        log.warning("accept failed: %s", exc)
+                        time.sleep(0.05)
+                        break
+                    self._admit(sock, peer)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def _admit(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        sock.setblocking(True)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        connection = _Connection(self, sock, f"{peer[0]}:{peer[1]}")
+        with self._lock:
+            full = len(self._connections) >= self.limits.max_connections
+            if not full:
+                self._connections[sock] = connection
+        if full:
+            connection.reject(503, "ServiceUnavailable", "Too many open connections; retry later")
+            return
+        try:
+            threading.Thread(target=connection.serve, name="flowser-http-conn", daemon=True).start()
+        except RuntimeError:  # cannot start a thread: the process is at its limit
+            with self._lock:
+                self._connections.pop(sock, None)
+            connection.reject(503, "ServiceUnavailable", "Server busy; retry later")
+
+    def _forget(self, connection: _Connection) -> None:
+        with self._lock:
+            self._connections.pop(connection.sock, None)
+
+    def _begin(self, connection: _Connection) -> bool:
+        """A request's first byte came: it will be served (False if the server closed it first)."""
+        with self._lock:
+            if connection.aborted:
+                return False
+            connection.idle = False
+            self._active += 1
+            return True
+
+    def _end(self, connection: _Connection) -> None:
+        with self._idle:
+            self._active -= 1
+            connection.idle = True
+            self._idle.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+@dataclass
+class _Connection:
+    server: HttpServer
+    sock: socket.socket
+    peer: str
+    buf: bytearray = field(default_factory=bytearray)
+    idle: bool = True
+    aborted: bool = False
+
+    # -- life ---------------------------------------------------------------------------
+    def serve(self) -> None:
+        try:
+            while not self.server.stopping:
+                if not self._wait_for_request():
+                    break
+                if not self.server._begin(self):
+                    break
+                try:
+                    keep = self._one_request()
+                finally:
+                    self.server._end(self)
+                if not keep:
+                    break
+        except (_Closed, OSError):
+            pass
+        except Exception:  # a bug here must not take the process down
+            log.exception("connection from %s failed", self.peer)
+        finally:
+            self.server._forget(self)
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def abort(self) -> None:
+        """Wake and end this connection's thread (used on idle connections at shutdown)."""
+        with self.server._lock:
+            if not self.idle:
+                return
+            self.aborted = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def reject(self, status: int, code: str, message: str) -> None:
+        try:
+            self.sock.settimeout(1.0)
+            self._send(self.server.handler.http_error(status, code, message), keep=False)
+        except OSError:
+            pass
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    # -- reading ------------------------------------------------------------------------
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Timeout()
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError as exc:
+            raise _Timeout() from exc
+        if not data:
+            raise _Closed()
+        self.buf += data
+
+    def _wait_for_request(self) -> bool:
+        """Wait (idle) for the first byte of the next request."""
+        if self.buf:
+            return True
+        try:
+            self._fill(time.monotonic() + self.server.limits.idle_timeout)
+        except (_Timeout, _Closed):
+            return False
+        return True
+
+    def _one_request(self) -> bool:
+        """Read, handle and answer one request; return whether the connection stays open."""
+        limits = self.server.limits
+        try:
+            request, keep = self._read_request(limits)
+        except _Timeout:
+            self._answer_error(408, "RequestTimeoutException", "Timed out reading the request")
+            return False
+        except _HttpError as err:
+            self._answer_error(err.status, err.code, err.message)
+            return False
+        response = self.server.handler(request)
+        keep = keep and not response.close and not self.server.stopping
+        self._send(response, keep=keep, head_only=request.method == "HEAD")
+        if response.after is not None:
+            try:
+                response.after()
+            except Exception:
+                log.exception("after-response hook failed")
+        return keep
+
+    def _answer_error(self, status: int, code: str, message: str) -> None:
+        try:
+            self._send(self.server.handler.http_error(status, code, message), keep=False)
+        except OSError:
+            pass
+
+    def _read_request(self, limits: Limits) -> tuple[Request, bool]:
+        deadline = time.monotonic() + limits.header_timeout
+        while True:
+            # tolerate empty lines before a request (RFC 9112 §2.2)
+            while self.buf[:2] == b"\r\n" or self.buf[:1] == b"\n":
+                del self.buf[: 2 if self.buf[:1] == b"\r" else 1]
+            end, sep = _head_end(self.buf)
+            if end >= 0:
+                break
+            if len(self.buf) > limits.max_head:
+                raise _HttpError(431, "MalformedHttpRequestException", "Request headers too large")
+            self._fill(deadline)
+        if end > limits.max_head:
+            raise _HttpError(431, "MalformedHttpRequestException", "Request headers too large")
+        head = bytes(self.buf[:end])
+        del self.buf[: end + sep]
+        method, target, version, headers = _parse_head(head)
+        keep = _keep_alive(version, headers.get("connection", ""))
+        path, query = _split_target(target)
+        body = self._read_body(headers, limits)
+        return Request(method, target, path, query, version, headers, body, self.peer), keep
+
+    def _read_body(self, headers: dict[str, str], limits: Limits) -> bytes:
+        deadline = time.monotonic() + limits.body_timeout
+        encoding = headers.get("transfer-encoding")
+        if encoding is not None:
+            codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+            if not codings or codings[-1] != "chunked" or any(c not in ("chunked", "identity") for c in codings):
+                raise _HttpError(400, "MalformedHttpRequestException", "Unsupported Transfer-Encoding")
+            self._continue(headers)
+            return self._read_chunked(deadline, limits)
+        length_header = headers.get("content-length")
+        if length_header is None:
+            return b""
+        values = {v.strip() for v in length_header.split(",")}
+        if len(values) != 1 or not next(iter(values)).isdigit() or len(next(iter(values))) > 18:
+            raise _HttpError(400, "MalformedHttpRequestException", "Invalid Content-Length")
+        length = int(next(iter(values)))
+        if length > limits.max_body:
+            raise _HttpError(
+                413, "RequestEntityTooLargeException", f"Request body of {length} bytes exceeds the limit of {limits.max_body}"
+            )
+        self._continue(headers)
+        while len(self.buf) < length:
+            self._fill(deadline)
+        body = bytes(self.buf[:length])
+        del self.buf[:length]
+        return body
+
+    def _continue(self, headers: dict[str, str]) -> None:
+        if headers.get("expect", "").lower() == "100-continue":
+            self.sock.settimeout(self.server.limits.write_timeout)
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _read_chunked(self, deadline: float, limits: Limits) -> bytes:
+        body = bytearray()
+        while True:
+            line = self._line(deadline, 1024)
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _HttpError(400, "MalformedHttpRequestException", "Invalid chunk size") from None
+            if size < 0 or not size_text or size_text.startswith((b"-", b"+", b"0x", b"0X")):
+                raise _HttpError(400, "MalformedHttpRequestException", "Invalid chunk size")
+            if size == 0:
+                while self._line(deadline, limits.max_head):  # trailers, up to an empty line
+                    pass
+                return bytes(body)
+            if len(body) + size > limits.max_body:
+                raise _HttpError(413, "RequestEntityTooLargeException", f"Request body exceeds the limit of {limits.max_body}")
+            while len(self.buf) < size + 2:
+                self._fill(deadline)
+            if self.buf[size : size + 2] != b"\r\n":
+                raise _HttpError(400, "MalformedHttpRequestException", "Invalid chunk")
+            body += self.buf[:size]
+            del self.buf[: size + 2]
+
+    def _line(self, deadline: float, limit: int) -> bytes:
+        while True:
+            end = self.buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self.buf[:end]).rstrip(b"\r")
+                del self.buf[: end + 1]
+                return line
+            if len(self.buf) > limit:
+                raise _HttpError(400, "MalformedHttpRequestException", "Line too long")
+            self._fill(deadline)
+
+    # -- writing ------------------------------------------------------------------------
+    def _send(self, response: Response, *, keep: bool, head_only: bool = False) -> None:
+        status = response.status
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        for name, value in response.headers.items():
+            lines.append(f"{name}: {value}")
+        lines.append(f"Content-Length: {len(response.body)}")
+        lines.append(f"Date: {_http_date()}")
+        lines.append("Connection: keep-alive" if keep else "Connection: close")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        if not head_only:
+            data += response.body
+        self.sock.settimeout(self.server.limits.write_timeout)
+        self.sock.sendall(data)
+
+
+def _head_end(buf: bytearray) -> tuple[int, int]:
+    """Index where the head ends and the separator's length (-1, 0 if incomplete)."""
+    crlf = buf.find(b"\r\n\r\n")
+    lf = buf.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, 4
+    if lf >= 0:
+        return lf, 2
+    return -1, 0
+
+
+def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
+    lines = head.split(b"\n")
+    parts = lines[0].rstrip(b"\r").split(b" ")
+    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN_CHARS:
+        raise _HttpError(400, "MalformedHttpRequestException", "Malformed request line")
+    method, raw_target, raw_version = parts
+    if raw_version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        if raw_version.startswith(b"HTTP/"):
+            raise _HttpError(505, "MalformedHttpRequestException", "HTTP version not supported")
+        raise _HttpError(400, "MalformedHttpRequestException", "Malformed request line")
+    if not raw_target or any(b <= 0x20 or b == 0x7F for b in raw_target):
+        raise _HttpError(400, "MalformedHttpRequestException", "Malformed request target")
+    headers: dict[str, str] = {}
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r")
+        name, colon, value = line.partition(b":")
+        if not colon or not name or not set(name) <= _TOKEN_CHARS:
+            raise _HttpError(400, "MalformedHttpRequestException", "Malformed header line")
+        if b"\r" in value or b"\x00" in value:
+            raise _HttpError(400, "MalformedHttpRequestException", "Malformed header value")
+        key = name.decode("ascii").lower()
+        text = value.strip(b" \t").decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return method.decode("ascii"), raw_target.decode("latin-1"), raw_version.decode("ascii"), headers
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path, query
+    if target == "*":
+        return "*", ""
+    parts = urlsplit(target)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return parts.path or "/", parts.query
+    raise _HttpError(400, "MalformedHttpRequestException", "Malformed request target")
+
+
+def _keep_alive(version: str, connection: str) -> bool:
+    tokens = {t.strip().lower() for t in connection.split(",")}
+    if version == "HTTP/1.0":
+        return "keep-alive" in tokens
+    return "close" not in tokens
