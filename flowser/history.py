@@ -1,0 +1,396 @@
+"""Typed history: a run's events folded into activities, timers, children, signals and markers.
+
+``History(events)`` takes events in any order (raw dicts or ``Event``s) and
+keeps them oldest-first. Payloads are decoded lazily, once per event, with the
+codec and model of the type they belong to (see :class:`TypedDecoder`); the
+raw event dicts are never modified.
+
+    history = task.history                       # in a decider
+    op = history.activities["op-1"]
+    if op.status == COMPLETED:
+        total += op.result                       # decoded (and validated into result_model)
+    if history.timers["tick"].status == FIRED: ...
+    for signal in history.signals: ...           # .name, .input
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import serializing
+from .events import Event, PayloadDecoder
+
+SCHEDULED = "SCHEDULED"
+STARTED = "STARTED"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+TIMED_OUT = "TIMED_OUT"
+CANCELED = "CANCELED"
+TERMINATED = "TERMINATED"
+SCHEDULE_FAILED = "SCHEDULE_FAILED"
+INITIATED = "INITIATED"
+START_FAILED = "START_FAILED"
+FIRED = "FIRED"
+CONTINUED_AS_NEW = "CONTINUED_AS_NEW"
+
+CLOSE_STATUS = {
+    "WorkflowExecutionCompleted": COMPLETED,
+    "WorkflowExecutionFailed": FAILED,
+    "WorkflowExecutionCanceled": CANCELED,
+    "WorkflowExecutionTimedOut": TIMED_OUT,
+    "WorkflowExecutionTerminated": TERMINATED,
+    "WorkflowExecutionContinuedAsNew": CONTINUED_AS_NEW,
+}
+_ACTIVITY_CLOSE = {
+    "ActivityTaskCompleted": COMPLETED,
+    "ActivityTaskFailed": FAILED,
+    "ActivityTaskTimedOut": TIMED_OUT,
+    "ActivityTaskCanceled": CANCELED,
+}
+_CHILD_CLOSE = {
+    "ChildWorkflowExecutionCompleted": COMPLETED,
+    "ChildWorkflowExecutionFailed": FAILED,
+    "ChildWorkflowExecutionTimedOut": TIMED_OUT,
+    "ChildWorkflowExecutionCanceled": CANCELED,
+    "ChildWorkflowExecutionTerminated": TERMINATED,
+}
+
+
+class TypeRegistry(Protocol):
+    """What the decoder needs of a domain: its codec and its types by name and version."""
+
+    @property
+    def codec(self) -> serializing.Codec: ...
+
+    def type_for(self, kind: str, name: str, version: str) -> Any: ...
+
+
+class TypedDecoder:
+    """Decodes each payload with the codec (and model) of the type that owns it.
+
+    Activity inputs, controls and results belong to the activity type;
+    workflow and child inputs and results to the workflow type; everything
+    else (signals, timer controls, markers) to the domain. Types the domain
+    does not list decode with the domain's codec and no model.
+    """
+
+    def __init__(
+        self,
+        domain: TypeRegistry | None = None,
+        workflow_type: Mapping[str, Any] | None = None,
+        lookup: Callable[[int], Event | None] | None = None,
+    ) -> None:
+        self.domain = domain
+        self.workflow_type = workflow_type
+        self.lookup = lookup
+
+    @property
+    def codec(self) -> serializing.Codec:
+        return getattr(self.domain, "codec", None) or serializing.JSON
+
+    def _type(self, kind: str, ident: Any) -> Any:
+        if self.domain is None or not isinstance(ident, Mapping):
+            return None
+        return self.domain.type_for(kind, ident.get("name", ""), ident.get("version", ""))
+
+    def owner(self, event: Event, field: str) -> tuple[Any, str]:
+        """``(type class or None, "input" | "result" | "")`` owning ``field`` of ``event``."""
+        kind, attrs = event.type, event.raw_attrs
+        if kind in ("WorkflowExecutionStarted", "WorkflowExecutionContinuedAsNew") and field == "input":
+            return self._type("workflow", attrs.get("workflowType") or self.workflow_type), "input"
+        if kind in ("StartChildWorkflowExecutionInitiated", "StartChildWorkflowExecutionFailed"):
+            return self._type("workflow", attrs.get("workflowType")), field if field == "input" else ""
+        if kind == "ChildWorkflowExecutionCompleted" and field == "result":
+            return self._type("workflow", attrs.get("workflowType")), "result"
+        if kind == "WorkflowExecutionCompleted" and field == "result":
+            return self._type("workflow", self.workflow_type), "result"
+        if kind == "ActivityTaskScheduled":
+            return self._type("activity", attrs.get("activityType")), field if field == "input" else ""
+        if kind == "ActivityTaskCompleted" and field == "result" and self.lookup is not None:
+            scheduled = self.lookup(attrs.get("scheduledEventId", 0))
+            if scheduled is not None:
+                return self._type("activity", scheduled.raw_attrs.get("activityType")), "result"
+        return None, ""
+
+    def decode(self, event: Event, field: str, typed: bool) -> Any:
+        cls, role = self.owner(event, field)
+        codec = getattr(cls, "codec", None) or self.codec
+        model = getattr(cls, f"{role}_model", None) if (typed and cls is not None and role) else None
+        return serializing.decode(event.raw_attrs.get(field), codec, model)
+
+
+@dataclass(eq=False)
+class ActivityRecord:
+    """One scheduling of an activity (ids can be reused once closed: the latest wins)."""
+
+    activity_id: str
+    status: str
+    scheduled: Event | None = None
+    started: Event | None = None
+    closed: Event | None = None
+    cancel_requested: Event | None = None
+    failed_to_schedule: Event | None = None
+
+    @property
+    def activity_type(self) -> Mapping[str, Any]:
+        source = self.scheduled or self.failed_to_schedule
+        return source.raw_attrs.get("activityType", {}) if source else {}
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (SCHEDULED, STARTED)
+
+    @property
+    def input(self) -> Any:
+        return self.scheduled.input if self.scheduled else None
+
+    @property
+    def control(self) -> Any:
+        return self.scheduled.control if self.scheduled else None
+
+    @property
+    def result(self) -> Any:
+        return self.closed.result if self.closed is not None and self.status == COMPLETED else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.closed.get("reason") if self.closed else None
+
+    @property
+    def details(self) -> str | None:
+        return self.closed.get("details") if self.closed else None
+
+    @property
+    def timeout_type(self) -> str | None:
+        return self.closed.get("timeoutType") if self.closed else None
+
+    @property
+    def cause(self) -> str | None:
+        return self.failed_to_schedule.get("cause") if self.failed_to_schedule else None
+
+
+@dataclass(eq=False)
+class TimerRecord:
+    timer_id: str
+    status: str
+    started: Event | None = None
+    closed: Event | None = None
+    failed_to_start: Event | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == STARTED
+
+    @property
+    def control(self) -> Any:
+        return self.started.control if self.started else None
+
+    @property
+    def cause(self) -> str | None:
+        return self.failed_to_start.get("cause") if self.failed_to_start else None
+
+
+@dataclass(eq=False)
+class ChildRecord:
+    workflow_id: str
+    status: str
+    initiated: Event | None = None
+    started: Event | None = None
+    closed: Event | None = None
+    failed_to_start: Event | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (INITIATED, STARTED)
+
+    @property
+    def run_id(self) -> str | None:
+        source = self.started or self.closed
+        return source.raw_attrs.get("workflowExecution", {}).get("runId") if source else None
+
+    @property
+    def workflow_type(self) -> Mapping[str, Any]:
+        source = self.initiated or self.failed_to_start
+        return source.raw_attrs.get("workflowType", {}) if source else {}
+
+    @property
+    def input(self) -> Any:
+        return self.initiated.input if self.initiated else None
+
+    @property
+    def control(self) -> Any:
+        return self.initiated.control if self.initiated else None
+
+    @property
+    def result(self) -> Any:
+        return self.closed.result if self.closed is not None and self.status == COMPLETED else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.closed.get("reason") if self.closed else None
+
+    @property
+    def details(self) -> str | None:
+        return self.closed.get("details") if self.closed else None
+
+    @property
+    def cause(self) -> str | None:
+        return self.failed_to_start.get("cause") if self.failed_to_start else None
+
+
+@dataclass(eq=False)
+class SignalRecord:
+    name: str
+    event: Event
+
+    @property
+    def input(self) -> Any:
+        return self.event.input
+
+    @property
+    def external_execution(self) -> Mapping[str, Any] | None:
+        return self.event.get("externalWorkflowExecution")
+
+
+@dataclass(eq=False)
+class MarkerRecord:
+    name: str
+    event: Event
+
+    @property
+    def details(self) -> str | None:
+        return self.event.get("details")
+
+
+@dataclass(eq=False)
+class History:
+    """A run's events, oldest first, with typed views. Build with ``History.of(events)``."""
+
+    events: list[Event]
+    activities: dict[str, ActivityRecord] = field(default_factory=dict)
+    timers: dict[str, TimerRecord] = field(default_factory=dict)
+    children: dict[str, ChildRecord] = field(default_factory=dict)
+    signals: list[SignalRecord] = field(default_factory=list)
+    markers: list[MarkerRecord] = field(default_factory=list)
+    started: Event | None = None
+    closed: Event | None = None
+    cancel_requests: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, events: Iterable[Event | Mapping[str, Any]], decoder: PayloadDecoder | None = None) -> History:
+        """Fold ``events`` (any order). Raw dicts are wrapped with ``decoder``."""
+        wrapped = [e if isinstance(e, Event) else Event(e, decoder) for e in events]
+        wrapped.sort(key=lambda e: e.id)
+        by_id = {e.id: e for e in wrapped}
+        if isinstance(decoder, TypedDecoder) and decoder.lookup is None:
+            decoder.lookup = by_id.get
+        history = cls(wrapped)
+        history._by_id = by_id
+        for event in wrapped:
+            history._apply(event)
+        return history
+
+    _by_id: dict[int, Event] = field(default_factory=dict, repr=False)
+    _activity_by_sched: dict[int, ActivityRecord] = field(default_factory=dict, repr=False)
+    _timer_by_start: dict[int, TimerRecord] = field(default_factory=dict, repr=False)
+    _child_by_init: dict[int, ChildRecord] = field(default_factory=dict, repr=False)
+
+    def _apply(self, ev: Event) -> None:
+        t = ev.type
+        if t == "WorkflowExecutionStarted" and self.started is None:
+            self.started = ev
+        elif t in CLOSE_STATUS:
+            self.closed = ev
+        elif t == "WorkflowExecutionCancelRequested":
+            self.cancel_requests.append(ev)
+        elif t == "ActivityTaskScheduled":
+            record = ActivityRecord(ev.get("activityId"), SCHEDULED, scheduled=ev)
+            self.activities[record.activity_id] = self._activity_by_sched[ev.id] = record
+        elif t == "ScheduleActivityTaskFailed":
+            current = self.activities.get(ev.get("activityId"))
+            if current is None or not current.is_open:
+                self.activities[ev.get("activityId")] = ActivityRecord(
+                    ev.get("activityId"), SCHEDULE_FAILED, failed_to_schedule=ev
+                )
+        elif t == "ActivityTaskStarted":
+            if (activity := self._activity_by_sched.get(ev.get("scheduledEventId"))) is not None:
+                activity.started, activity.status = ev, STARTED
+        elif t in _ACTIVITY_CLOSE:
+            if (activity := self._activity_by_sched.get(ev.get("scheduledEventId"))) is not None:
+                activity.closed, activity.status = ev, _ACTIVITY_CLOSE[t]
+        elif t == "ActivityTaskCancelRequested":
+            activity = self.activities.get(ev.get("activityId"))
+            if activity is not None and activity.is_open:
+                activity.cancel_requested = ev
+        elif t == "TimerStarted":
+            new_timer = TimerRecord(ev.get("timerId"), STARTED, started=ev)
+            self.timers[new_timer.timer_id] = self._timer_by_start[ev.id] = new_timer
+        elif t in ("TimerFired", "TimerCanceled", "TimerCancelled"):  # moto spells it TimerCancelled
+            if (timer := self._timer_by_start.get(ev.get("startedEventId"))) is not None:
+                timer.closed, timer.status = ev, FIRED if t == "TimerFired" else CANCELED
+        elif t == "StartTimerFailed":
+            open_timer = self.timers.get(ev.get("timerId"))
+            if open_timer is None or not open_timer.is_open:
+                self.timers[ev.get("timerId")] = TimerRecord(ev.get("timerId"), START_FAILED, failed_to_start=ev)
+        elif t == "StartChildWorkflowExecutionInitiated":
+            child = ChildRecord(ev.get("workflowId"), INITIATED, initiated=ev)
+            self.children[child.workflow_id] = self._child_by_init[ev.id] = child
+        elif t == "StartChildWorkflowExecutionFailed":
+            child_or_none = self._child_by_init.get(ev.get("initiatedEventId"))
+            if child_or_none is None:
+                child_or_none = ChildRecord(ev.get("workflowId"), START_FAILED)
+                self.children[child_or_none.workflow_id] = child_or_none
+            child_or_none.failed_to_start, child_or_none.status = ev, START_FAILED
+        elif t == "ChildWorkflowExecutionStarted":
+            if (child_ := self._child_by_init.get(ev.get("initiatedEventId"))) is not None:
+                child_.started, child_.status = ev, STARTED
+        elif t in _CHILD_CLOSE:
+            if (child_ := self._child_by_init.get(ev.get("initiatedEventId"))) is not None:
+                child_.closed, child_.status = ev, _CHILD_CLOSE[t]
+        elif t == "WorkflowExecutionSignaled":
+            self.signals.append(SignalRecord(ev.get("signalName"), ev))
+        elif t == "MarkerRecorded":
+            self.markers.append(MarkerRecord(ev.get("markerName"), ev))
+
+    # -- the run -------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, event_id: int) -> Event:
+        """The event with this id."""
+        return self._by_id[event_id]
+
+    @property
+    def start_input(self) -> Any:
+        return self.started.input if self.started else None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return bool(self.cancel_requests)
+
+    @property
+    def close_status(self) -> str | None:
+        return CLOSE_STATUS[self.closed.type] if self.closed else None
+
+    @property
+    def result(self) -> Any:
+        """The run's decoded result, once it completed."""
+        return self.closed.result if self.closed is not None and self.closed.type == "WorkflowExecutionCompleted" else None
+
+    def filter(self, event_type: str) -> list[Event]:
+        return [e for e in self.events if e.type == event_type]
+
+    def since(self, event_id: int) -> list[Event]:
+        """Events after ``event_id`` (e.g. a decision task's ``previous_started_event_id``)."""
+        return [e for e in self.events if e.id > event_id]
+
+    def open_activities(self) -> list[ActivityRecord]:
+        return [a for a in self.activities.values() if a.is_open]
+
+    def signals_named(self, name: str) -> list[SignalRecord]:
+        return [s for s in self.signals if s.name == name]

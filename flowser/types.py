@@ -1,0 +1,366 @@
+"""Workflow and activity types (flowser 0.1's ``flowser.types``).
+
+Subclasses set ``name``, ``version`` and ``task_list`` and implement
+``get_id_from_input`` (the workflowId / activityId of an input). The class
+attributes are the type's settings: they are sent with every start and
+schedule, as in 0.1, and -- new -- registered as the type's defaults, so
+executions started by other clients (the console, another SDK) work too.
+
+Durations may be strings (SWF's wire form, ``"NONE"`` for none), ints
+(seconds) or ``timedelta``s.
+
+To run under ``flowser worker`` / ``flowser decider``, an activity implements
+``run(self, input) -> result`` (or overrides ``handle(self, task)``) and a
+workflow implements ``decide(self, task)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from . import serializing
+from .decisions import build
+from .exceptions import EmptyTaskPollResult, Error, is_fault
+
+if TYPE_CHECKING:
+    from .domain import Domain
+    from .tasks import Activity as ActivityTask
+    from .tasks import Decision
+
+ONE_HOUR = 3600
+ONE_DAY = 86400
+
+Duration = str | int | float | dt.timedelta | None
+
+
+def duration(value: Duration) -> str | None:
+    """A duration in SWF's wire form (a string of whole seconds or ``"NONE"``); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.timedelta):
+        return str(int(value.total_seconds()))
+    if isinstance(value, bool):
+        raise TypeError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        return str(int(value))
+    return str(value)
+
+
+def seconds(value: Duration) -> float | None:
+    """A duration in seconds; None for ``"NONE"`` or unset."""
+    text = duration(value)
+    if text is None or text == "NONE":
+        return None
+    return float(text)
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _priority(value: Any) -> str | None:
+    return None if value is None else str(int(value))
+
+
+def _raise_if_empty_poll_result(result: dict[str, Any]) -> None:
+    """An empty poll has no ``taskToken``, or an empty one (both forms occur)."""
+    if not result.get("taskToken"):
+        raise EmptyTaskPollResult()
+
+
+def default_identity() -> str:
+    import os
+    import threading
+
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:256]
+
+
+class Type:
+    """Base class for Simple Workflow types (activities, workflows)."""
+
+    name: ClassVar[str | None] = None
+    version: ClassVar[str | None] = None
+    task_list: ClassVar[str | None] = None
+    description: ClassVar[str | None] = None
+    task_priority: ClassVar[int | str | None] = None
+    codec: ClassVar[serializing.Codec] = serializing.JSON
+    """How this type's inputs, results and controls are encoded."""
+    input_model: ClassVar[Any] = None
+    """Optional pydantic-validatable type of the input (a BaseModel subclass, ``list[int]``...)."""
+    result_model: ClassVar[Any] = None
+    """Optional pydantic-validatable type of the result."""
+    register_defaults: ClassVar[bool] = True
+    """Register the class attributes as the type's defaults (task list, timeouts...)."""
+
+    _reg_func_name: ClassVar[str | None] = None
+    kind: ClassVar[str] = ""
+
+    def __init__(self, domain: Domain) -> None:
+        for prop in ("name", "version", "task_list"):
+            if getattr(self, prop, None) is None:
+                raise Error(prop)
+        self._domain = domain
+        self._conn = domain.conn
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} ({self.version})>"
+
+    @staticmethod
+    def get_id_from_input(input: Any) -> str:
+        """The unique workflow or activity id for ``input``; subclasses implement it."""
+        raise NotImplementedError("set get_id_from_input on the type, or pass an explicit id")
+
+    # -- payloads -------------------------------------------------------------------------
+    @classmethod
+    def encode_input(cls, value: Any) -> str:
+        return serializing.encode(value, cls.codec, cls.input_model)
+
+    @classmethod
+    def decode_input(cls, text: str | None) -> Any:
+        return serializing.decode(text, cls.codec, cls.input_model)
+
+    @classmethod
+    def encode_result(cls, value: Any) -> str:
+        return serializing.encode(value, cls.codec, cls.result_model)
+
+    @classmethod
+    def decode_result(cls, text: str | None) -> Any:
+        return serializing.decode(text, cls.codec, cls.result_model)
+
+    @classmethod
+    def encode_control(cls, value: Any) -> str | None:
+        return None if value is None else serializing.encode(value, cls.codec)
+
+    @classmethod
+    def type_dict(cls) -> dict[str, str]:
+        return {"name": str(cls.name), "version": str(cls.version)}
+
+    # -- registration ---------------------------------------------------------------------
+    def _defaults(self) -> dict[str, Any]:
+        return {}
+
+    def _register(self, raise_exists: bool = False) -> None:
+        kwargs: dict[str, Any] = {"domain": self._domain.name, "name": self.name, "version": self.version}
+        if self.description:
+            kwargs["description"] = self.description
+        if self.register_defaults:
+            kwargs.update({k: v for k, v in self._defaults().items() if v is not None})
+        try:
+            getattr(self._conn, str(self._reg_func_name))(**kwargs)
+        except Exception as exc:
+            if not is_fault(exc, "TypeAlreadyExistsFault"):
+                raise
+            if raise_exists:
+                raise Error(self) from exc
+
+    # -- polling --------------------------------------------------------------------------
+    def _poll_for_activity_task(self, identity: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"domain": self._domain.name, "taskList": {"name": self.task_list}}
+        if identity:
+            kwargs["identity"] = identity
+        result: dict[str, Any] = self._conn.poll_for_activity_task(**kwargs)
+        _raise_if_empty_poll_result(result)
+        return result
+
+    def _poll_for_decision_task(
+        self,
+        identity: str | None = None,
+        maximum_page_size: int | None = None,
+        next_page_token: str | None = None,
+        reverse_order: bool | None = None,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"domain": self._domain.name, "taskList": {"name": self.task_list}}
+        if identity:
+            kwargs["identity"] = identity
+        if maximum_page_size is not None:
+            kwargs["maximumPageSize"] = maximum_page_size
+        if next_page_token is not None:
+            kwargs["nextPageToken"] = next_page_token
+        if reverse_order is not None:
+            kwargs["reverseOrder"] = reverse_order
+        result: dict[str, Any] = self._conn.poll_for_decision_task(**kwargs)
+        _raise_if_empty_poll_result(result)
+        return result
+
+
+class Activity(Type):
+    """Base class for activity types."""
+
+    heartbeat_timeout: ClassVar[Duration] = str(ONE_HOUR)
+    schedule_to_close_timeout: ClassVar[Duration] = str(ONE_HOUR)
+    schedule_to_start_timeout: ClassVar[Duration] = str(ONE_HOUR)
+    start_to_close_timeout: ClassVar[Duration] = str(ONE_HOUR)
+    auto_heartbeat: ClassVar[bool | float] = True
+    """Workers heartbeat for the handler while it runs: True = every third of
+    ``heartbeat_timeout`` (when it is set), a number = every that many seconds,
+    False = never (the handler calls ``task.heartbeat()`` itself)."""
+
+    _reg_func_name = "register_activity_type"
+    kind = "activity"
+
+    task: ActivityTask | None = None
+    """The task being handled (set by workers before ``handle``)."""
+
+    def _defaults(self) -> dict[str, Any]:
+        return {
+            "defaultTaskList": {"name": self.task_list},
+            "defaultTaskHeartbeatTimeout": duration(self.heartbeat_timeout),
+            "defaultTaskScheduleToCloseTimeout": duration(self.schedule_to_close_timeout),
+            "defaultTaskScheduleToStartTimeout": duration(self.schedule_to_start_timeout),
+            "defaultTaskStartToCloseTimeout": duration(self.start_to_close_timeout),
+            "defaultTaskPriority": _priority(self.task_priority),
+        }
+
+    @classmethod
+    def heartbeat_interval(cls) -> float | None:
+        """Seconds between automatic heartbeats, or None for none."""
+        if cls.auto_heartbeat is False:
+            return None
+        if cls.auto_heartbeat is not True:
+            return float(cls.auto_heartbeat)
+        timeout = seconds(cls.heartbeat_timeout)
+        return None if timeout is None else max(timeout / 3.0, 0.05)
+
+    @classmethod
+    def schedule(
+        cls,
+        input: Any = None,
+        control: Any = None,
+        *,
+        activity_id: str | None = None,
+        task_list: str | None = None,
+        task_priority: int | str | None = None,
+        heartbeat_timeout: Duration = None,
+        schedule_to_close_timeout: Duration = None,
+        schedule_to_start_timeout: Duration = None,
+        start_to_close_timeout: Duration = None,
+    ) -> dict[str, Any]:
+        """A ``ScheduleActivityTask`` decision for ``input`` (its id from ``get_id_from_input``)."""
+        return build(
+            "ScheduleActivityTask",
+            activityId=activity_id if activity_id is not None else cls.get_id_from_input(input),
+            activityType=cls.type_dict(),
+            taskList={"name": task_list or cls.task_list},
+            input=None if input is None else cls.encode_input(input),
+            control=cls.encode_control(control),
+            heartbeatTimeout=duration(_pick(heartbeat_timeout, cls.heartbeat_timeout)),
+            scheduleToCloseTimeout=duration(_pick(schedule_to_close_timeout, cls.schedule_to_close_timeout)),
+            scheduleToStartTimeout=duration(_pick(schedule_to_start_timeout, cls.schedule_to_start_timeout)),
+            startToCloseTimeout=duration(_pick(start_to_close_timeout, cls.start_to_close_timeout)),
+            taskPriority=_priority(_pick(task_priority, cls.task_priority)),
+        )
+
+    # -- running (flowser worker) ---------------------------------------------------------
+    def run(self, input: Any) -> Any:
+        """Compute the result for ``input``; ``self.task`` is the task (for heartbeats)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither run() nor handle()")
+
+    def handle(self, task: ActivityTask) -> None:
+        """Handle one task: by default ``run(task.input)``, then complete with its return value.
+
+        If ``run`` already responded (``task.complete/fail/cancel``) nothing more is sent.
+        """
+        self.task = task
+        result = self.run(task.input)
+        if not task.closed:
+            task.complete(result)
+
+
+class Workflow(Type):
+    """Base class for workflow types."""
+
+    execution_start_to_close_timeout: ClassVar[Duration] = "600"
+    task_start_to_close_timeout: ClassVar[Duration] = "120"
+    child_policy: ClassVar[str] = "TERMINATE"
+    default_filter_tag: ClassVar[str | None] = None
+    default_tag_list: ClassVar[list[str] | None] = None
+
+    _reg_func_name = "register_workflow_type"
+    kind = "workflow"
+
+    def _defaults(self) -> dict[str, Any]:
+        return {
+            "defaultTaskList": {"name": self.task_list},
+            "defaultExecutionStartToCloseTimeout": duration(self.execution_start_to_close_timeout),
+            "defaultTaskStartToCloseTimeout": duration(self.task_start_to_close_timeout),
+            "defaultChildPolicy": self.child_policy,
+            "defaultTaskPriority": _priority(self.task_priority),
+        }
+
+    @classmethod
+    def _run_settings(cls, **overrides: Any) -> dict[str, Any]:
+        """The settings a start, child start or continue-as-new sends (class attributes unless overridden)."""
+
+        def pick(key: str) -> Any:
+            return _pick(overrides.get(key), getattr(cls, key))
+
+        tags = _pick(overrides.get("tag_list"), cls.default_tag_list)
+        return {
+            "executionStartToCloseTimeout": duration(pick("execution_start_to_close_timeout")),
+            "taskStartToCloseTimeout": duration(pick("task_start_to_close_timeout")),
+            "childPolicy": pick("child_policy"),
+            "taskList": {"name": pick("task_list")},
+            "tagList": list(tags) if tags else None,
+            "taskPriority": _priority(pick("task_priority")),
+        }
+
+    def _start(self, input: Any = None, *, workflow_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+        """Start an execution; returns the client's answer (``{"runId": ...}``)."""
+        kwargs: dict[str, Any] = {
+            "domain": self._domain.name,
+            "workflowId": workflow_id if workflow_id is not None else self.get_id_from_input(input),
+            "workflowType": self.type_dict(),
+            "input": None if input is None else self.encode_input(input),
+            **self._run_settings(**overrides),
+        }
+        result: dict[str, Any] = self._conn.start_workflow_execution(**{k: v for k, v in kwargs.items() if v is not None})
+        result.setdefault("workflowId", kwargs["workflowId"])
+        return result
+
+    @classmethod
+    def start_child(
+        cls, input: Any = None, control: Any = None, *, workflow_id: str | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """A ``StartChildWorkflowExecution`` decision for ``input``."""
+        return build(
+            "StartChildWorkflowExecution",
+            workflowId=workflow_id if workflow_id is not None else cls.get_id_from_input(input),
+            workflowType=cls.type_dict(),
+            input=None if input is None else cls.encode_input(input),
+            control=cls.encode_control(control),
+            **cls._run_settings(**overrides),
+        )
+
+    def _list_open(self, latest_date: float | None = None, oldest_date: float | None = None) -> dict[str, Any]:
+        now = time.time()
+        return self._list("list_open_workflow_executions", "startTimeFilter", oldest_date or now - ONE_DAY, latest_date or now)
+
+    def _list_closed(self, start_latest_date: float | None = None, start_oldest_date: float | None = None) -> dict[str, Any]:
+        now = time.time()
+        return self._list(
+            "list_closed_workflow_executions", "startTimeFilter", start_oldest_date or now - ONE_DAY, start_latest_date or now
+        )
+
+    def _list(self, method: str, time_key: str, oldest: float, latest: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "domain": self._domain.name,
+            time_key: {"oldestDate": dt.datetime.fromtimestamp(oldest, dt.UTC), "latestDate": dt.datetime.fromtimestamp(latest, dt.UTC)},
+        }
+        if self.default_filter_tag:
+            kwargs["tagFilter"] = {"tag": self.default_filter_tag}
+        else:
+            kwargs["typeFilter"] = {"name": self.name}
+        result: dict[str, Any] = getattr(self._conn, method)(**kwargs)
+        return result
+
+    # -- running (flowser decider) --------------------------------------------------------
+    def decide(self, task: Decision) -> None:
+        """Make the decisions for one decision task (``flowser decider`` calls it).
+
+        If it returns without responding, the decisions added so far are sent
+        (``task.complete()``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement decide()")
