@@ -281,7 +281,7 @@ def test_a_task_goes_to_exactly_one_waiting_poller(swf_d: Any, redis_url: str) -
     lock = threading.Lock()
 
     def poller() -> None:
-        with quick_client(redis_url, poll_hold=0.6) as client:
+        with quick_client(redis_url, poll_hold=1.0) as client:
             answer = body(client.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"}))
         with lock:
             results.append(answer)
@@ -289,7 +289,7 @@ def test_a_task_goes_to_exactly_one_waiting_poller(swf_d: Any, redis_url: str) -
     threads = [threading.Thread(target=poller) for _ in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    time.sleep(0.2)
     run1 = start(swf_d, "w1")
     run2 = start(swf_d, "w2")
     for thread in threads:
