@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,7 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     redis_cmd = sub.add_parser("redis-url", help="start (or join) the embedded redis-server and print its URL")
     redis_cmd.add_argument("--data-dir", default=None, help="data directory (default: $FLOWSER_DATA_DIR or per-user)")
+    _add_worker_commands(sub)  # worker / decider
     args = parser.parse_args(argv)
+    if args.command in ("worker", "decider"):
+        return _run_worker(args)
     if args.command == "redis-url":
         from backends.local.embedded import EmbeddedRedis
 
@@ -20,6 +26,173 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+# -- worker / decider: one long-running process per workflow or activity type ------------------
+def _add_worker_commands(sub: Any) -> None:
+    for command, what in (("worker", "activity"), ("decider", "workflow")):
+        cmd = sub.add_parser(
+            command,
+            help=f"poll for and handle one {what} type's tasks until SIGTERM/SIGINT",
+            description=f"Poll for {what} tasks of TARGET (module:Class or path/file.py:Class) and handle them. "
+            "An exception in user code fails the task; SIGTERM/SIGINT stops polling, lets the task in hand "
+            "finish (or gives up on it after --grace seconds) and exits 0.",
+        )
+        cmd.add_argument("target", metavar="TARGET", help=f"the types.{what.title()} subclass, as module:Class")
+        named = cmd.add_mutually_exclusive_group()
+        named.add_argument("--domain-class", metavar="MODULE:DOMAIN", help="the flowser.Domain subclass")
+        named.add_argument("--domain", metavar="NAME", help="the domain's name (instead of --domain-class)")
+        pool = cmd.add_mutually_exclusive_group()
+        pool.add_argument("--threads", type=int, default=1, metavar="N", help="polling threads (default 1)")
+        pool.add_argument("--processes", type=int, default=None, metavar="N", help="worker processes of one thread each")
+        cmd.add_argument(
+            "--backend",
+            default=os.environ.get("FLOWSER_BACKEND"),
+            metavar="URL",
+            help="local (default), redis://..., http://host:port or aws ($FLOWSER_BACKEND)",
+        )
+        cmd.add_argument("--identity", default=None, help="identity sent with polls (default host:pid)")
+        cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS", help="shutdown grace period (default 30)")
+        cmd.add_argument("--register", action="store_true", help="register the domain and its types first")
+        cmd.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+        if command == "worker":
+            cmd.add_argument("--executor", choices=("thread", "rq"), default="thread", help="where handlers run")
+            cmd.add_argument(
+                "--rq-url", default=None, metavar="URL", help="rq's Redis (default: --backend if redis://, else $RQ_REDIS_URL)"
+            )
+            cmd.add_argument("--rq-max-queued", type=int, default=1, metavar="N", help="jobs waiting in the queue at most")
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    import backends
+    from flowser.types import Activity, Workflow
+    from flowser.worker import LOG_FORMAT, find_domain, load_object, named_domain, runner_for
+
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    wanted = Activity if args.command == "worker" else Workflow
+    try:
+        type_cls = load_object(args.target)
+        domain_cls = load_object(args.domain_class) if args.domain_class else None
+    except (ImportError, AttributeError, ValueError) as exc:
+        print(f"flowser {args.command}: cannot load {exc}", file=sys.stderr)
+        return 2
+    if not (isinstance(type_cls, type) and issubclass(type_cls, wanted)):
+        print(f"flowser {args.command}: {args.target} is not a flowser.types.{wanted.__name__} subclass", file=sys.stderr)
+        return 2
+    if domain_cls is None:
+        domain_cls = named_domain(args.domain) if args.domain else find_domain(type_cls)
+    if domain_cls is None:
+        print(f"flowser {args.command}: name the domain with --domain-class module:Domain or --domain NAME", file=sys.stderr)
+        return 2
+    if args.processes:
+        return _supervise(args)
+    client = backends.connect(args.backend)
+    domain = domain_cls(client)
+    if args.register:
+        domain.register()
+    executor = _rq_executor(args, type_cls, domain_cls) if getattr(args, "executor", "thread") == "rq" else None
+    runner = runner_for(
+        domain,
+        type_cls,
+        threads=args.threads,
+        identity=args.identity,
+        grace=args.grace,
+        on_stop=lambda: backends.stop_polls(client),
+        executor=executor,
+    )
+    signals = (signal.SIGTERM,) if getattr(args, "child", False) else (signal.SIGTERM, signal.SIGINT)
+    return runner.run(signals=signals)
+
+
+def _rq_executor(args: argparse.Namespace, type_cls: Any, domain_cls: Any) -> Any:
+    from flowser.executors import RQExecutor
+    from flowser.worker import absolute_spec
+
+    rq_url = args.rq_url
+    if rq_url is None and args.backend and args.backend.partition("://")[0] in ("redis", "rediss", "unix"):
+        rq_url = args.backend
+    rq_url = rq_url or os.environ.get("RQ_REDIS_URL")
+    if rq_url is None and args.backend in (None, "", "local"):
+        from backends.local.embedded import EmbeddedRedis
+
+        rq_url = EmbeddedRedis.acquire(None).url
+    if rq_url is None:
+        raise SystemExit("flowser worker: --executor rq needs --rq-url (or $RQ_REDIS_URL)")
+    generated = domain_cls.__module__ == "flowser.worker"
+    return RQExecutor(
+        rq_url,
+        activity=absolute_spec(args.target),
+        domain=None if generated else (absolute_spec(args.domain_class) if args.domain_class else _spec_of(domain_cls)),
+        domain_name=domain_cls.name,
+        backend=args.backend,
+        queue_name=str(type_cls.task_list),
+        max_queued=args.rq_max_queued,
+    )
+
+
+def _spec_of(obj: Any) -> str:
+    module = sys.modules[obj.__module__]
+    path = getattr(module, "__file__", None)
+    if obj.__module__ == "__main__" or (path and obj.__module__ == os.path.splitext(os.path.basename(path))[0]):
+        return f"{path}:{obj.__qualname__}"
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Run ``--processes N`` children (one thread each); forward SIGTERM/SIGINT to them as SIGTERM."""
+    import logging
+    import multiprocessing
+
+    log = logging.getLogger("flowser.worker")
+    ctx = multiprocessing.get_context("spawn")
+    options = {**vars(args), "processes": None, "threads": 1, "child": True}
+    children = [ctx.Process(target=_child_main, args=(options,), name=f"{args.command}-{n}") for n in range(args.processes)]
+    stopping = False
+
+    def forward(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.start()
+    status = 0
+    while any(child.is_alive() for child in children):
+        for child in children:
+            child.join(timeout=0.2)
+            if not child.is_alive() and not stopping and child.exitcode != 0:
+                log.error("%s exited with %s: stopping the others", child.name, child.exitcode)
+                status = 1
+                forward(signal.SIGTERM, None)
+    return status
+
+
+def _child_main(options: dict[str, Any]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into one SIGTERM
+    sys.exit(_run_worker(argparse.Namespace(**options)))
+
+
+_job_clients: dict[str | None, Any] = {}
+
+
+def rq_activity_job(spec: dict[str, Any]) -> str | None:
+    """The rq job behind ``flowser worker --executor rq``: run one activity task, respond to SWF."""
+    import backends
+    from flowser.worker import run_job
+
+    backend = spec.get("backend")
+    if backend not in _job_clients:
+        _job_clients[backend] = backends.connect(backend)
+    return run_job(_job_clients[backend], spec)
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 if __name__ == "__main__":

@@ -1,154 +1,138 @@
-"""The arithmetic example on the embedded local SWF engine, driven through its boto3 client.
+"""The arithmetic example of flowser 0.1's documentation, run on the embedded local SWF.
 
-A workflow receives a list of operations; the decider schedules one activity
-per operation (multiply or sum), activity workers compute them, and when all
-results are in the decider completes the workflow with them. Run it with
-``python examples/arithmetic/run.py``; it prints each result and the history.
+The decider and worker threads are the 0.1 docs' code as written (Python 3
+only needs ``from functools import reduce``); the types are in
+workflows.py / activities.py. The one change is the connection: instead of
+``boto.connect_swf()``, ``backends.connect()`` -- a boto3 SWF client on the
+local engine (pass ``"aws"`` for real SWF).
+
+    python examples/arithmetic/run.py [DATA_DIR]
+
+prints each operation's result and the execution's history.
 """
 
-from __future__ import annotations
-
-import json
-import math
 import sys
 import threading
 import uuid
-from typing import Any
+from functools import reduce
 
-import backends.local
+from activities import MultiplyActivity, SumActivity
+from workflows import ArithmeticWorkflow, MathDomain
 
-DOMAIN = "math"
-WORKFLOW = {"name": "ArithmeticWorkflow", "version": "1.0.0"}
-ACTIVITIES = {
-    "MultiplyActivity": lambda values: math.prod(values),
-    "SumActivity": lambda values: sum(values),
-}
+import backends
+
+domain = None  # set in main(), used by the threads as in the 0.1 docs
 
 
-def register(swf: Any) -> None:
-    existing = swf.list_domains(registrationStatus="REGISTERED")["domainInfos"]
-    if any(d["name"] == DOMAIN for d in existing):
-        return
-    swf.register_domain(name=DOMAIN, workflowExecutionRetentionPeriodInDays="1")
-    swf.register_workflow_type(
-        domain=DOMAIN,
-        **WORKFLOW,
-        defaultTaskList={"name": "arithmetic-decisions"},
-        defaultExecutionStartToCloseTimeout="600",
-        defaultTaskStartToCloseTimeout="60",
-        defaultChildPolicy="TERMINATE",
-    )
-    for name in ACTIVITIES:
-        swf.register_activity_type(
-            domain=DOMAIN,
-            name=name,
-            version="1.0.0",
-            defaultTaskList={"name": name},
-            defaultTaskScheduleToStartTimeout="60",
-            defaultTaskScheduleToCloseTimeout="120",
-            defaultTaskStartToCloseTimeout="60",
-            defaultTaskHeartbeatTimeout="NONE",
-        )
+class ArithmeticWorkflowDecider(threading.Thread):
+
+    def run(self):
+        op_to_activity = {
+            'multiply': MultiplyActivity,
+            'sum': SumActivity,
+        }
+        for task in domain.decisions(ArithmeticWorkflow):
+            is_new = len(task.filter('DecisionTaskScheduled')) == 1
+            if is_new:
+                # Schedule tasks from "operations" input.
+                for op_id, op, input in task.start_input['operations']:
+                    activity = op_to_activity[op]
+                    task.schedule(activity, {
+                        'id': task.start_input['id'],
+                        'operation': [op_id, input],
+                    })
+                task.complete()
+            else:
+                op_ids = set([x[0] for x in task.start_input['operations']])
+                results = {}
+                for ev in task.filter('ActivityTaskCompleted'):
+                    result = ev.attrs['result']
+                    results[result[0]] = result[1]
+                result_ids = set(results.keys())
+
+                got_all = op_ids == result_ids
+                if got_all:
+                    # Got results for all operations. Complete workflow.
+                    task.workflow_execution.complete(results)
+                else:
+                    task.complete()
 
 
-def worker(swf: Any, name: str, stop: threading.Event) -> None:
-    while not stop.is_set():
-        task = swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": name}, identity=f"{name}-worker")
-        if not task.get("taskToken"):
-            continue
-        op_id, values = json.loads(task["input"])
-        result = ACTIVITIES[name](values)
-        print(f"  {name}({values}) = {result}")
-        swf.respond_activity_task_completed(taskToken=task["taskToken"], result=json.dumps([op_id, result]))
+class WorkerThread(threading.Thread):
+
+    def run(self):
+        for task in domain.activities(self.activity_class):
+            self.handle_task(task)
 
 
-def decide(swf: Any) -> None:
-    """Decide until the one workflow of this run is complete."""
-    while True:
-        task = swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "arithmetic-decisions"}, identity="decider")
-        if not task.get("taskToken"):
-            continue
-        events = task["events"]
-        started = next(e for e in events if e["eventType"] == "WorkflowExecutionStarted")
-        operations = json.loads(started["workflowExecutionStartedEventAttributes"]["input"])["operations"]
-        results = dict(
-            json.loads(e["activityTaskCompletedEventAttributes"]["result"])
-            for e in events
-            if e["eventType"] == "ActivityTaskCompleted"
-        )
-        scheduled = any(e["eventType"] == "ActivityTaskScheduled" for e in events)
-        if not scheduled:
-            decisions = [
-                {
-                    "decisionType": "ScheduleActivityTask",
-                    "scheduleActivityTaskDecisionAttributes": {
-                        "activityType": {"name": op["activity"], "version": "1.0.0"},
-                        "activityId": f"op-{i}",
-                        "input": json.dumps([i, op["values"]]),
-                    },
-                }
-                for i, op in enumerate(operations)
-            ]
-        elif len(results) == len(operations):
-            ordered = [results[i] for i in range(len(operations))]
-            decisions = [
-                {
-                    "decisionType": "CompleteWorkflowExecution",
-                    "completeWorkflowExecutionDecisionAttributes": {"result": json.dumps(ordered)},
-                }
-            ]
-        else:
-            decisions = []
-        swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
-        if decisions and decisions[0]["decisionType"] == "CompleteWorkflowExecution":
-            return
+class MultiplyWorker(WorkerThread):
+
+    activity_class = MultiplyActivity
+
+    def handle_task(self, task):
+        op = task.input['operation']
+        result = reduce(lambda a, b: a * b, op[1])
+        task.complete([op[0], result])
 
 
-def main() -> int:
+class SumWorker(WorkerThread):
+
+    activity_class = SumActivity
+
+    def handle_task(self, task):
+        op = task.input['operation']
+        task.complete([op[0], sum(op[1])])
+
+
+def describe(event):
+    attrs = event.attrs
+    if event.type == 'ActivityTaskScheduled':
+        return f"{attrs['activityType']['name']} {attrs['activityId']} input={event.input}"
+    if event.type == 'ActivityTaskCompleted':
+        return f"result={event.result}"
+    if event.type in ('WorkflowExecutionStarted', 'WorkflowExecutionCompleted'):
+        return f"input={event.input}" if event.type == 'WorkflowExecutionStarted' else f"result={event.result}"
+    return ''
+
+
+def main():
+    global domain
     data_dir = sys.argv[1] if len(sys.argv) > 1 else None  # default: the per-user data directory
-    swf = backends.local.connect(data_dir=data_dir, poll_hold=1.0)
+    conn = backends.connect(data_dir=data_dir)
     try:
-        register(swf)
-        stop = threading.Event()
-        threads = [threading.Thread(target=worker, args=(swf, name, stop), daemon=True) for name in ACTIVITIES]
-        for t in threads:
-            t.start()
-        workflow_id = f"arithmetic-{uuid.uuid4()}"
-        operations = [
-            {"activity": "MultiplyActivity", "values": [2, 3, 7]},
-            {"activity": "SumActivity", "values": [1, 2, 3, 4]},
-            {"activity": "MultiplyActivity", "values": [10, 10]},
-        ]
-        run_id = swf.start_workflow_execution(
-            domain=DOMAIN, workflowId=workflow_id, workflowType=WORKFLOW, input=json.dumps({"operations": operations})
-        )["runId"]
-        print(f"started {workflow_id} (run {run_id})")
-        decide(swf)
-        stop.set()
-        for t in threads:
-            t.join()
-        info = swf.describe_workflow_execution(domain=DOMAIN, execution={"workflowId": workflow_id, "runId": run_id})
-        print("close status:", info["executionInfo"]["closeStatus"])
+        domain = MathDomain(conn)
+        domain.register()
+
+        threads = [MultiplyWorker(daemon=True), SumWorker(daemon=True), ArithmeticWorkflowDecider(daemon=True)]
+        for thread in threads:
+            thread.start()
+
+        arithmetic_input = {
+            'id': str(uuid.uuid4()),
+            'operations': [
+                ['mult_id', 'multiply', [1, 2, 3]],
+                ['sum_id', 'sum', [1, 2, 3, 4]],
+            ],
+        }
+        execution = domain.start(ArithmeticWorkflow, arithmetic_input)
+        print(f"started {execution.workflow_id} (run {execution.run_id})")
+
+        history = execution.wait(timeout=120)
+        print("close status:", history.close_status)
+        for op_id, op, values in arithmetic_input['operations']:
+            print(f"  {op_id}: {op}{values} = {history.result[op_id]}")
         print("history:")
-        pages = swf.get_paginator("get_workflow_execution_history").paginate(
-            domain=DOMAIN, execution={"workflowId": workflow_id, "runId": run_id}
-        )
-        for page in pages:
-            for event in page["events"]:
-                print(f"  {event['eventId']:>3} {event['eventTimestamp']:%H:%M:%S.%f} {event['eventType']}")
-        result = next(
-            e["workflowExecutionCompletedEventAttributes"]["result"]
-            for page in swf.get_paginator("get_workflow_execution_history").paginate(
-                domain=DOMAIN, execution={"workflowId": workflow_id, "runId": run_id}
-            )
-            for e in page["events"]
-            if e["eventType"] == "WorkflowExecutionCompleted"
-        )
-        print("result:", result)
-        return 0
+        for event in history:
+            print(f"  {event.id:>3} {event.time_stamp:%H:%M:%S.%f} {event.type:<32} {describe(event)}".rstrip())
+
+        domain.stop_polling()      # the generators end after their current poll,
+        backends.stop_polls(conn)  # which the local engine answers now
+        for thread in threads:
+            thread.join(timeout=5)
+        return 0 if history.close_status == 'COMPLETED' else 1
     finally:
-        swf.close()
+        conn.close()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,0 +1,171 @@
+"""Helpers for testing workflows and activities: the local engine with virtual time, or moto.
+
+    from flowser.testing import Environment
+
+    with Environment(MathDomain) as env:                  # local engine, virtual clock
+        with env.workers(ArithmeticWorkflow, MultiplyActivity, SumActivity):
+            run = env.domain.start(ArithmeticWorkflow, {"id": "1", "operations": [...]})
+            assert run.result(timeout=10) == {...}
+
+Virtual time: ``env.sleep(3600)`` fires every timeout and timer due in that
+hour at once (``backends.local.testing.LocalEnvironment``); nothing else
+makes time pass. Step by step, without threads: ``env.decide(Workflow)``
+polls one decision task and runs ``decide`` on it; ``env.work(Activity)``
+does the same for an activity task.
+
+``MotoEnvironment`` has the same interface over ``moto.mock_aws`` (real
+time; moto lacks child workflows, continue-as-new, external signals and
+activity cancellation -- see docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import tasks
+from .domain import Domain
+from .types import Activity, Type, Workflow
+from .worker import Runner, run_activity_task, run_decision_task, runner_for
+
+T = TypeVar("T")
+
+__all__ = ["Environment", "MotoEnvironment", "Workers", "wait_until", "workers"]
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Call ``predicate`` until it returns something truthy (real time); return that. Raises TimeoutError."""
+    give_up = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+class Workers:
+    """Runners (threads) for several types at once; a context manager."""
+
+    def __init__(self, domain: Domain, *type_classes: type[Type], threads: int = 1, grace: float = 5.0) -> None:
+        self.runners: list[Runner] = [runner_for(domain, t, threads=threads, grace=grace) for t in type_classes]
+
+    def start(self) -> Workers:
+        for runner in self.runners:
+            runner.start()
+        return self
+
+    def stop(self) -> None:
+        for runner in self.runners:
+            runner.request_stop()
+        for runner in self.runners:
+            runner.stop()
+
+    def __enter__(self) -> Workers:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def workers(domain: Domain, *type_classes: type[Type], threads: int = 1, grace: float = 5.0) -> Workers:
+    """Run deciders/activity workers for ``type_classes`` in threads while the block runs."""
+    return Workers(domain, *type_classes, threads=threads, grace=grace)
+
+
+class _Base:
+    domain: Domain
+    client: Any
+
+    def workers(self, *type_classes: type[Type], threads: int = 1, grace: float = 5.0) -> Workers:
+        return Workers(self.domain, *type_classes, threads=threads, grace=grace)
+
+    def decide(self, workflow: type[Workflow]) -> tasks.Decision | None:
+        """Poll one decision task of ``workflow`` and run its ``decide``; None if the poll came back empty."""
+        task = self.domain.poll_decision(workflow)
+        if task is not None:
+            run_decision_task(workflow(self.domain), task)
+        return task
+
+    def work(self, activity: type[Activity]) -> tasks.Activity | None:
+        """Poll one activity task of ``activity`` and handle it; None if the poll came back empty."""
+        task = self.domain.poll_activity(activity)
+        if task is not None:
+            run_activity_task(activity(self.domain), task)
+        return task
+
+    def sleep(self, seconds: float) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class Environment(_Base):
+    """``domain_cls`` on the local engine with a virtual clock (embedded Redis unless ``url``)."""
+
+    def __init__(
+        self,
+        domain_cls: type[Domain],
+        url: str | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        start: float | dt.datetime | None = None,
+        poll_hold: float = 0.5,
+        register: bool = True,
+    ) -> None:
+        from backends.local.testing import LocalEnvironment
+
+        self.local = LocalEnvironment(url, data_dir=data_dir, start=start, poll_hold=poll_hold)
+        self.client = self.local.client
+        self.domain = domain_cls(self.client)
+        if register:
+            self.domain.register()
+
+    def sleep(self, seconds: float) -> int:
+        """Let ``seconds`` of virtual time pass, firing every timeout and timer due; returns how many fired."""
+        return self.local.sleep(seconds)
+
+    def now(self) -> dt.datetime:
+        return self.local.now()
+
+    def close(self) -> None:
+        self.local.close()
+
+
+class MotoEnvironment(_Base):
+    """``domain_cls`` on moto's SWF mock (``moto.mock_aws``), in real time."""
+
+    def __init__(self, domain_cls: type[Domain], *, region_name: str = "us-east-1", register: bool = True) -> None:
+        import boto3
+        from moto import mock_aws
+
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(key, "testing")
+        self._mock = mock_aws()
+        self._mock.start()
+        try:
+            self.client = boto3.client("swf", region_name=region_name)
+            self.domain = domain_cls(self.client)
+            if register:
+                self.domain.register()
+        except Exception:
+            self._mock.stop()
+            raise
+
+    def sleep(self, seconds: float) -> int:
+        time.sleep(seconds)
+        return 0
+
+    def close(self) -> None:
+        self._mock.stop()

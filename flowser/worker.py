@@ -1,0 +1,385 @@
+"""Long-running workers: poll one type's tasks on N threads and handle them.
+
+    runner = ActivityRunner(domain, MultiplyActivity, threads=4)
+    runner.run()          # until SIGTERM/SIGINT; then finish (or fail) the tasks in hand; returns 0
+
+``flowser worker`` / ``flowser decider`` are thin wrappers around these. An
+exception in user code fails the task -- an activity task with
+``RespondActivityTaskFailed``, a decision task with ``FailWorkflowExecution``
+(SWF has nothing else) -- with the exception as reason and the traceback as
+details, cut to SWF's limits. Every log line names the workflowId, runId and
+activityId it is about.
+
+Shutdown: polling stops at once (``on_stop`` may cut held polls short, as
+the local engine can), tasks in hand get ``grace`` seconds to finish; an
+activity task still running after that is failed with a reason saying so; a
+decision task is left to its start-to-close timeout (SWF then hands it to
+another decider). A second signal ends the grace period at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from . import tasks
+from .domain import Domain
+from .exceptions import is_fault
+from .types import Activity, Type, Workflow, default_identity
+
+log = logging.getLogger("flowser.worker")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s/%(threadName)s %(name)s: %(message)s"
+
+
+def context(task: Any) -> dict[str, str]:
+    """The ids a log line about ``task`` carries."""
+    execution = task.workflow_execution
+    return {
+        "workflowId": execution.workflow_id,
+        "runId": execution.run_id or "-",
+        "activityId": getattr(task, "activity_id", None) or "-",
+    }
+
+
+def _ids(ctx: dict[str, str]) -> str:
+    return f"workflowId={ctx['workflowId']} runId={ctx['runId']} activityId={ctx['activityId']}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return tasks.truncate(text, tasks.REASON_LIMIT) or type(exc).__name__
+
+
+def _respond_safely(task: Any, what: str, call: Callable[[], Any]) -> None:
+    ctx = context(task)
+    try:
+        call()
+    except Exception as exc:
+        if is_fault(exc, "UnknownResourceFault"):
+            log.warning("could not %s: SWF no longer knows the task (timed out or run closed) %s", what, _ids(ctx), extra=ctx)
+        else:
+            log.exception("could not %s %s", what, _ids(ctx), extra=ctx)
+
+
+def run_activity_task(instance: Activity, task: tasks.Activity, *, reraise: bool = False) -> str | None:
+    """Handle one activity task with ``instance``; an exception fails the task. Returns the outcome."""
+    ctx = context(task)
+    log.info("%s task started %s", task.activity_type, _ids(ctx), extra=ctx)
+    try:
+        with task.heartbeating(type(instance).heartbeat_interval()):
+            instance.handle(task)
+    except Exception as exc:
+        if task.closed:
+            log.exception("%s handler raised after responding %s", task.activity_type, _ids(ctx), extra=ctx)
+        else:
+            log.warning("%s task failed: %s %s", task.activity_type, _reason(exc), _ids(ctx), extra=ctx, exc_info=True)
+            details, reason = traceback.format_exc(), _reason(exc)
+            _respond_safely(task, "fail the task", lambda: task.fail(details=details, reason=reason))
+        if reraise:
+            raise
+        return task.outcome
+    if task.closed:
+        log.info("%s task %s %s", task.activity_type, task.outcome, _ids(ctx), extra=ctx)
+    else:
+        log.info("%s handler returned without responding %s", task.activity_type, _ids(ctx), extra=ctx)
+    return task.outcome
+
+
+def run_decision_task(instance: Workflow, task: tasks.Decision) -> str | None:
+    """Decide one decision task with ``instance``; an exception fails the workflow execution."""
+    ctx = context(task)
+    log.info("%s decision task started %s", task.workflow_type, _ids(ctx), extra=ctx)
+    try:
+        instance.decide(task)
+        if not task.closed:
+            task.complete()
+    except Exception as exc:
+        if task.closed:
+            log.exception("%s decider raised after responding %s", task.workflow_type, _ids(ctx), extra=ctx)
+        else:
+            log.warning("%s decider failed: %s %s", task.workflow_type, _reason(exc), _ids(ctx), extra=ctx, exc_info=True)
+            details, reason = traceback.format_exc(), _reason(exc)
+            _respond_safely(task, "fail the workflow", lambda: task.fail(details=details, reason=reason))
+        return task.outcome
+    log.info("%s decision task %s (%d decisions) %s", task.workflow_type, task.outcome, len(task.decisions), _ids(ctx), extra=ctx)
+    return task.outcome
+
+
+class Executor(Protocol):
+    def wait_for_capacity(self, stopping: threading.Event) -> None: ...
+
+    def submit(self, runner: Runner, task: Any) -> None: ...
+
+
+class Runner:
+    """Polls for one type's tasks on ``threads`` threads and handles them until stopped."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        domain: Domain,
+        type_cls: type[Type],
+        *,
+        threads: int = 1,
+        identity: str | None = None,
+        grace: float = 30.0,
+        on_stop: Callable[[], None] | None = None,
+        executor: Executor | None = None,
+        error_backoff: float = 1.0,
+    ) -> None:
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        self.domain = domain
+        self.type_cls = type_cls
+        self.threads = threads
+        self.identity = identity or default_identity().rsplit(":", 1)[0]
+        self.grace = grace
+        self.on_stop = on_stop
+        self.executor = executor
+        self.error_backoff = error_backoff
+        self._stopping = threading.Event()
+        self._forced = threading.Event()
+        self._in_hand: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
+        self.handled = 0
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.type_cls.__name__} x{self.threads}>"
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Runner:
+        for n in range(self.threads):
+            name = f"{self.type_cls.__name__}-{n}"
+            thread = threading.Thread(target=self._loop, args=(f"{self.identity}:{n}",), name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        log.info("%s polling %s (task list %s) on %d thread(s)", self.kind, self.type_cls.name, self.type_cls.task_list, self.threads)
+        return self
+
+    def request_stop(self) -> None:
+        """Stop polling (safe to call from a signal handler); ``stop`` does the rest."""
+        if self._stopping.is_set():
+            self._forced.set()
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop polling, let tasks in hand finish for ``grace`` seconds, then give up on them."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        if self.on_stop is not None:
+            try:
+                self.on_stop()
+            except Exception:
+                log.exception("on_stop hook failed")
+        deadline = time.monotonic() + (self.grace if grace is None else grace)
+        for thread in self._threads:
+            while thread.is_alive() and time.monotonic() < deadline and not self._forced.is_set():
+                thread.join(timeout=0.05)
+        with self._lock:
+            left = dict(self._in_hand)
+        for thread_name, task in left.items():
+            self._give_up(thread_name, task)
+        still_polling = sum(1 for t in self._threads if t.is_alive() and t.name not in left)
+        if still_polling:
+            log.info("%d poll(s) still held by the server are abandoned", still_polling)
+        log.info("%s for %s stopped after %d task(s)", self.kind, self.type_cls.name, self.handled)
+
+    def _give_up(self, thread_name: str, task: Any) -> None:
+        raise NotImplementedError
+
+    def run(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> int:
+        """Start, serve until one of ``signals``, stop gracefully; returns 0. Call from the main thread."""
+        previous = {sig: signal.getsignal(sig) for sig in signals}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.request_stop()
+
+        for sig in previous:
+            signal.signal(sig, on_signal)
+        try:
+            self.start()
+            while not self._stopping.wait(0.2):
+                if not any(t.is_alive() for t in self._threads):
+                    break
+            self.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def __enter__(self) -> Runner:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _loop(self, identity: str) -> None:
+        name = threading.current_thread().name
+        while not self._stopping.is_set():
+            if self.executor is not None:
+                self.executor.wait_for_capacity(self._stopping)
+                if self._stopping.is_set():
+                    break
+            try:
+                task = self._poll(identity)
+            except Exception:
+                if self._stopping.is_set():
+                    break
+                log.exception("polling for %s failed; retrying in %.1f s", self.type_cls.name, self.error_backoff)
+                self._stopping.wait(self.error_backoff)
+                continue
+            if task is None:
+                continue
+            with self._lock:
+                self._in_hand[name] = task
+            try:
+                self._dispatch(task)
+            except Exception:
+                log.exception("handling %s failed %s", task, _ids(context(task)))
+            finally:
+                with self._lock:
+                    self._in_hand.pop(name, None)
+                    self.handled += 1
+
+    def _poll(self, identity: str) -> Any:
+        raise NotImplementedError
+
+    def _dispatch(self, task: Any) -> None:
+        raise NotImplementedError
+
+
+class ActivityRunner(Runner):
+    kind = "activity worker"
+    type_cls: type[Activity]
+
+    def _poll(self, identity: str) -> tasks.Activity | None:
+        return self.domain.poll_activity(self.type_cls, identity=identity)
+
+    def _dispatch(self, task: tasks.Activity) -> None:
+        if self.executor is not None:
+            self.executor.submit(self, task)
+            return
+        run_activity_task(self.type_cls(self.domain), task)
+
+    def _give_up(self, thread_name: str, task: tasks.Activity) -> None:
+        if task.closed:
+            return
+        reason = f"worker shutting down: the task did not finish within the {self.grace:g} s grace period"
+        ctx = context(task)
+        log.warning("failing %s task: %s %s", task.activity_type, reason, _ids(ctx), extra=ctx)
+        _respond_safely(task, "fail the task", lambda: task.fail(details=f"worker {self.identity} ({thread_name})", reason=reason))
+
+
+class DecisionRunner(Runner):
+    kind = "decider"
+    type_cls: type[Workflow]
+
+    def _poll(self, identity: str) -> tasks.Decision | None:
+        return self.domain.poll_decision(self.type_cls, identity=identity)
+
+    def _dispatch(self, task: tasks.Decision) -> None:
+        run_decision_task(self.type_cls(self.domain), task)
+
+    def _give_up(self, thread_name: str, task: tasks.Decision) -> None:
+        if task.closed:
+            return
+        ctx = context(task)
+        log.warning(
+            "decision task unfinished after the %g s grace period: left to its start-to-close timeout, "
+            "after which SWF gives it to another decider %s",
+            self.grace,
+            _ids(ctx),
+            extra=ctx,
+        )
+
+
+def runner_for(domain: Domain, type_cls: type[Type], **kwargs: Any) -> Runner:
+    """An ActivityRunner or DecisionRunner, as ``type_cls`` is an activity or a workflow."""
+    if issubclass(type_cls, Activity):
+        return ActivityRunner(domain, type_cls, **kwargs)
+    if issubclass(type_cls, Workflow):
+        return DecisionRunner(domain, type_cls, **kwargs)
+    raise TypeError(f"{type_cls!r} is neither a types.Activity nor a types.Workflow subclass")
+
+
+# -- loading user code ------------------------------------------------------------------------
+def load_object(spec: str) -> Any:
+    """``"package.module:Name"`` or ``"path/to/file.py:Name"`` -> the object.
+
+    The current directory is importable (as for ``python -m``); a file path's
+    directory is put on ``sys.path`` and the file imported by its name.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected module:Name, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    if module_name.endswith(".py") or os.sep in module_name:
+        path = Path(module_name).resolve()
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        module_name = path.stem
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` with a file path made absolute (for other processes with another cwd)."""
+    module_name, sep, attr = spec.partition(":")
+    if module_name.endswith(".py") or os.sep in module_name:
+        return f"{Path(module_name).resolve()}{sep}{attr}"
+    return spec
+
+
+def find_domain(type_cls: type[Type]) -> type[Domain] | None:
+    """The one Domain subclass in ``type_cls``'s module that lists it, if there is exactly one."""
+    module = sys.modules.get(type_cls.__module__)
+    found = set()
+    for value in vars(module).values() if module else ():
+        if isinstance(value, type) and issubclass(value, Domain) and value is not Domain:
+            listed = [*(value.workflow_types or []), *(value.activity_types or [])]
+            if type_cls in listed:
+                found.add(value)
+    return found.pop() if len(found) == 1 else None
+
+
+def named_domain(name: str) -> type[Domain]:
+    """A Domain subclass for a bare domain name."""
+    return type("Domain", (Domain,), {"name": name, "__module__": __name__})
+
+
+def run_job(client: Any, spec: dict[str, Any]) -> str | None:
+    """Run one activity task described by ``spec`` (see ``executors``) on ``client``; for rq jobs.
+
+    An exception in the handler fails the SWF task and is re-raised, so the
+    rq job is marked failed too.
+    """
+    activity_cls = load_object(spec["activity"])
+    domain_cls = load_object(spec["domain"]) if spec.get("domain") else named_domain(spec["domain_name"])
+    domain = domain_cls(client)
+    instance = activity_cls(domain)
+    task = tasks.Activity(spec["task"], instance)
+    return run_activity_task(instance, task, reraise=True)
