@@ -15,6 +15,14 @@ def main(argv: list[str] | None = None) -> int:
     redis_cmd = sub.add_parser("redis-url", help="start (or join) the embedded redis-server and print its URL")
     redis_cmd.add_argument("--data-dir", default=None, help="data directory (default: $FLOWSER_DATA_DIR or per-user)")
     _add_worker_commands(sub)  # worker / decider
+    # -- serve: backends.http.serve parses its own options --------------------------
+    sub.add_parser("serve", add_help=False, help="serve the local SWF over SWF's HTTP protocol (flowser serve --help)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        from backends.http.serve import main as serve
+
+        return serve(argv[1:])
+    # -------------------------------------------------------------------------------
     args = parser.parse_args(argv)
     if args.command in ("worker", "decider"):
         return _run_worker(args)

@@ -170,9 +170,9 @@ class Metrics:
         for (op, code), count in sorted(errors.items()):
             out.append(f"flowser_request_errors_total{_labels(operation=op, code=code)} {count}")
         family("flowser_request_duration_seconds", "summary", "Time to answer SWF requests (polls include holding).")
-        for op, (total, count) in sorted(duration.items()):
-            out.append(f"flowser_request_duration_seconds_sum{_labels(operation=op)} {total!r}")
-            out.append(f"flowser_request_duration_seconds_count{_labels(operation=op)} {int(count)}")
+        for op, (seconds, calls) in sorted(duration.items()):
+            out.append(f"flowser_request_duration_seconds_sum{_labels(operation=op)} {seconds!r}")
+            out.append(f"flowser_request_duration_seconds_count{_labels(operation=op)} {int(calls)}")
         family("flowser_polls_held", "gauge", "Polls this process is holding now.")
         out.append(f"flowser_polls_held {self.held_polls()}")
         family("flowser_polls_refused_total", "counter", "Polls refused because the cap on held polls was reached.")

@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"flowser serve: cannot open the store: {exc}", file=sys.stderr)
         return 1
+    # each held poll waits on its own Redis connection; redis-py's pools stop at 100 by default
+    pool = engine.r.connection_pool
+    pool.max_connections = max(pool.max_connections, args.max_polls + args.max_connections // 4 + 64)
     metrics = Metrics()
     metrics.instrument(engine)
     app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls)
