@@ -1,0 +1,144 @@
+"""Backends for the framework tests: the same tests on the local engine, moto and ``flowser serve``.
+
+``backend`` is parametrized: ``local`` (the engine in-process, virtual time),
+``moto`` (``moto.mock_aws``, real time) and ``http`` (a ``flowser serve``
+process on the session's Redis, driven by ``backends.connect("http://...")``).
+Each gives a boto3 SWF client, a way to let time pass and what it lacks.
+The arithmetic example's modules are importable as ``workflows`` / ``activities``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowser
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "arithmetic"
+if str(EXAMPLE) not in sys.path:
+    sys.path.insert(0, str(EXAMPLE))
+
+MOTO_LACKS = {
+    "child": "moto's SWF raises NotImplementedError for StartChildWorkflowExecution decisions",
+    "cancel_activity": "moto's SWF has no RequestCancelActivityTask decision nor RespondActivityTaskCanceled",
+    "continue_as_new": "moto's SWF raises NotImplementedError for ContinueAsNewWorkflowExecution decisions",
+    "signal_external": "moto's SWF raises NotImplementedError for SignalExternalWorkflowExecution decisions",
+}
+
+
+class Backend:
+    def __init__(self, name: str, client: Any, sleep: Callable[[float], Any], lacks: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.client = client
+        self.sleep = sleep
+        self.lacks = lacks or {}
+        self.virtual_time = name == "local"
+
+    def domain(self, domain_cls: type[flowser.Domain]) -> flowser.Domain:
+        domain = domain_cls(self.client)
+        domain.register()
+        return domain
+
+    def require(self, feature: str) -> None:
+        if feature in self.lacks:
+            pytest.skip(self.lacks[feature])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    """``python -m flowser.cli serve --port P --redis URL`` until the session ends."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "flowser.cli", "serve", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "1"]
+        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                if "listening on" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(30) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"flowser serve did not start: {self.lines[-20:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def http_available() -> bool:
+    return (ROOT / "backends" / "http" / "serve.py").exists()
+
+
+@pytest.fixture(scope="session")
+def serve_process(redis_url: str) -> Iterator[ServeProcess]:
+    process = ServeProcess(redis_url)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(params=["local", "moto", "http"])
+def backend(request: pytest.FixtureRequest, redis_client: Any, redis_url: str) -> Iterator[Backend]:
+    if request.param == "local":
+        from backends.local.testing import LocalEnvironment
+
+        env = LocalEnvironment(redis_url, poll_hold=0.3)
+        try:
+            yield Backend("local", env.client, env.sleep)
+        finally:
+            env.close()
+    elif request.param == "moto":
+        import boto3
+        from moto import mock_aws
+
+        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        try:
+            with mock_aws():
+                yield Backend("moto", boto3.client("swf", region_name="us-east-1"), time.sleep, MOTO_LACKS)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    else:
+        if not http_available():
+            pytest.skip("backends/http/serve.py is not in the repository yet")
+        import backends
+
+        server = request.getfixturevalue("serve_process")
+        client = backends.connect(server.url)
+        try:
+            yield Backend("http", client, time.sleep)
+        finally:
+            client.close()
