@@ -94,9 +94,10 @@ def _adapter(model: Any) -> Any:
 
 
 def to_plain(value: Any, model: Any = None) -> Any:
-    """``value`` as codec-ready data: model instances are dumped (JSON mode)."""
+    """``value`` as codec-ready data: validated into ``model`` if given, then dumped (JSON mode)."""
     if model is not None:
-        return _adapter(model).dump_python(value, mode="json")
+        adapter = _adapter(model)
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
     if hasattr(value, "model_dump") and hasattr(type(value), "model_fields"):
         return value.model_dump(mode="json")
     return value

@@ -9,6 +9,7 @@ return ``self`` so they chain; ``complete``/``fail``/``cancel`` respond.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import serializing
 from .decisions import CLOSE_DECISIONS, build
 from .events import ActivityType, Event, WorkflowType
-from .exceptions import LastPage, Timeout, is_fault
+from .exceptions import Error, LastPage, Timeout, is_fault
 from .history import History, TypedDecoder
 from .types import Duration, duration
 
@@ -109,6 +110,22 @@ class WorkflowExecution:
     def _target(self) -> dict[str, Any]:
         return {"domain": self._domain.name, **self.to_dict()}
 
+    def _resolve_run_id(self) -> str:
+        """The runId; without one, that of the open run of the workflowId, else of its latest closed run."""
+        if self.run_id:
+            return self.run_id
+        since = {"oldestDate": dt.datetime(1970, 1, 2, tzinfo=dt.UTC)}
+        for method in ("list_open_workflow_executions", "list_closed_workflow_executions"):
+            infos = getattr(self._conn, method)(
+                domain=self._domain.name, startTimeFilter=since, executionFilter={"workflowId": self.workflow_id}
+            ).get("executionInfos", [])
+            if infos:
+                # the latest start; of runs started together, the end of a continue-as-new chain
+                latest = max(infos, key=lambda info: (info["startTimestamp"], info.get("closeStatus") != "CONTINUED_AS_NEW"))
+                self.run_id = str(latest["execution"]["runId"])
+                return self.run_id
+        raise Error(f"no execution with workflowId {self.workflow_id!r} in domain {self._domain.name!r}")
+
     # -- 0.1 -----------------------------------------------------------------------------
     def complete(self, result: Any = None, context: Any = None) -> Any:
         """Complete the workflow execution and respond to the decision task (decision tasks only)."""
@@ -146,6 +163,7 @@ class WorkflowExecution:
     # -- beyond 0.1 ----------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """``DescribeWorkflowExecution`` (needs the runId)."""
+        self._resolve_run_id()
         result: dict[str, Any] = self._conn.describe_workflow_execution(
             domain=self._domain.name, execution=self.to_dict()
         )
@@ -156,6 +174,7 @@ class WorkflowExecution:
 
     def history(self) -> History:
         """The whole history, oldest first, typed (every page fetched)."""
+        self._resolve_run_id()
         events: list[dict[str, Any]] = []
         token: str | None = None
         while True:

@@ -20,7 +20,7 @@ from flowser.history import CANCELED, COMPLETED, FAILED, FIRED, TIMED_OUT
 
 @classmethod  # type: ignore[misc]
 def id_from_input(cls: Any, input: Any) -> str:
-    return f"{cls.name}.{input['id']}"
+    return f"{cls.name}.{input['id'] if isinstance(input, dict) else input.id}"
 
 
 class Base:
@@ -182,7 +182,7 @@ class OneActivityWorkflow(Base, types.Workflow):
     def decide(self, task: Any) -> None:
         history = task.history
         spec = history.start_input
-        activity_cls = {c.name: c for c in WorkerDomain.activity_types or []}[spec["activity"]]
+        activity_cls = {c.name: c for c in self._domain.activity_types or []}[spec["activity"]]
         activity_id = f"{activity_cls.name}.{spec['input']['id']}"
         record = history.activities.get(activity_id)
         if record is None:
