@@ -356,6 +356,7 @@ class _Connection:
             return False
         except _HttpError as err:
             self._answer_error(err.status, err.code, err.message)
+            self._linger()
             return False
         response = self.server.handler(request)
         keep = keep and not response.close and not self.server.stopping
@@ -461,6 +462,31 @@ class _Connection:
             if len(self.buf) > limit:
                 raise _HttpError(400, "MalformedHttpRequestException", "Line too long")
             self._fill(deadline)
+
+    def _linger(self, limit: int = 16 << 20, seconds: float = 2.0) -> None:
+        """After answering a request whose body was not read: let the client finish sending.
+
+        Closing with unread data would reset the connection, and a client
+        still sending (say, an oversized body) would never read the answer.
+        """
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        deadline = time.monotonic() + seconds
+        drained = 0
+        while drained < limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            drained += len(data)
 
     # -- writing ------------------------------------------------------------------------
     def _send(self, response: Response, *, keep: bool, head_only: bool = False) -> None:

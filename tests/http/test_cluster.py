@@ -1,0 +1,126 @@
+"""Several ``flowser serve`` processes on one Redis act as one service; graceful shutdown loses nothing."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from .conftest import raw, register_basics, swf_client
+
+WF = {"name": "wf", "version": "1"}
+
+
+def test_poll_on_one_server_woken_by_a_start_through_another(serve: Any, domain: str) -> None:
+    a = serve("--poll-hold", "30")
+    b = serve("--poll-hold", "30")
+    register_basics(b.client(), domain)
+    poller, starter = a.client(), b.client()
+    with ThreadPoolExecutor(1) as pool:
+        for n in range(5):
+            future = pool.submit(poller.poll_for_decision_task, domain=domain, taskList={"name": "tl"})
+            time.sleep(0.3)  # the poll is waiting on server a by now
+            assert not future.done()
+            starter.start_workflow_execution(domain=domain, workflowId=f"w{n}", workflowType=WF)
+            started = time.monotonic()
+            task = future.result(timeout=10)
+            woken = time.monotonic() - started
+            assert task["workflowExecution"]["workflowId"] == f"w{n}"
+            assert woken < 0.1, woken  # a few ms: the wake-up token goes through Redis, no polling
+
+
+def test_timers_and_timeouts_fire_once_across_servers(serve: Any, domain: str) -> None:
+    servers = [serve("--poll-hold", "5"), serve("--poll-hold", "5")]
+    swf = servers[0].client()
+    register_basics(swf, domain)
+    run_id = swf.start_workflow_execution(domain=domain, workflowId="timers", workflowType=WF)["runId"]
+    task = servers[1].client().poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+    decisions: list[dict[str, Any]] = [
+        {"decisionType": "StartTimer", "startTimerDecisionAttributes": {"timerId": f"t{i}", "startToFireTimeout": "1"}}
+        for i in range(10)
+    ]
+    decisions.append({"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
+        "activityType": {"name": "act", "version": "1"}, "activityId": "late", "taskList": {"name": "nobody"},
+        "scheduleToStartTimeout": "1"}})
+    swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
+    time.sleep(2.0)
+    events = swf.get_workflow_execution_history(domain=domain, execution={"workflowId": "timers", "runId": run_id})["events"]
+    fired = [e["timerFiredEventAttributes"]["timerId"] for e in events if e["eventType"] == "TimerFired"]
+    assert sorted(fired) == sorted(f"t{i}" for i in range(10))
+    timed_out = [e for e in events if e["eventType"] == "ActivityTaskTimedOut"]
+    assert [e["activityTaskTimedOutEventAttributes"]["timeoutType"] for e in timed_out] == ["SCHEDULE_TO_START"]
+    # the two processes' counters add up to what fired
+    timers = timeouts = 0
+    for server in servers:
+        text = raw(server.url, None, b"", method="GET", path="/metrics")[2].decode()
+        timers += sum(int(n) for n in re.findall(rf'flowser_timers_fired_total{{domain="{domain}"}} (\d+)', text))
+        timeouts += sum(int(n) for n in re.findall(
+            rf'flowser_timeouts_fired_total{{domain="{domain}",kind="activity",type="SCHEDULE_TO_START"}} (\d+)', text))
+    assert (timers, timeouts) == (10, 1)
+
+
+@pytest.mark.slow
+def test_sigterm_answers_held_polls_loses_no_task_and_exits_0(serve: Any, domain: str) -> None:
+    stopping = serve("--poll-hold", "30")
+    staying = serve("--poll-hold", "1")
+    register_basics(staying.client(), domain)
+    starter = staying.client()
+    delivered: list[str] = []
+    lock = threading.Lock()
+    answers: list[float] = []
+
+    def hold_poll() -> None:
+        client = swf_client(stopping.url)
+        task = client.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+        answers.append(time.monotonic())
+        if "taskToken" in task:
+            with lock:
+                delivered.append(task["workflowExecution"]["workflowId"])
+
+    pollers = [threading.Thread(target=hold_poll) for _ in range(8)]
+    for t in pollers:
+        t.start()
+    wait_held(stopping.url, 8)
+    # tasks scheduled before, while and after the shutdown begins
+    started = []
+
+    def start_some(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            starter.start_workflow_execution(domain=domain, workflowId=f"g{n}", workflowType=WF)
+            started.append(f"g{n}")
+
+    start_some(0, 3)
+    racing = threading.Thread(target=start_some, args=(3, 12))
+    racing.start()
+    signalled = time.monotonic()
+    stopping.proc.send_signal(signal.SIGTERM)
+    racing.join()
+    for t in pollers:
+        t.join(10)
+    assert len(answers) == 8 and max(answers) - signalled < 2.0  # held polls answered at once, not after 30 s
+    assert stopping.proc.wait(10) == 0
+    assert "flowser serve: stopped" in stopping.lines
+    # every task is delivered exactly once: by the stopped server before it went, or now by the other one
+    rest = staying.client()
+    while True:
+        task = rest.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+        if "taskToken" not in task:
+            break
+        delivered.append(task["workflowExecution"]["workflowId"])
+    assert sorted(delivered) == sorted(started) and len(started) == 15
+
+
+def wait_held(url: str, count: int, timeout: float = 10.0) -> None:
+    """Until the server at ``url`` holds ``count`` polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = raw(url, None, b"", method="GET", path="/metrics")[2].decode()
+        if f"flowser_polls_held {count}" in text.splitlines():
+            return
+        assert time.monotonic() < deadline, text
+        time.sleep(0.02)
