@@ -22,7 +22,7 @@ __all__ = [
     "cancel_timer",
     "close_status",
     "continue_as_new",
-    "deadline_members",
+    "deadlines_of",
     "decision",
     "lambda_fn",
     "seq",
@@ -83,12 +83,12 @@ def close_status(swf: Any, workflow_id: str, run_id: str) -> str | None:
     return info["executionInfo"].get("closeStatus")
 
 
-def deadline_members(env: Any, kind: str | None = None) -> list[str]:
-    """The domain's pending deadlines (``<kind>|<runId>|<ref>``), optionally of one kind."""
+def deadlines_of(env: Any, run_id: str) -> list[float]:
+    """When the engine will next look at a run: its pending deadlines (timeouts, timers, retention), sorted."""
     from backends.local.keys import DomainKeys
 
-    members = [m.decode() for m in env.engine.r.zrange(DomainKeys(DOMAIN).deadlines, 0, -1)]
-    return [m for m in members if kind is None or m.split("|", 1)[0] == kind]
+    rows = env.engine.r.zrange(DomainKeys(DOMAIN).deadlines, 0, -1, withscores=True)
+    return sorted(score for member, score in rows if f"|{run_id}|".encode() in member)
 
 
 def wait_for(check: Any, timeout: float = 2.0, interval: float = 0.005) -> Any:

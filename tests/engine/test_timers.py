@@ -20,7 +20,7 @@ from .helpers_flow import (
     at,
     cancel_timer,
     close_status,
-    deadline_members,
+    deadlines_of,
     timer,
 )
 
@@ -125,7 +125,7 @@ def test_cancel_timer(flow: Flow) -> None:
     assert flow.events(run_id)[9]["eventTimestamp"] == at(t0 + 30)
     # TimerCanceled does not trigger a decision task, and the timer never fires
     flow.no_task()
-    assert deadline_members(flow.env, "tmr") == []
+    assert deadlines_of(flow.env, run_id) == [t0 + 3600]  # the execution timeout only
     assert flow.sleep(1000) == 0
     assert len(flow.events(run_id)) == 10
     assert flow.describe(run_id)["openCounts"]["openTimers"] == 0
@@ -250,8 +250,9 @@ def test_timers_die_with_the_run(flow: Flow, closing: str) -> None:
     flow.sleep(1000)
     assert len(flow.events(run_id)) == count
     assert flow.describe(run_id)["openCounts"]["openTimers"] == (2 if closing == "complete" else 1)
-    assert deadline_members(flow.env, "tmr") == []
-    assert flow.describe(run_id)["executionInfo"]["closeTimestamp"] == at(t0 + (50 if closing == "timeout" else 0))
+    closed = t0 + (50 if closing == "timeout" else 0)
+    assert flow.describe(run_id)["executionInfo"]["closeTimestamp"] == at(closed)
+    assert all(when >= closed + 86400 for when in deadlines_of(flow.env, run_id))  # at most its retention
 
 
 def test_start_to_fire_timeout_none_rejects_the_batch(flow: Flow) -> None:
@@ -264,3 +265,12 @@ def test_start_to_fire_timeout_none_rejects_the_batch(flow: Flow) -> None:
     assert len(flow.events(run_id)) == 3
     flow.respond(task, timer("ok", "5"))  # the task is still started, its token still valid
     assert [t for t, _ in flow.seq(run_id)][3:] == ["DecisionTaskCompleted", "TimerStarted"]
+
+
+def test_a_closing_batch_leaves_no_deadline_behind(flow: Flow) -> None:
+    """Timers (and activities) started in the batch that closes the run die with it at once (§8.2, §10):
+    nothing is left for the timekeeper but the run's retention."""
+    t0 = flow.now()
+    run_id = first(flow, timer("a", "100"), complete())
+    assert [t for t, _ in flow.seq(run_id)][4:] == ["TimerStarted", "WorkflowExecutionCompleted"]
+    assert [when - t0 for when in deadlines_of(flow.env, run_id)] == [86400]
