@@ -9,6 +9,7 @@ same methods, arguments, parameter validation, paginators, response parsing
 
 from __future__ import annotations
 
+import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,19 +34,33 @@ class _Body:
         yield self._data
 
 
+_session: botocore.session.Session | None = None
+_session_lock = threading.Lock()
+
+
+def _botocore_session() -> botocore.session.Session:
+    """One botocore session per process: loading the SWF model once makes clients cheap."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+        return _session
+
+
 def local_client(
     engine: wire.Handler, *, region_name: str = "us-east-1", on_close: Callable[[], None] | None = None
 ) -> Any:
     """A boto3 SWF client served by ``engine`` in this process."""
-    session = botocore.session.get_session()
-    client = session.create_client(
-        "swf",
-        region_name=region_name,
-        endpoint_url=ENDPOINT,
-        aws_access_key_id="flowser",
-        aws_secret_access_key="flowser",
-        config=Config(signature_version=UNSIGNED),
-    )
+    session = _botocore_session()
+    with _session_lock:
+        client = session.create_client(
+            "swf",
+            region_name=region_name,
+            endpoint_url=ENDPOINT,
+            aws_access_key_id="flowser",
+            aws_secret_access_key="flowser",
+            config=Config(signature_version=UNSIGNED),
+        )
 
     def send(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         target = request.headers.get("X-Amz-Target")

@@ -303,6 +303,7 @@ def _start_child(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     if "lambdaRole" in cfg:
         attrs["lambdaRole"] = cfg["lambdaRole"]
     initiated = run.add("StartChildWorkflowExecutionInitiated", attrs)
+    ctx.open_executions += 1  # the child counts toward the domain's open runs from now on
     children[str(initiated)] = {"wid": a["workflowId"], "type": [workflow_type["name"], workflow_type["version"]], "rid": None, "st": 0}
     # an outbox entry, due now: the child starts right after this commit, or after a crash
     run.effects.deadlines_add[f"chs|{run.run_id}|{initiated}"] = run.now
