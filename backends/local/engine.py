@@ -1457,6 +1457,14 @@ class _Deadlines:
                 _purge(pipe, dk, run.s)
                 pipe.zrem(dk.deadlines, member)
                 return True
+            if kind in ("cpt", "cpc") and run.s["cs"] == "CONTINUED_AS_NEW":
+                # the child went on as a new run: the policy follows it there
+                current = pipe.get(dk.workflow_id(run.workflow_id))
+                pipe.multi()
+                pipe.zrem(dk.deadlines, member)
+                if current is not None:
+                    pipe.zadd(dk.deadlines, {f"{kind}|{current.decode()}|": score})
+                return False
             if kind == "wto":
                 changed = timeouts.execution_timed_out(run)
             elif kind == "dto":
