@@ -173,6 +173,17 @@ class SlowActivity(Base, types.Activity):
         return {"slept": input["seconds"], "pid": os.getpid()}
 
 
+class ShortActivity(Base, types.Activity):
+    """One second to run (real time)."""
+
+    name = "Short"
+    task_list = "short"
+    start_to_close_timeout = "1"
+
+    def run(self, input: Any) -> Any:
+        return "ran"
+
+
 class OneActivityWorkflow(Base, types.Workflow):
     """Schedules input["activity"] with input["input"]; completes with its result or fails with its reason."""
 
@@ -206,4 +217,4 @@ class WorkerDomain(flowser.Domain):
     name = "workers"
     retention_period = "1"
     workflow_types = [OneActivityWorkflow, BrokenWorkflow]
-    activity_types = [SumModelActivity, FailingActivity, SlowActivity]
+    activity_types = [SumModelActivity, FailingActivity, SlowActivity, ShortActivity]
