@@ -149,6 +149,49 @@ def test_child_completes(flow: Flow) -> None:
     assert flow.describe(child, "c")["executionInfo"]["parent"] == execution("p", parent)
 
 
+def test_child_settings_from_the_decision(flow: Flow) -> None:
+    """Explicit settings win over the type's defaults and reach the child's start event (§3.1, §9)."""
+    settings = {
+        "executionStartToCloseTimeout": "900",
+        "taskList": {"name": "elsewhere"},
+        "taskPriority": "5",
+        "taskStartToCloseTimeout": "9",
+        "childPolicy": "REQUEST_CANCEL",
+        "lambdaRole": "arn:aws:iam::1:role/kid",
+    }
+    parent = flow.start("p")
+    flow.decide(start_child("c", **settings))
+    seq = flow.seq(parent, "p")
+    child = seq[5][1]["workflowExecution"]["runId"]
+    assert seq[4] == (
+        "StartChildWorkflowExecutionInitiated",
+        {"workflowId": "c", "workflowType": WF, **settings, "decisionTaskCompletedEventId": 4},
+    )
+    assert flow.seq(child, "c") == [
+        (
+            "WorkflowExecutionStarted",
+            {
+                **settings,
+                "workflowType": WF,
+                "parentWorkflowExecution": execution("p", parent),
+                "parentInitiatedEventId": 5,
+            },
+        ),
+        (
+            "DecisionTaskScheduled",
+            {"taskList": {"name": "elsewhere"}, "taskPriority": "5", "startToCloseTimeout": "9", "scheduleToStartTimeout": "NONE"},
+        ),
+    ]
+    assert flow.describe(child, "c")["executionConfiguration"] == {
+        "taskStartToCloseTimeout": "9",
+        "executionStartToCloseTimeout": "900",
+        "taskList": {"name": "elsewhere"},
+        "taskPriority": "5",
+        "childPolicy": "REQUEST_CANCEL",
+        "lambdaRole": "arn:aws:iam::1:role/kid",
+    }
+
+
 OUTCOMES = [
     ("FAILED", "ChildWorkflowExecutionFailed", {"reason": "why", "details": "d"}, 0),
     ("CANCELED", "ChildWorkflowExecutionCanceled", {"details": "d"}, 0),
