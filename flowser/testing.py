@@ -150,8 +150,9 @@ class MotoEnvironment(_Base):
         import boto3
         from moto import mock_aws
 
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            os.environ.setdefault(key, "testing")
+        self._saved_env = {key: os.environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        for key in self._saved_env:
+            os.environ.setdefault(key, "testing")  # moto needs some credentials
         self._mock = mock_aws()
         self._mock.start()
         try:
@@ -160,7 +161,7 @@ class MotoEnvironment(_Base):
             if register:
                 self.domain.register()
         except Exception:
-            self._mock.stop()
+            self.close()
             raise
 
     def sleep(self, seconds: float) -> int:
@@ -169,3 +170,8 @@ class MotoEnvironment(_Base):
 
     def close(self) -> None:
         self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -9,7 +9,6 @@ The arithmetic example's modules are importable as ``workflows`` / ``activities`
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -67,7 +66,7 @@ class ServeProcess:
     def __init__(self, redis_url: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "flowser.cli", "serve", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "1"]
+        command = [sys.executable, "-m", "flowser.cli", "serve", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "0.3"]
         self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         ready = threading.Event()
@@ -120,17 +119,13 @@ def backend(request: pytest.FixtureRequest, redis_client: Any, redis_url: str) -
         import boto3
         from moto import mock_aws
 
-        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-        try:
-            with mock_aws():
-                yield Backend("moto", boto3.client("swf", region_name="us-east-1"), time.sleep, MOTO_LACKS)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        # moto answers an empty poll after sleep(1) (no long poll): shorten that wait
+        monkeypatch.setattr("moto.swf.models.sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
+        with mock_aws():
+            yield Backend("moto", boto3.client("swf", region_name="us-east-1"), time.sleep, MOTO_LACKS)
     else:
         if not http_available():
             pytest.skip("backends/http/serve.py is not in the repository yet")
