@@ -135,6 +135,7 @@ class Engine:
         self._waiting: dict[str, int] = {}
         self._waiting_lock = threading.Lock()
         self._domains_seen: dict[str, float] = {}
+        self._retention: dict[str, float] = {}
         self._local = threading.local()
 
     def fire_due(self, now: float | None = None) -> int:
@@ -552,10 +553,17 @@ class Engine:
         return run
 
     def start_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
-        domain = self._domain(p["domain"])
         dk = DomainKeys(p["domain"])
         wtype = p["workflowType"]
-        record = self._type(dk, "w", wtype)
+        with self.r.pipeline(transaction=False) as reads:
+            reads.hget(DOMAINS, p["domain"])
+            reads.hget(dk.types, type_field("w", wtype["name"], wtype["version"]))
+            raw_domain, raw_type = reads.execute()
+        if raw_domain is None:
+            raise UnknownResourceFault(f"Unknown domain: {p['domain']}")
+        if raw_type is None:
+            raise _unknown_type("w", wtype["name"], wtype["version"])
+        domain, record = unpack(raw_domain), unpack(raw_type)
         if record["status"] != "REGISTERED" or domain["status"] != "REGISTERED":
             raise TypeDeprecatedFault(f"WorkflowType=[name={wtype['name']}, version={wtype['version']}] is deprecated")
         if p.get("executionStartToCloseTimeout") == "NONE":
@@ -570,11 +578,12 @@ class Engine:
         wf_key = dk.workflow_id(workflow_id)
 
         def body(pipe: Any) -> str:
-            if pipe.exists(wf_key):
+            exists, open_count = pipe.read_many(("EXISTS", wf_key), ("ZCARD", dk.open))
+            if exists:
                 raise WorkflowExecutionAlreadyStartedFault(
                     f"WorkflowExecution=[workflowId={workflow_id}] is already started"
                 )
-            if pipe.zcard(dk.open) >= self.config.max_open_executions:
+            if open_count >= self.config.max_open_executions:
                 raise LimitExceededFault("Limit of open executions in this domain reached")
             run = self.new_run(p["domain"], workflow_id, wtype, cfg, p, self.clock.now())
             pipe.multi()
@@ -639,6 +648,8 @@ class Engine:
                     if child["rid"]:
                         effects.deadlines_add[f"{kind}|{child['rid']}|"] = s["close"]
         if effects.deadlines_remove:
+            for member in effects.deadlines_remove.intersection(effects.deadlines_add):
+                del effects.deadlines_add[member]  # set and withdrawn in one transition
             pipe.zrem(dk.deadlines, *effects.deadlines_remove)
         pending: _Pending | None = getattr(self._local, "pending", None)
         if effects.deadlines_add:
@@ -649,19 +660,33 @@ class Engine:
             pending.lambdas = True
 
     def _retention_days(self, domain: str) -> float:
-        raw = self.r.hget(DOMAINS, domain)
-        retention = unpack(raw)["retention"] if raw else "0"
-        return 0.0 if retention == "NONE" else float(retention)
+        """A domain's retention never changes (SWF has no UpdateDomain): read it once."""
+        days = self._retention.get(domain)
+        if days is None:
+            raw = self.r.hget(DOMAINS, domain)
+            retention = unpack(raw)["retention"] if raw else "0"
+            days = self._retention[domain] = 0.0 if retention == "NONE" else float(retention)
+        return days
 
     def transition(
-        self, dk: DomainKeys, run_id: str, change: Callable[[Run, Any], Any], extra_watch: tuple[str, ...] = ()
+        self,
+        dk: DomainKeys,
+        run_id: str,
+        change: Callable[[Run, Any], Any],
+        extra_watch: tuple[str, ...] = (),
+        also_read: tuple[tuple[Any, ...], ...] = (),
     ) -> Any:
-        """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically."""
+        """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically.
+
+        ``also_read`` commands go in the same round trip as the run's state;
+        their replies are in ``pipe.prefetched`` for ``change``.
+        """
 
         def body(pipe: Any) -> Any:
-            run = self._load(dk, run_id, pipe)
-            if run is None:
+            raw, *pipe.prefetched = pipe.read_many(("GET", dk.run(run_id)), *also_read)
+            if raw is None:
                 raise UnknownResourceFault(f"Unknown execution: runId={run_id}")
+            run = Run(unpack(raw), self.clock.now())
             result = change(run, pipe)
             if not pipe.explicit_transaction:
                 pipe.multi()
@@ -758,25 +783,33 @@ class Engine:
         self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Events ``first..last`` (ids), one page; reads only the page (LRANGE by index)."""
+        read, reverse, token = self._page_plan(dk, run_id, first, last, p, query)
+        return self._page_events(self.r.lrange(*read) if read else [], reverse), token
+
+    def _page_plan(
+        self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...] | None, bool, str | None]:
+        """The LRANGE reading one page of events ``first..last``, its order, and the next page's token."""
         size = page_size(p)
         digest = query_digest(*query)
         now = self.now()
         offset, _ = read_token(p.get("nextPageToken"), digest, now)
         total = max(0, last - first + 1)
         if offset >= total:
-            return [], None
+            return None, False, None
         count = min(size, total - offset)
-        if p.get("reverseOrder"):
-            hi = last - offset
-            lo = hi - count + 1
-            raw = self.r.lrange(dk.history(run_id), lo - 1, hi - 1)
-            raw.reverse()
-        else:
-            lo = first + offset
-            raw = self.r.lrange(dk.history(run_id), lo - 1, lo + count - 2)
-        events = [unpack(e) for e in raw]
+        reverse = bool(p.get("reverseOrder"))
+        lo = last - offset - count + 1 if reverse else first + offset
         more = offset + count < total
-        return events, (make_token(offset + count, digest, now) if more else None)
+        token = make_token(offset + count, digest, now) if more else None
+        return (dk.history(run_id), lo - 1, lo + count - 2), reverse, token
+
+    @staticmethod
+    def _page_events(raw: list[bytes], reverse: bool) -> list[dict[str, Any]]:
+        events = [unpack(e) for e in raw]
+        if reverse:
+            events.reverse()
+        return events
 
     def signal_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         self._domain(p["domain"])
@@ -998,7 +1031,7 @@ class Engine:
         def take(member: str) -> tuple[Run, int] | None:
             run_id, scheduled = parse_member(member)
 
-            def change(run: Run, pipe: Any) -> Run | None:
+            def change(run: Run, pipe: Any) -> dict[str, Any] | None:
                 dt = run.s["dt"]
                 pipe.multi()
                 self._drop_claim(pipe, dk, "d", task_list, member)
@@ -1008,7 +1041,13 @@ class Engine:
                 timeout = _seconds(run.s["cfg"]["taskStartToCloseTimeout"])
                 if timeout is not None:
                     run.effects.deadlines_add[f"dto|{run_id}|{started}"] = run.now + timeout
-                return run
+                self.write_run(pipe, dk, run)
+                # the first page is read in the same EXEC, after the DecisionTaskStarted it ends with
+                first = dt["prev"] if (p.get("startAtPreviousStartedEvent") and dt["prev"]) else 1
+                query = ("DecisionPage", dk.domain, run_id, started, p.get("reverseOrder"), first)
+                read, reverse, page_token = self._page_plan(dk, run_id, first, started, p, query)
+                index = pipe.queue_read("LRANGE", *read) if read else None
+                return {"run": run, "tx": pipe, "index": index, "reverse": reverse, "token": page_token}
 
             try:
                 return self.transition(dk, run_id, change)
@@ -1016,19 +1055,21 @@ class Engine:
                 self.r.zrem(dk.inflight, f"{dk.task_list('d', task_list)}\n{member}")
                 return None
 
-        run = self._long_poll(dk, "d", task_list, take)
-        if run is None:
+        claimed = self._long_poll(dk, "d", task_list, take)
+        if claimed is None:
             return self._empty_token({"previousStartedEventId": 0, "startedEventId": 0})
-        return self._decision_task(dk, run, p)
+        index = claimed["index"]
+        raw = claimed["tx"].results[index] if index is not None else []
+        events = self._page_events(raw, claimed["reverse"])
+        return self._decision_task(dk, claimed["run"], events, claimed["token"])
 
-    def _decision_task(self, dk: DomainKeys, run: Run, p: dict[str, Any]) -> dict[str, Any]:
+    def _decision_task(
+        self, dk: DomainKeys, run: Run, events: list[dict[str, Any]], page_token: str | None
+    ) -> dict[str, Any]:
         dt = run.s["dt"]
         started = dt["started"]
         prev = dt["prev"]
         token = encode_token(dk.domain, run.run_id, "d", dt["ssched"], started)
-        first = prev if (p.get("startAtPreviousStartedEvent") and prev) else 1
-        query = ("DecisionPage", dk.domain, run.run_id, started, p.get("reverseOrder"), first)
-        events, page_token = self._history_page(dk, run.run_id, first, started, p, query)
         out: dict[str, Any] = {
             "taskToken": token,
             "startedEventId": started,
@@ -1153,7 +1194,7 @@ class Engine:
 
             def change(run: Run, pipe: Any) -> tuple[int, str, dict[str, Any], str] | None:
                 act = run.s["acts"].get(str(scheduled))
-                scheduled_event = pipe.lindex(dk.history(run_id), scheduled - 1)
+                scheduled_event = pipe.prefetched[0]
                 pipe.multi()
                 self._drop_claim(pipe, dk, "a", task_list, member)
                 if not run.is_open or act is None or act["st"] or act.get("m") != member:
@@ -1170,7 +1211,9 @@ class Engine:
                 return started, act["id"], ev, run.workflow_id
 
             try:
-                result = self.transition(dk, run_id, change)
+                result = self.transition(
+                    dk, run_id, change, also_read=(("LINDEX", dk.history(run_id), scheduled - 1),)
+                )
             except UnknownResourceFault:
                 self.r.zrem(dk.inflight, f"{dk.task_list('a', task_list)}\n{member}")
                 return None

@@ -106,7 +106,17 @@ class Tx:
     HGETALL, a float for ZSCORE).
     """
 
-    __slots__ = ("_client", "_conn", "_dirty", "_pending_watch", "_queued_reads", "_writes", "explicit_transaction", "results")
+    __slots__ = (
+        "_client",
+        "_conn",
+        "_dirty",
+        "_pending_watch",
+        "_queued_reads",
+        "_writes",
+        "explicit_transaction",
+        "prefetched",
+        "results",
+    )
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
@@ -117,6 +127,7 @@ class Tx:
         self._dirty = False  # WATCH sent and not yet ended by EXEC
         self.explicit_transaction = False
         self.results: list[Any] = []
+        self.prefetched: list[Any] = []
 
     # -- plumbing ------------------------------------------------------------
     def _connection(self) -> Any:
