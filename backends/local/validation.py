@@ -346,7 +346,7 @@ def _member_type(shape: Shape, names: bool, tags: bool) -> Any:
     if kind == "structure":
         assert isinstance(shape, StructureShape)
         return _struct_model(shape, names)
-    raise NotImplementedError(f"SWF input shape {shape.name} has unsupported type {kind}")
+    raise TypeError(f"SWF input shape {shape.name} has a type this validator does not know: {kind}")
 
 
 def _struct_model(shape: StructureShape, names: bool = False) -> type[BaseModel]:
