@@ -274,3 +274,11 @@ def test_a_closing_batch_leaves_no_deadline_behind(flow: Flow) -> None:
     run_id = first(flow, timer("a", "100"), complete())
     assert [t for t, _ in flow.seq(run_id)][4:] == ["TimerStarted", "WorkflowExecutionCompleted"]
     assert [when - t0 for when in deadlines_of(flow.env, run_id)] == [86400]
+
+
+def test_timers_due_at_the_same_moment_fire_in_the_order_they_were_started(flow: Flow) -> None:
+    """Equal deadlines: first started, first fired (also past event 9, where ids gain a digit)."""
+    run_id = first(flow, *[timer(f"t{n}", "10") for n in range(12)])
+    assert flow.sleep(10) == 12
+    fired = [(a["timerId"], a["startedEventId"]) for t, a in flow.seq(run_id) if t == "TimerFired"]
+    assert fired == [(f"t{n}", 5 + n) for n in range(12)]
