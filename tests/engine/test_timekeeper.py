@@ -4,14 +4,17 @@ deadlines missed while nothing ran, idle cost."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
 from backends.local import ManualClock, connect, open_engine
+from backends.local.embedded import EmbeddedRedis
 from backends.local.keys import DomainKeys
 from backends.local.timekeeper import Timekeeper
 
@@ -43,6 +46,17 @@ def wait_until(check: Any, timeout: float, interval: float = 0.02) -> float:
         assert time.monotonic() < give_up, "not reached in time"
         time.sleep(interval)
     return time.time()
+
+
+@pytest.fixture
+def private_url() -> Iterator[str]:
+    """A redis-server of this test's own: no other test's client can send it a command."""
+    with tempfile.TemporaryDirectory(prefix="fltk", dir="/tmp") as data_dir:
+        server = EmbeddedRedis.acquire(data_dir)
+        try:
+            yield server.url
+        finally:
+            server.close()
 
 
 # -- (1) latency ------------------------------------------------------------------------------------
@@ -80,7 +94,9 @@ def keep_time(redis_url: str, ready: Any, stop: Any) -> None:
 
 
 @pytest.mark.slow
-def test_three_timekeeper_processes_fire_each_of_1000_timers_exactly_once(redis_client: Any, redis_url: str) -> None:
+def test_three_timekeeper_processes_fire_each_of_1000_timers_exactly_once(private_url: str) -> None:
+    redis_url = private_url
+    redis_client = redis.Redis.from_url(redis_url)
     spawn = mp.get_context("spawn")
     ready, stop = spawn.Semaphore(0), spawn.Event()
     processes = [spawn.Process(target=keep_time, args=(redis_url, ready, stop)) for _ in range(3)]
@@ -117,6 +133,7 @@ def test_three_timekeeper_processes_fire_each_of_1000_timers_exactly_once(redis_
             process.join(15)
             if process.is_alive():
                 process.kill()
+    redis_client.close()
     print(f"\n1,000 timers, 3 timekeepers: all fired {done - due:.3f} s after the deadline")
     assert sum(counts.values()) == 1000
     assert set(counts.values()) == {1}
@@ -125,7 +142,8 @@ def test_three_timekeeper_processes_fire_each_of_1000_timers_exactly_once(redis_
 
 
 # -- (3) deadlines missed while nothing ran ---------------------------------------------------------
-def test_missed_deadlines_fire_in_deadline_order_when_a_timekeeper_starts(redis_client: Any, redis_url: str) -> None:
+def test_missed_deadlines_fire_in_deadline_order_when_a_timekeeper_starts(private_url: str) -> None:
+    redis_url = private_url  # no other test's timekeeper can fire them first
     t0 = float(int(time.time()) - 1000)
     offline = connect(redis_url, timekeeper=False, clock=ManualClock(t0), poll_hold=0.1)
     try:
@@ -200,7 +218,9 @@ def command_counts(client: redis.Redis) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_an_idle_timekeeper_with_10000_pending_timers_sends_no_commands(redis_client: Any, redis_url: str) -> None:
+def test_an_idle_timekeeper_with_10000_pending_timers_sends_no_commands(private_url: str) -> None:
+    redis_url = private_url
+    redis_client = redis.Redis.from_url(redis_url)
     setup = connect(redis_url, timekeeper=False, poll_hold=0.1)
     try:
         setup_domain(setup)
@@ -242,3 +262,4 @@ def test_an_idle_timekeeper_with_10000_pending_timers_sends_no_commands(redis_cl
             keeper_client.close()
     finally:
         setup.close()
+        redis_client.close()
