@@ -17,7 +17,9 @@ workflow implements ``decide(self, task)``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -72,9 +74,7 @@ def _raise_if_empty_poll_result(result: dict[str, Any]) -> None:
 
 
 def default_identity() -> str:
-    import os
-    import threading
-
+    """``host:pid:thread`` (SWF's identity field, at most 256 characters)."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:256]
 
 
@@ -290,9 +290,16 @@ class Workflow(Type):
             "defaultTaskPriority": _priority(self.task_priority),
         }
 
+    RUN_SETTINGS: ClassVar[frozenset[str]] = frozenset(
+        {"task_list", "execution_start_to_close_timeout", "task_start_to_close_timeout", "child_policy", "tag_list", "task_priority"}
+    )
+
     @classmethod
     def _run_settings(cls, **overrides: Any) -> dict[str, Any]:
         """The settings a start, child start or continue-as-new sends (class attributes unless overridden)."""
+        unknown = set(overrides) - cls.RUN_SETTINGS
+        if unknown:
+            raise TypeError(f"unknown settings {sorted(unknown)}; expected some of {sorted(cls.RUN_SETTINGS)}")
 
         def pick(key: str) -> Any:
             return _pick(overrides.get(key), getattr(cls, key))

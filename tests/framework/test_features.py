@@ -232,3 +232,12 @@ def test_wrong_workflow_domain_listing() -> None:
     assert WorkerDomain.activity_types is not None
     assert FeatureDomain(None).type_for("activity", "Packed", "1.0") is Packed
     assert FeatureDomain(None).type_for("activity", "Packed", "2.0") is None
+
+
+def test_unknown_settings_are_refused(env: Environment) -> None:
+    with pytest.raises(TypeError, match="task_lsit"):
+        env.domain.start(Flow, {"id": "1"}, task_lsit="typo")
+    run = env.domain.start(Flow, {"id": "2"}, task_list="elsewhere", tag_list=["a"], task_priority=5)
+    started = run.history().started
+    assert started is not None
+    assert (started.get("taskList"), started.get("tagList"), started.get("taskPriority")) == ({"name": "elsewhere"}, ["a"], "5")
