@@ -66,7 +66,6 @@ class DecisionContext:
     workflow_types: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
     open_executions: int = 0
     max_open_executions: int = 100_000
-    lambdas_available: bool = True
     new_run: Callable[..., Run] | None = None
     resolve: Callable[[dict[str, Any], dict[str, Any]], tuple[dict[str, Any], str | None]] | None = None
     new_runs: list[Run] = field(default_factory=list)
@@ -380,9 +379,7 @@ def _request_cancel_external(run: Run, a: dict[str, Any], ctx: DecisionContext) 
 def _schedule_lambda(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     lambdas = run.s.setdefault("lambdas", {})
     cause = None
-    if not ctx.lambdas_available:
-        cause = "LAMBDA_SERVICE_NOT_AVAILABLE_IN_REGION"
-    elif any(entry["id"] == a["id"] for entry in lambdas.values()):
+    if any(entry["id"] == a["id"] for entry in lambdas.values()):
         cause = "ID_ALREADY_IN_USE"
     elif len(lambdas) >= ctx.limits.open_lambdas:
         cause = "OPEN_LAMBDA_FUNCTIONS_LIMIT_EXCEEDED"

@@ -811,53 +811,46 @@ class Engine:
             events.reverse()
         return events
 
-    def signal_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _control(self, p: dict[str, Any], change: Callable[[Run], None]) -> dict[str, Any]:
+        """Signal, RequestCancel, Terminate: the given run if open, else the workflowId's open run."""
         self._domain(p["domain"])
         dk = DomainKeys(p["domain"])
         run_id = self._resolve_run_id(dk, p["workflowId"], p.get("runId"))
 
-        def change(run: Run, _pipe: Any) -> None:
+        def guarded(run: Run, _pipe: Any) -> None:
             if not run.is_open:
                 raise _unknown_execution(p["workflowId"], p.get("runId"))
+            change(run)
+
+        self.transition(dk, run_id, guarded)
+        return {}
+
+    def signal_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        def change(run: Run) -> None:
             attrs: dict[str, Any] = {"signalName": p["signalName"]}
             if "input" in p:
                 attrs["input"] = p["input"]
             attrs["externalInitiatedEventId"] = 0
             run.add("WorkflowExecutionSignaled", attrs)
 
-        self.transition(dk, run_id, change)
-        return {}
+        return self._control(p, change)
 
     def request_cancel_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
-        dk = DomainKeys(p["domain"])
-        run_id = self._resolve_run_id(dk, p["workflowId"], p.get("runId"))
-
-        def change(run: Run, _pipe: Any) -> None:
-            if not run.is_open:
-                raise _unknown_execution(p["workflowId"], p.get("runId"))
+        def change(run: Run) -> None:
             run.s["cr"] = True
             run.add("WorkflowExecutionCancelRequested", {"externalInitiatedEventId": 0})
 
-        self.transition(dk, run_id, change)
-        return {}
+        return self._control(p, change)
 
     def terminate_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
-        dk = DomainKeys(p["domain"])
-        run_id = self._resolve_run_id(dk, p["workflowId"], p.get("runId"))
-
-        def change(run: Run, _pipe: Any) -> None:
-            if not run.is_open:
-                raise _unknown_execution(p["workflowId"], p.get("runId"))
+        def change(run: Run) -> None:
             attrs: dict[str, Any] = {k: p[k] for k in ("reason", "details") if k in p}
             attrs["childPolicy"] = p.get("childPolicy") or run.s["cfg"]["childPolicy"]
             run.add("WorkflowExecutionTerminated", attrs)
             run.s["policy"] = attrs["childPolicy"]
             run.close("TERMINATED")
 
-        self.transition(dk, run_id, change)
-        return {}
+        return self._control(p, change)
 
     # -- visibility --------------------------------------------------------------------
     def _executions(self, p: dict[str, Any], closed: bool) -> tuple[list[dict[str, Any]], int, DomainKeys]:
