@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import ValidationException
-from .run import Run, task_member
+from .run import Run, deadline, task_member
 
 CLOSE_DECISIONS = frozenset(
     {
@@ -134,7 +134,7 @@ def _schedule_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -
     run.effects.enqueue.append(("a", task_list["name"], member))
     for kind, member_name in (("a4ss", "scheduleToStartTimeout"), ("a1sc", "scheduleToCloseTimeout")):
         if resolved[member_name] != "NONE":
-            run.effects.deadlines_add[f"{kind}|{run.run_id}|{scheduled}"] = run.now + int(resolved[member_name])
+            run.effects.deadlines_add[deadline(kind, run.run_id, int(scheduled))] = run.now + int(resolved[member_name])
 
 
 def _request_cancel_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
@@ -162,7 +162,7 @@ def _request_cancel_activity_task(run: Run, a: dict[str, Any], ctx: DecisionCont
             "ActivityTaskCanceled",
             {"scheduledEventId": int(sid), "startedEventId": 0, "latestCancelRequestedEventId": requested},
         )
-        run.effects.deadlines_remove.update({f"{k}|{run.run_id}|{sid}" for k in ("a4ss", "a1sc")})
+        run.effects.deadlines_remove.update({deadline(k, run.run_id, int(sid)) for k in ("a4ss", "a1sc")})
 
 
 def _record_marker(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
@@ -230,7 +230,7 @@ def _start_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
     started = run.add("TimerStarted", attrs)
     timers[timer_id] = started
-    run.effects.deadlines_add[f"tmr|{run.run_id}|{started}"] = run.now + int(a["startToFireTimeout"])
+    run.effects.deadlines_add[deadline("tmr", run.run_id, int(started))] = run.now + int(a["startToFireTimeout"])
 
 
 def _cancel_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
@@ -242,7 +242,7 @@ def _cancel_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
             {"timerId": timer_id, "cause": "TIMER_ID_UNKNOWN", "decisionTaskCompletedEventId": ctx.completed_event_id},
         )
         return
-    run.effects.deadlines_remove.add(f"tmr|{run.run_id}|{started}")
+    run.effects.deadlines_remove.add(deadline("tmr", run.run_id, int(started)))
     run.add(
         "TimerCanceled",
         {"timerId": timer_id, "startedEventId": started, "decisionTaskCompletedEventId": ctx.completed_event_id},
@@ -305,7 +305,7 @@ def _start_child(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     ctx.open_executions += 1  # the child counts toward the domain's open runs from now on
     children[str(initiated)] = {"wid": a["workflowId"], "type": [workflow_type["name"], workflow_type["version"]], "rid": None, "st": 0}
     # an outbox entry, due now: the child starts right after this commit, or after a crash
-    run.effects.deadlines_add[f"chs|{run.run_id}|{initiated}"] = run.now
+    run.effects.deadlines_add[deadline("chs", run.run_id, int(initiated))] = run.now
 
 
 def _continue_as_new(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
@@ -365,7 +365,7 @@ def _external(run: Run, a: dict[str, Any], ctx: DecisionContext, event_type: str
     if "control" in a:
         attrs["control"] = a["control"]
     initiated = run.add(event_type, attrs)
-    run.effects.deadlines_add[f"{outbox}|{run.run_id}|{initiated}"] = run.now
+    run.effects.deadlines_add[deadline(outbox, run.run_id, int(initiated))] = run.now
 
 
 def _signal_external(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
@@ -411,7 +411,7 @@ def _schedule_lambda(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     lambdas[str(scheduled)] = {"id": a["id"], "name": a["name"], "st": 0, "m": member}
     run.effects.enqueue.append(("l", a["name"], member))
     timeout = int(attrs["startToCloseTimeout"])
-    run.effects.deadlines_add[f"l2c|{run.run_id}|{scheduled}"] = run.now + timeout
+    run.effects.deadlines_add[deadline("l2c", run.run_id, int(scheduled))] = run.now + timeout
 
 
 APPLIERS: dict[str, Applier] = {

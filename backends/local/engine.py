@@ -47,7 +47,7 @@ from .faults import (
 )
 from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, type_field
 from .paging import make_token, page_size, query_digest, read_token
-from .run import Run, ms, new_run_id, parse_member
+from .run import Run, deadline, ms, new_run_id, parse_member
 from .store import RedisStore, pack, unpack
 from .validation import validate
 
@@ -549,7 +549,7 @@ class Engine:
         run.add("WorkflowExecutionStarted", attrs)
         timeout = _seconds(cfg["executionStartToCloseTimeout"])
         if timeout is not None:
-            run.effects.deadlines_add[f"wto|{run_id}|"] = run.now + timeout
+            run.effects.deadlines_add[deadline("wto", run_id)] = run.now + timeout
         return run
 
     def start_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -638,15 +638,15 @@ class Engine:
             pipe.zadd(dk.closed_by_close, {rid: s["close"]})
             pipe.zadd(dk.by_close_status(s["cs"]), {rid: s["start"]})
             retention = self._retention_days(dk.domain)
-            effects.deadlines_add[f"purge|{rid}|"] = s["close"] + retention * 86400
+            effects.deadlines_add[deadline("purge", rid)] = s["close"] + retention * 86400
             if s.get("parent") and s["cs"] != "CONTINUED_AS_NEW":
-                effects.deadlines_add[f"chc|{rid}|"] = s["close"]  # outbox: tell the parent
+                effects.deadlines_add[deadline("chc", rid)] = s["close"]  # outbox: tell the parent
             policy = s.get("policy")
             if policy in ("TERMINATE", "REQUEST_CANCEL"):
                 kind = "cpt" if policy == "TERMINATE" else "cpc"
                 for child in s.get("children", {}).values():
                     if child["rid"]:
-                        effects.deadlines_add[f"{kind}|{child['rid']}|"] = s["close"]
+                        effects.deadlines_add[deadline(kind, child['rid'])] = s["close"]
         if effects.deadlines_remove:
             for member in effects.deadlines_remove.intersection(effects.deadlines_add):
                 del effects.deadlines_add[member]  # set and withdrawn in one transition
@@ -1033,7 +1033,7 @@ class Engine:
                 started = run.start_decision_task(identity)
                 timeout = _seconds(run.s["cfg"]["taskStartToCloseTimeout"])
                 if timeout is not None:
-                    run.effects.deadlines_add[f"dto|{run_id}|{started}"] = run.now + timeout
+                    run.effects.deadlines_add[deadline("dto", run_id, int(started))] = run.now + timeout
                 self.write_run(pipe, dk, run)
                 # the first page is read in the same EXEC, after the DecisionTaskStarted it ends with
                 first = dt["prev"] if (p.get("startAtPreviousStartedEvent") and dt["prev"]) else 1
@@ -1130,7 +1130,7 @@ class Engine:
                 attrs["taskListScheduleToStartTimeout"] = p["taskListScheduleToStartTimeout"]
             completed = run.add("DecisionTaskCompleted", attrs)
             dt["prev"] = started
-            run.effects.deadlines_remove.add(f"dto|{run_id}|{started}")
+            run.effects.deadlines_remove.add(deadline("dto", run_id, int(started)))
             ctx = decision_rules.DecisionContext(
                 activity_types,
                 self.config.limits,
@@ -1235,14 +1235,14 @@ class Engine:
         """Deadlines that start with the task (START_TO_CLOSE, HEARTBEAT); SCHEDULE_TO_START ends."""
         rid = run.run_id
         effects = run.effects
-        effects.deadlines_remove.add(f"a4ss|{rid}|{scheduled}")
+        effects.deadlines_remove.add(deadline("a4ss", rid, int(scheduled)))
         start_to_close = _seconds(scheduled_attrs.get("startToCloseTimeout"))
         if start_to_close is not None:
-            effects.deadlines_add[f"a2st|{rid}|{scheduled}"] = run.now + start_to_close
+            effects.deadlines_add[deadline("a2st", rid, int(scheduled))] = run.now + start_to_close
         heartbeat = _seconds(scheduled_attrs.get("heartbeatTimeout"))
         if heartbeat is not None:
             act["hbs"] = heartbeat
-            effects.deadlines_add[f"a3hb|{rid}|{scheduled}"] = run.now + heartbeat
+            effects.deadlines_add[deadline("a3hb", rid, int(scheduled))] = run.now + heartbeat
 
     def _activity_transition(self, token: str, change: Callable[[Run, dict[str, Any], int, int], Any]) -> Any:
         domain, run_id, scheduled, started = decode_token(token, "a")
@@ -1261,7 +1261,7 @@ class Engine:
         run.s["lat"] = run.now
         rid = run.run_id
         run.effects.deadlines_remove.update(
-            {f"{k}|{rid}|{scheduled}" for k in ("a4ss", "a1sc", "a2st", "a3hb")}
+            {deadline(k, rid, int(scheduled)) for k in ("a4ss", "a1sc", "a2st", "a3hb")}
         )
         run.add(event_type, attrs)
 
@@ -1300,7 +1300,7 @@ class Engine:
                 act["hb"] = p["details"]
             scheduled_timeout = act.get("hbs")
             if scheduled_timeout:
-                run.effects.deadlines_add[f"a3hb|{run.run_id}|{scheduled}"] = run.now + scheduled_timeout
+                run.effects.deadlines_add[deadline("a3hb", run.run_id, int(scheduled))] = run.now + scheduled_timeout
             return bool(act["cr"])
 
         return {"cancelRequested": self._activity_transition(p["taskToken"], change)}
@@ -1390,18 +1390,18 @@ def _check_year(p: dict[str, Any], member: str) -> None:
 def _run_deadlines(s: dict[str, Any]) -> set[str]:
     """Every deadline member an open run may hold; all go when it closes."""
     rid = s["rid"]
-    out = {f"wto|{rid}|"}
+    out = {deadline("wto", rid)}
     dt = s["dt"]
     if dt["started"]:
-        out.add(f"dto|{rid}|{dt['started']}")
+        out.add(deadline("dto", rid, int(dt['started'])))
     for sid in s["acts"]:
-        out.update(f"{k}|{rid}|{sid}" for k in ("a4ss", "a1sc", "a2st", "a3hb"))
+        out.update(deadline(k, rid, int(sid)) for k in ("a4ss", "a1sc", "a2st", "a3hb"))
     for started in s["timers"].values():
-        out.add(f"tmr|{rid}|{started}")
+        out.add(deadline("tmr", rid, int(started)))
     for scheduled in s.get("lambdas", {}):
-        out.add(f"l2c|{rid}|{scheduled}")
+        out.add(deadline("l2c", rid, int(scheduled)))
     if dt["sched"]:
-        out.add(f"dts|{rid}|{dt['sched']}")
+        out.add(deadline("dts", rid, int(dt['sched'])))
     return out
 
 
@@ -1465,12 +1465,12 @@ class _Deadlines:
                 due = engine.r.zrangebyscore(dk.deadlines, "-inf", now, start=0, num=256, withscores=True)
                 if not due:
                     break
-                for member, deadline in due:
-                    if self.fire(dk, member.decode(), deadline, now):
+                for member, _due_at in due:
+                    if self.fire(dk, member.decode(), now):
                         fired += 1
         return fired
 
-    def fire(self, dk: DomainKeys, member: str, deadline: float, now: float) -> bool:
+    def fire(self, dk: DomainKeys, member: str, now: float) -> bool:
         from . import timeouts
 
         engine = self.engine
@@ -1499,7 +1499,7 @@ class _Deadlines:
                 pipe.multi()
                 pipe.zrem(dk.deadlines, member)
                 if current is not None:
-                    pipe.zadd(dk.deadlines, {f"{kind}|{current.decode()}|": score})
+                    pipe.zadd(dk.deadlines, {deadline(kind, current.decode()): score})
                 return False
             if kind == "wto":
                 changed = timeouts.execution_timed_out(run)

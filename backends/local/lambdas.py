@@ -29,7 +29,7 @@ import redis
 from .engine import Engine
 from .faults import UnknownResourceFault
 from .keys import DOMAINS, LAMBDA_WAKE, DomainKeys
-from .run import Run, attributes_key, parse_member
+from .run import Run, attributes_key, deadline, parse_member
 from .store import unpack
 
 log = logging.getLogger("flowser.lambdas")
@@ -119,7 +119,7 @@ class LambdaRunner:
             attrs = event[attributes_key("LambdaFunctionScheduled")]
             entry["st"] = run.add("LambdaFunctionStarted", {"scheduledEventId": scheduled})
             entry["m"] = None
-            run.effects.deadlines_add[f"l2c|{run_id}|{scheduled}"] = run.now + int(attrs["startToCloseTimeout"])
+            run.effects.deadlines_add[deadline("l2c", run_id, int(scheduled))] = run.now + int(attrs["startToCloseTimeout"])
             return int(entry["st"]), attrs.get("input")
 
         try:
@@ -151,7 +151,7 @@ class LambdaRunner:
             if not run.is_open or entry is None or entry["st"] != started:
                 return  # timed out (or the run closed) meanwhile: the late result is dropped
             del run.s["lambdas"][str(scheduled)]
-            run.effects.deadlines_remove.add(f"l2c|{run_id}|{scheduled}")
+            run.effects.deadlines_remove.add(deadline("l2c", run_id, int(scheduled)))
             run.add(outcome, attrs)
 
         try:

@@ -79,6 +79,12 @@ def task_member(priority: int, now: float, run_id: str, scheduled_event_id: int)
     return f"{MAX_PRIORITY - priority:08x}{int(now * 1000):011x}{scheduled_event_id:06x}|{run_id}|{scheduled_event_id}"
 
 
+def deadline(kind: str, run_id: str, ref: int | None = None) -> str:
+    """A member of the deadlines ZSET. Refs are zero-padded, so deadlines due at the same
+    moment fire in the order of their events (ZSET ties sort by member)."""
+    return f"{kind}|{run_id}|" if ref is None else f"{kind}|{run_id}|{ref:08d}"
+
+
 def parse_member(member: str) -> tuple[str, int]:
     _, run_id, scheduled = member.split("|")
     return run_id, int(scheduled)
@@ -207,7 +213,7 @@ class Run:
         dt["m"] = member
         self.effects.enqueue.append(("d", dt["stl"], member))
         if dt.get("tl") and dt["stl"] == dt["tl"] and dt.get("tlt") is not None:
-            self.effects.deadlines_add[f"dts|{self.run_id}|{dt['sched']}"] = self.now + int(dt["tlt"])
+            self.effects.deadlines_add[deadline("dts", self.run_id, int(dt['sched']))] = self.now + int(dt["tlt"])
 
     def start_decision_task(self, identity: str | None) -> int:
         dt = self.s["dt"]
@@ -215,7 +221,7 @@ class Run:
         if identity is not None:
             attrs["identity"] = identity
         if dt.get("tlt") is not None:
-            self.effects.deadlines_remove.add(f"dts|{self.run_id}|{dt['sched']}")
+            self.effects.deadlines_remove.add(deadline("dts", self.run_id, int(dt['sched'])))
         dt["ssched"] = dt["sched"]
         dt["sched"] = 0
         dt["m"] = None

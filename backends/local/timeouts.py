@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run import Run
+from .run import Run, deadline
 
 ACTIVITY_TIMEOUTS = {"a4ss": "SCHEDULE_TO_START", "a1sc": "SCHEDULE_TO_CLOSE", "a2st": "START_TO_CLOSE", "a3hb": "HEARTBEAT"}
 ACTIVITY_KINDS = tuple(ACTIVITY_TIMEOUTS)
@@ -94,7 +94,7 @@ def activity_timed_out(run: Run, kind: str, scheduled: int) -> bool:
     del run.s["acts"][str(scheduled)]
     run.s["lat"] = run.now
     rid = run.run_id
-    run.effects.deadlines_remove.update(f"{k}|{rid}|{scheduled}" for k in ACTIVITY_KINDS)
+    run.effects.deadlines_remove.update(deadline(k, rid, int(scheduled)) for k in ACTIVITY_KINDS)
     if act.get("m"):
         run.effects.dequeue.append(("a", act["tl"], act["m"]))
     attrs: dict[str, Any] = {
