@@ -190,14 +190,9 @@ class App:
         finally:
             with self._polls_lock:
                 self._polls -= 1
-        after = None
         if status == 200 and answer.startswith(b'{"taskToken":"') and len(answer) > 16:
-            engine, metrics = self.engine, self.metrics
-
-            def after() -> None:
-                metrics.task_delivered(engine, operation, answer)
-
-        return Response(status, headers, answer, after=after)
+            self.metrics.task_delivered(operation, answer)
+        return Response(status, headers, answer)
 
     # -- health and metrics -------------------------------------------------------------
     def health(self) -> Response:

@@ -14,6 +14,7 @@ scheduled decision task waits behind a started one).
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 import threading
 from collections import defaultdict
@@ -26,6 +27,8 @@ from backends.local.store import unpack
 from backends.local.timeouts import ACTIVITY_TIMEOUTS
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+log = logging.getLogger("flowser.http.metrics")
+
 MAX_TASK_LISTS = 2000
 """Task-list series reported at most (the busiest first)."""
 
@@ -83,6 +86,10 @@ class Metrics:
         self.polls_refused = 0
         self.held_polls: Callable[[], int] = lambda: 0
         self._task_lists: set[tuple[str, str, str]] = set()
+        self._delivered: list[tuple[str, str, str, int, int]] = []
+        self._pending = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     # -- recording ----------------------------------------------------------------------
     def request(self, operation: str, seconds: float, error: str | None) -> None:
@@ -119,36 +126,76 @@ class Metrics:
         """Count what this process's timekeeper fires (wraps ``engine.deadlines.fire``)."""
         original = engine.deadlines.fire
 
-        def fire(dk: DomainKeys, member: str, deadline: float, now: float) -> bool:
-            changed = original(dk, member, deadline, now)
+        def fire(dk: DomainKeys, member: str, *args: Any, **kwargs: Any) -> bool:
+            changed = bool(original(dk, member, *args, **kwargs))
             if changed:
                 self.fired(dk.domain, member)
             return changed
 
         engine.deadlines.fire = fire  # type: ignore[method-assign]
 
-    def task_delivered(self, engine: Engine, operation: str, body: bytes) -> None:
-        """Schedule-to-start latency of the task a poll answered with (read from its two events)."""
+    def task_delivered(self, operation: str, body: bytes) -> None:
+        """Note the task a poll answered with; its latency is read later, in batches (``flush``)."""
         match = _TOKEN.match(body)
         if match is None:
             return
         kind = "decision" if operation == "PollForDecisionTask" else "activity"
         try:
-            token_domain, run_id, scheduled, started = decode_token(match.group(1).decode(), kind[0])
-            history = DomainKeys(token_domain).history(run_id)
-            with engine.r.pipeline(transaction=False) as pipe:
-                pipe.lindex(history, scheduled - 1)
-                pipe.lindex(history, started - 1)
-                raw_scheduled, raw_started = pipe.execute()
+            domain, run_id, scheduled, started = decode_token(match.group(1).decode(), kind[0])
         except Exception:  # bookkeeping only: never let it disturb serving
             return
-        if raw_scheduled is None or raw_started is None:
+        with self._lock:
+            self._delivered.append((kind, domain, run_id, scheduled, started))
+            first = len(self._delivered) == 1
+        if first:
+            self._pending.set()
+
+    def flush(self, engine: Engine) -> None:
+        """Schedule-to-start latencies of the tasks handed out since the last flush (one Redis round trip)."""
+        with self._lock:
+            batch, self._delivered = self._delivered, []
+        if not batch:
             return
-        latency = float(unpack(raw_started)["eventTimestamp"]) - float(unpack(raw_scheduled)["eventTimestamp"])
-        self.schedule_to_start(kind, token_domain, latency)
+        try:
+            with engine.r.pipeline(transaction=False) as pipe:
+                for _, domain, run_id, scheduled, started in batch:
+                    history = DomainKeys(domain).history(run_id)
+                    pipe.lindex(history, scheduled - 1)
+                    pipe.lindex(history, started - 1)
+                raw = pipe.execute()
+        except Exception:
+            log.warning("could not read schedule-to-start latencies", exc_info=True)
+            return
+        for i, (kind, domain, *_) in enumerate(batch):
+            raw_scheduled, raw_started = raw[2 * i], raw[2 * i + 1]
+            if raw_scheduled is None or raw_started is None:
+                continue  # purged meanwhile
+            latency = float(unpack(raw_started)["eventTimestamp"]) - float(unpack(raw_scheduled)["eventTimestamp"])
+            self.schedule_to_start(kind, domain, latency)
+
+    def start(self, engine: Engine, interval: float = 0.25) -> Metrics:
+        """Flush in the background, at most every ``interval`` seconds, while tasks are handed out."""
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                self._pending.wait()
+                self._pending.clear()
+                self.flush(engine)
+                self._stopping.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="flowser-metrics", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._pending.set()
+        if self._thread is not None:
+            self._thread.join(5)
 
     # -- scrape -------------------------------------------------------------------------
     def render(self, engine: Engine) -> str:
+        self.flush(engine)
         out: list[str] = []
         with self._lock:
             requests = dict(self.requests)

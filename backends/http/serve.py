@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     pool.max_connections = max(pool.max_connections, args.max_polls + args.max_connections // 4 + 64)
     metrics = Metrics()
     metrics.instrument(engine)
+    metrics.start(engine)
     app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls)
     limits = Limits(
         max_body=args.max_body,
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if runner is not None:
             runner.stop()
+        metrics.stop()
         keeper.stop()
         engine.store.close()
         signal.set_wakeup_fd(previous_fd)

@@ -19,6 +19,7 @@ descriptors (the client's socket and a Redis connection).
 from __future__ import annotations
 
 import logging
+import re
 import selectors
 import socket
 import threading
@@ -32,7 +33,9 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger("flowser.http")
 
-_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
+_HEADER_LINE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*([^\x00\r]*?)[ \t]*", re.S)
 
 
 @dataclass
@@ -73,8 +76,6 @@ class Response:
     status: int
     headers: dict[str, str]
     body: bytes = b""
-    after: Callable[[], None] | None = None
-    """Called once the response has been sent (bookkeeping off the client's clock)."""
     close: bool = False
 
 
@@ -361,11 +362,6 @@ class _Connection:
         response = self.server.handler(request)
         keep = keep and not response.close and not self.server.stopping
         self._send(response, keep=keep, head_only=request.method == "HEAD")
-        if response.after is not None:
-            try:
-                response.after()
-            except Exception:
-                log.exception("after-response hook failed")
         return keep
 
     def _answer_error(self, status: int, code: str, message: str) -> None:
@@ -521,26 +517,19 @@ def _head_end(buf: bytearray) -> tuple[int, int]:
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     lines = head.split(b"\n")
-    parts = lines[0].rstrip(b"\r").split(b" ")
-    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN_CHARS:
+    request_line = _REQUEST_LINE.fullmatch(lines[0].rstrip(b"\r"))
+    if request_line is None:
         raise _HttpError(400, "MalformedHttpRequestException", "Malformed request line")
-    method, raw_target, raw_version = parts
+    method, raw_target, raw_version = request_line.groups()
     if raw_version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        if raw_version.startswith(b"HTTP/"):
-            raise _HttpError(505, "MalformedHttpRequestException", "HTTP version not supported")
-        raise _HttpError(400, "MalformedHttpRequestException", "Malformed request line")
-    if not raw_target or any(b <= 0x20 or b == 0x7F for b in raw_target):
-        raise _HttpError(400, "MalformedHttpRequestException", "Malformed request target")
+        raise _HttpError(505, "MalformedHttpRequestException", "HTTP version not supported")
     headers: dict[str, str] = {}
     for raw in lines[1:]:
-        line = raw.rstrip(b"\r")
-        name, colon, value = line.partition(b":")
-        if not colon or not name or not set(name) <= _TOKEN_CHARS:
+        line = _HEADER_LINE.fullmatch(raw.rstrip(b"\r"))
+        if line is None:
             raise _HttpError(400, "MalformedHttpRequestException", "Malformed header line")
-        if b"\r" in value or b"\x00" in value:
-            raise _HttpError(400, "MalformedHttpRequestException", "Malformed header value")
-        key = name.decode("ascii").lower()
-        text = value.strip(b" \t").decode("latin-1")
+        key = line.group(1).decode("ascii").lower()
+        text = line.group(2).decode("latin-1")
         headers[key] = f"{headers[key]},{text}" if key in headers else text
     return method.decode("ascii"), raw_target.decode("latin-1"), raw_version.decode("ascii"), headers
 
