@@ -686,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
         server = EmbeddedRedis.acquire(data_dir)
         url = server.url
     info = redis.Redis.from_url(url).info("server")
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"note: load average {load:.1f} before starting: other work shares these CPUs; figures will be low")
     print(
         f"flowser engine bench: Redis {info['redis_version']} at {url}; {os.cpu_count()} CPUs; "
         f"Python {sys.version.split()[0]}"

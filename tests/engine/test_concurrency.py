@@ -9,10 +9,15 @@ only by what SWF promises (swf-semantics.md §2.4, §4, §7, §14):
 * ``test_concurrent_deciders``: decider processes on one decision list while
   signals pour in; each decision task delivered once, at most one started per
   run, ``previousStartedEventId`` right.
-* ``test_sigkill_anywhere``: a child making engine calls in a tight loop is
-  SIGKILLed at random moments; after each kill every execution is consistent,
-  every acknowledged call is visible, and every dispatchable task (including
-  one the child had claimed but not started) is delivered exactly once.
+* ``test_sigkill_anywhere``: a child making engine calls in a tight loop
+  (starts, decisions with activities, child workflows and external signals,
+  activity completions and failures, signals, cancel requests, terminations)
+  is SIGKILLed at random moments; after each kill every execution is
+  consistent (history, DescribeWorkflowExecution, visibility lists, the
+  store's keys), every acknowledged call is visible, the outbox delivers each
+  child start, child close and external signal exactly once, and every
+  dispatchable task (including one the child had claimed but not started) is
+  delivered exactly once.
 * ``test_task_claimed_by_a_killed_poller_is_still_pending`` and
   ``test_waiting_poller_gets_the_task_when_the_dead_claimers_lease_ends``:
   the lease window in focus (a poller killed between claiming a task and
@@ -75,6 +80,11 @@ TRIGGERING = frozenset(
     CancelWorkflowExecutionFailed ContinueAsNewWorkflowExecutionFailed""".split()
 )
 
+CHILD_ENDS = frozenset(
+    """StartChildWorkflowExecutionFailed ChildWorkflowExecutionCompleted ChildWorkflowExecutionFailed
+    ChildWorkflowExecutionCanceled ChildWorkflowExecutionTimedOut ChildWorkflowExecutionTerminated""".split()
+)
+
 ACTIVITY_CLOSES = (
     "ActivityTaskCompleted",
     "ActivityTaskFailed",
@@ -96,6 +106,8 @@ class Replay:
     prev_of_started: dict[int, int] = field(default_factory=dict)  # DTSt id -> previousStartedEventId
     act_started: dict[int, int] = field(default_factory=dict)  # ActivityTaskStarted id -> scheduled id
     act_closed: dict[int, dict[str, Any]] = field(default_factory=dict)  # scheduled id -> close event
+    open_children: set[int] = field(default_factory=set)  # StartChildWorkflowExecutionInitiated ids
+    by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -175,8 +187,14 @@ def replay(events: list[dict[str, Any]], where: str = "") -> Replay:
             r.act_closed[sched] = e
         elif t == "WorkflowExecutionCancelRequested":
             r.cancel_requested = True
+        elif t == "StartChildWorkflowExecutionInitiated":
+            r.open_children.add(i)
+        elif t in CHILD_ENDS and a.get("initiatedEventId"):  # (0: a StartChild that failed at once)
+            assert a["initiatedEventId"] in r.open_children, f"{where}: {t} {i} {a} of no open child"
+            r.open_children.discard(a["initiatedEventId"])
         elif t in CLOSE_STATUS:
             r.close_status = CLOSE_STATUS[t]
+        r.by_type.setdefault(t, []).append(e)
         if t in TRIGGERING:
             needs_decision = True
     if r.is_open and needs_decision:
@@ -197,6 +215,7 @@ def check_describe(swf: Any, domain: str, workflow_id: str, run_id: str, r: Repl
     if r.is_open:  # openCounts are not reset at close (§8.6), so only open runs are compared in full
         assert counts["openDecisionTasks"] == (1 if (r.scheduled or r.started) else 0), (where, counts, r)
         assert info["cancelRequested"] == r.cancel_requested, (where, info)
+        assert counts["openChildWorkflowExecutions"] == len(r.open_children), (where, counts, r.open_children)
 
 
 def all_executions(swf: Any, domain: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -680,7 +699,8 @@ def _crash_child(url: str, journal: str, seed: int, trap: bool) -> None:
     def log(*entry: Any) -> None:
         os.write(fd, (json.dumps(entry) + "\n").encode())
 
-    swf = connect(url, poll_hold=0.05, config=EngineConfig(lease=LEASE), timekeeper=False)
+    # its timekeeper delivers the outbox (children, external signals) right after each commit
+    swf = connect(url, poll_hold=0.05, config=EngineConfig(lease=LEASE))
     me = f"child-{seed}"
     if trap:
         store = swf.flowser_engine.store
@@ -751,11 +771,46 @@ def _crash_child(url: str, journal: str, seed: int, trap: bool) -> None:
                             "recordMarkerDecisionAttributes": {"markerName": nonce},
                         }
                     )
+                children = [f"c{nonce}"] if rng.random() < 0.15 else []
+                decisions += [
+                    {
+                        "decisionType": "StartChildWorkflowExecution",
+                        "startChildWorkflowExecutionDecisionAttributes": {
+                            "workflowType": CRASH_WF,
+                            "workflowId": c,
+                        },
+                    }
+                    for c in children
+                ]
+                signals = []
+                if known and rng.random() < 0.2:
+                    target_wid, target_rid = rng.choice(known[-30:])
+                    target: dict[str, Any] = {"workflowId": target_wid, "signalName": "ext", "input": nonce}
+                    if rng.random() < 0.5:
+                        target["runId"] = target_rid
+                    signals.append(nonce)
+                    decisions.append(
+                        {
+                            "decisionType": "SignalExternalWorkflowExecution",
+                            "signalExternalWorkflowExecutionDecisionAttributes": target,
+                        }
+                    )
                 close = rng.random() < 0.25
                 if close:
                     decisions.append(complete(nonce))
                 swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
-                log("ack", "decided", {"rid": rid, "started": started, "acts": acts, "close": close})
+                log(
+                    "ack",
+                    "decided",
+                    {
+                        "rid": rid,
+                        "started": started,
+                        "acts": acts,
+                        "children": children,
+                        "signals": signals,
+                        "close": close,
+                    },
+                )
             elif op == "work":
                 task = swf.poll_for_activity_task(domain=CRASH_DOMAIN, taskList={"name": "ca"}, identity=me)
                 if not task.get("taskToken"):
@@ -807,9 +862,19 @@ class _CrashJudge:
         self.replays: dict[str, Replay] = {}
         self.acks: list[list[Any]] = []
 
+    def quiesce(self) -> None:
+        """Deliver what the killed child's commits left in the outbox (as a timekeeper would)."""
+        engine = self.swf.flowser_engine
+        for _ in range(50):
+            if not engine.fire_due():
+                return
+        raise AssertionError("the outbox keeps refilling")
+
     def snapshot(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Every run consistent with itself, the visibility lists and the store's keys."""
+        """Every run consistent with itself, the visibility lists and the store's keys, and runs with
+        each other (children and external signals, once the outbox is delivered)."""
         swf, dk = self.swf, self.dk
+        self.quiesce()
         open_runs, closed_runs = all_executions(swf, CRASH_DOMAIN)
         # the store holds exactly the listed runs: nothing half-created or half-closed
         run_keys = {decode(k)[len(dk.run("")) :] for k in self.redis.scan_iter(match=dk.run("*"), count=1000)}
@@ -831,7 +896,63 @@ class _CrashJudge:
             self.replays[rid] = r
             if not r.is_open:
                 self.final.add(rid)
+        self.check_relations()
         return open_runs, closed_runs
+
+    def check_relations(self) -> None:
+        """Each child started once and told of once (§9); each external signal delivered once (§11)."""
+        replays = self.replays
+        child_of: dict[tuple[str, int], str] = {}
+        signaled: Counter[tuple[str, int]] = Counter()
+        for rid, r in replays.items():
+            started = attrs(r.events[0])
+            if started.get("parentWorkflowExecution"):
+                key = (started["parentWorkflowExecution"]["runId"], started["parentInitiatedEventId"])
+                assert key not in child_of, (
+                    f"two runs started for one StartChildWorkflowExecutionInitiated {key}"
+                )
+                child_of[key] = rid
+            for e in r.by_type.get("WorkflowExecutionSignaled", []):
+                ext = attrs(e).get("externalWorkflowExecution")
+                if ext:
+                    signaled[(ext["runId"], attrs(e)["externalInitiatedEventId"])] += 1
+        assert max(signaled.values(), default=0) <= 1, (
+            f"external signals delivered twice: {signaled.most_common(3)}"
+        )
+        for rid, r in replays.items():
+
+            def outcomes(types: tuple[str, ...], initiated: int, r: Replay = r) -> list[dict[str, Any]]:
+                return [
+                    e
+                    for t in types
+                    for e in r.by_type.get(t, [])
+                    if attrs(e)["initiatedEventId"] == initiated
+                ]
+
+            for e in r.by_type.get("StartChildWorkflowExecutionInitiated", []):
+                i = e["eventId"]
+                got = outcomes(("ChildWorkflowExecutionStarted", "StartChildWorkflowExecutionFailed"), i)
+                assert len(got) <= 1 and (len(got) == 1 or not r.is_open), (rid, i, got)
+                if got and got[0]["eventType"] == "ChildWorkflowExecutionStarted":
+                    child = attrs(got[0])["workflowExecution"]["runId"]
+                    assert child_of.get((rid, i)) == child, (rid, i, child)
+                    told = outcomes(tuple(k for k in r.by_type if k.startswith("ChildWorkflowExecution")), i)[
+                        1:
+                    ]
+                    assert len(told) <= 1, (rid, i, told)
+                    if r.is_open and not replays[child].is_open:
+                        assert len(told) == 1, f"parent {rid} never told that child {child} closed"
+                else:
+                    assert (rid, i) not in child_of, f"a child of {rid}/{i} runs, but the parent shows none"
+            for e in r.by_type.get("SignalExternalWorkflowExecutionInitiated", []):
+                i = e["eventId"]
+                got = outcomes(
+                    ("ExternalWorkflowExecutionSignaled", "SignalExternalWorkflowExecutionFailed"), i
+                )
+                assert len(got) <= 1 and (len(got) == 1 or not r.is_open), (rid, i, got)
+                delivered = bool(got) and got[0]["eventType"] == "ExternalWorkflowExecutionSignaled"
+                if got:
+                    assert signaled[(rid, i)] == delivered, (rid, i, got, signaled[(rid, i)])
 
     def check_acks(self, entries: list[list[Any]]) -> None:
         """What a call that returned did is in the histories."""
@@ -863,6 +984,19 @@ class _CrashJudge:
                 ]
                 scheduled = [attrs(e)["activityId"] for e in caused if "Activity" in e["eventType"]]
                 assert scheduled == d["acts"], (d, scheduled)
+                children = [
+                    attrs(e)["workflowId"]
+                    for e in caused
+                    if e["eventType"] == "StartChildWorkflowExecutionInitiated"
+                    or (
+                        e["eventType"] == "StartChildWorkflowExecutionFailed"
+                        and not attrs(e)["initiatedEventId"]
+                    )
+                ]
+                assert children == d["children"], (d, children)
+                initiated = "SignalExternalWorkflowExecutionInitiated"
+                signals = [attrs(e).get("input") for e in caused if e["eventType"] == initiated]
+                assert signals == d["signals"], (d, signals)
                 closes = {"WorkflowExecutionCompleted", "CompleteWorkflowExecutionFailed"}
                 assert any(e["eventType"] in closes for e in caused) == d["close"], (d, caused)
             elif op in ("acompleted", "afailed"):
@@ -939,12 +1073,16 @@ class _CrashJudge:
             if not a["started"]
         }
         self.drain("a", pending)
-        open_runs, _ = self.snapshot()
-        dispatchable = {
-            (rid, self.replays[rid].scheduled) for rid in open_runs if self.replays[rid].dispatchable_decision
-        }
-        self.drain("d", dispatchable)
-        open_runs, _ = self.snapshot()
+        for _ in range(20):  # closing a child tells its parent: another decision task, another round
+            open_runs, _ = self.snapshot()
+            dispatchable = {
+                (rid, self.replays[rid].scheduled)
+                for rid in open_runs
+                if self.replays[rid].dispatchable_decision
+            }
+            if not dispatchable:
+                break
+            self.drain("d", dispatchable)
         # left: decision tasks held behind one the killed child started (no timeouts here); §12 [E] counts them
         held = sum(1 for rid in open_runs if self.replays[rid].scheduled and self.replays[rid].started)
         for kind, name, expected in (("a", "ca", 0), ("d", "cd", held)):
@@ -1010,7 +1148,19 @@ def test_sigkill_anywhere(redis_client: redis.Redis, redis_url: str, tmp_path: P
         swf.close()
     acked = Counter(op for _, op, _ in judge.acks)
     assert acked["start"] and acked["decided"] and acked["acompleted"], acked
+    related = Counter(
+        t
+        for r in judge.replays.values()
+        for t in (
+            "ChildWorkflowExecutionStarted",
+            "ChildWorkflowExecutionCompleted",
+            "ExternalWorkflowExecutionSignaled",
+        )
+        for _ in r.by_type.get(t, [])
+    )
+    assert all(related.values()) and len(related) == 3, related
     print(f"acknowledged calls: {dict(acked)}; kills that left a claim in flight: {killed_mid_claim}/{KILLS}")
+    print(f"runs: {len(judge.replays)}; {dict(related)}")
 
 
 # --------------------------------------------------------------------------------------
