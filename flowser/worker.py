@@ -194,6 +194,8 @@ class Runner:
         for thread in self._threads:
             while thread.is_alive() and time.monotonic() < deadline and not self._forced.is_set():
                 thread.join(timeout=0.05)
+        if self._forced.is_set():
+            log.info("stopping at once (second signal)")
         with self._lock:
             left = dict(self._in_hand)
         for thread_name, task in left.items():
@@ -210,8 +212,10 @@ class Runner:
         """Start, serve until one of ``signals``, stop gracefully; returns 0. Call from the main thread."""
         previous = {sig: signal.getsignal(sig) for sig in signals}
 
+        received: list[int] = []
+
         def on_signal(signum: int, frame: Any) -> None:
-            log.info("received %s: stopping", signal.Signals(signum).name)
+            received.append(signum)  # no logging here: the handler may interrupt a log call
             self.request_stop()
 
         for sig in previous:
@@ -221,6 +225,8 @@ class Runner:
             while not self._stopping.wait(0.2):
                 if not any(t.is_alive() for t in self._threads):
                     break
+            if received:
+                log.info("received %s: stopping", signal.Signals(received[0]).name)
             self.stop()
         finally:
             for sig, handler in previous.items():
@@ -278,14 +284,22 @@ class ActivityRunner(Runner):
 
     def _dispatch(self, task: tasks.Activity) -> None:
         if self.executor is not None:
-            self.executor.submit(self, task)
+            try:
+                self.executor.submit(self, task)
+            except Exception as exc:
+                reason = f"could not hand the task to the executor: {_reason(exc)}"
+                _respond_safely(task, "fail the task", lambda: task.fail(details=traceback.format_exc(), reason=reason))
+                raise
             return
         run_activity_task(self.type_cls(self.domain), task)
 
     def _give_up(self, thread_name: str, task: tasks.Activity) -> None:
         if task.closed:
             return
-        reason = f"worker shutting down: the task did not finish within the {self.grace:g} s grace period"
+        if self._forced.is_set():
+            reason = "worker shutting down: stopped at once by a second signal"
+        else:
+            reason = f"worker shutting down: the task did not finish within the {self.grace:g} s grace period"
         ctx = context(task)
         log.warning("failing %s task: %s %s", task.activity_type, reason, _ids(ctx), extra=ctx)
         _respond_safely(task, "fail the task", lambda: task.fail(details=f"worker {self.identity} ({thread_name})", reason=reason))

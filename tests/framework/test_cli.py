@@ -293,3 +293,20 @@ def test_readme_example_runs_end_to_end() -> None:
     completed = next(line for line in out.splitlines() if "WorkflowExecutionCompleted" in line)
     assert "'mult_id': 6" in completed and "'sum_id': 10" in completed
     assert done.stderr == ""
+
+
+def test_a_second_signal_ends_the_grace_period(spawn: Callable[..., Proc], domain: WorkerDomain, redis_url: str, tmp_path: Path) -> None:
+    worker = spawn("worker", f"{FLOWS}:SlowActivity", "--domain", "workers", "--backend", redis_url, "--grace", "60")
+    worker.wait_log("polling")
+    marker = tmp_path / "started"
+    with workers(domain, OneActivityWorkflow):
+        run = start_one(domain, "Slow", {"id": "twice", "seconds": 120, "started_file": str(marker)})
+        wait_until(marker.exists, timeout=20)
+        began = time.monotonic()
+        worker.proc.send_signal(signal.SIGTERM)
+        worker.wait_log("received SIGTERM")
+        assert worker.signal(signal.SIGTERM) == 0, worker.log
+        assert time.monotonic() - began < 10
+        record = run.wait(timeout=10).activities["Slow.twice"]
+    assert record.status == "FAILED" and record.reason == "worker shutting down: stopped at once by a second signal"
+    assert "stopping at once (second signal)" in worker.log
