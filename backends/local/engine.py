@@ -27,7 +27,7 @@ import msgpack
 import redis
 
 from . import decisions as decision_rules
-from . import relations
+from . import relations, timeouts
 from .clock import Clock, SystemClock
 from .faults import (
     DefaultUndefinedFault,
@@ -55,6 +55,8 @@ log = logging.getLogger("flowser.engine")
 
 KIND_NAMES = {"w": "WorkflowType", "a": "ActivityType"}
 ONE_YEAR = 31_536_000
+FIRE_BATCH = 64
+"""Deadlines fired per transaction by a timekeeper."""
 
 
 @dataclass
@@ -1462,71 +1464,78 @@ class _Deadlines:
         for name in sorted(d.decode() for d in engine.r.hkeys(DOMAINS)):
             dk = DomainKeys(name)
             while True:
-                due = engine.r.zrangebyscore(dk.deadlines, "-inf", now, start=0, num=256, withscores=True)
+                due = engine.r.zrangebyscore(dk.deadlines, "-inf", now, start=0, num=1024)
                 if not due:
                     break
-                for member, _due_at in due:
-                    if self.fire(dk, member.decode(), now):
-                        fired += 1
+                batch: list[str] = []
+                for raw_member in due:
+                    member = raw_member.decode()
+                    if member.split("|", 1)[0] in relations.OUTBOX_KINDS:
+                        fired += self.fire_batch(dk, batch, now)
+                        batch = []
+                        kind, run_id, ref = timeouts.parse(member)
+                        fired += relations.deliver(engine, dk, member, kind, run_id, int(ref or 0), now)
+                        continue
+                    batch.append(member)
+                    if len(batch) == FIRE_BATCH:
+                        fired += self.fire_batch(dk, batch, now)
+                        batch = []
+                fired += self.fire_batch(dk, batch, now)
         return fired
 
-    def fire(self, dk: DomainKeys, member: str, now: float) -> bool:
-        from . import timeouts
-
+    def fire_batch(self, dk: DomainKeys, members: list[str], now: float) -> int:
+        """Fire due single-run deadlines in one transaction over their runs: one round trip to
+        read them (under WATCH), one to write; a conflicting change makes the batch run again."""
+        if not members:
+            return 0
         engine = self.engine
-        kind, run_id, ref = timeouts.parse(member)
-        if kind in relations.OUTBOX_KINDS:
-            return relations.deliver(engine, dk, member, kind, run_id, int(ref or 0), now)
+        run_ids = list(dict.fromkeys(timeouts.parse(m)[1] for m in members))
 
-        def body(pipe: Any) -> bool:
-            score = pipe.zscore(dk.deadlines, member)
-            if score is None or score > now:
-                return False  # fired by another timekeeper, or moved (heartbeat) meanwhile
-            raw = pipe.get(dk.run(run_id))
-            if raw is None:
-                pipe.multi()
-                pipe.zrem(dk.deadlines, member)
-                return False
-            run = Run(unpack(raw), score)
-            if kind == "purge":
-                pipe.multi()
-                _purge(pipe, dk, run.s)
-                pipe.zrem(dk.deadlines, member)
-                return True
-            if kind in ("cpt", "cpc") and run.s["cs"] == "CONTINUED_AS_NEW":
-                # the child went on as a new run: the policy follows it there
-                current = pipe.get(dk.workflow_id(run.workflow_id))
-                pipe.multi()
-                pipe.zrem(dk.deadlines, member)
-                if current is not None:
-                    pipe.zadd(dk.deadlines, {deadline(kind, current.decode()): score})
-                return False
-            if kind == "wto":
-                changed = timeouts.execution_timed_out(run)
-            elif kind == "dto":
-                changed = timeouts.decision_task_timed_out(run, int(ref))
-            elif kind == "dts":
-                changed = timeouts.decision_task_schedule_timed_out(run, int(ref))
-            elif kind in timeouts.ACTIVITY_TIMEOUTS:
-                changed = timeouts.activity_timed_out(run, kind, int(ref))
-            elif kind == "tmr":
-                changed = timeouts.timer_fired(run, int(ref))
-            elif kind in ("cpt", "cpc"):
-                changed = timeouts.child_policy_applied(run, kind)
-            elif kind == "l2c":
-                changed = timeouts.lambda_timed_out(run, int(ref))
-            else:
-                log.warning("dropping deadline %s of unknown kind", member)
-                changed = False
-            pipe.multi()
-            run.effects.deadlines_remove.add(member)
-            if changed:
-                engine.write_run(pipe, dk, run)
-            else:
-                pipe.zrem(dk.deadlines, member)
-            return changed
+        def body(tx: Any) -> int:
+            tx.watch(*(dk.run(r) for r in run_ids))
+            replies = tx.read_many(
+                *(("ZSCORE", dk.deadlines, m) for m in members), *(("GET", dk.run(r)) for r in run_ids)
+            )
+            scores, raws = replies[: len(members)], replies[len(members) :]
+            runs = {r: Run(unpack(raw), now) for r, raw in zip(run_ids, raws, strict=True) if raw is not None}
+            changed: dict[str, Run] = {}
+            dropped: list[str] = []
+            moved: dict[str, float] = {}
+            purged: list[dict[str, Any]] = []
+            fired = 0
+            for member, score in zip(members, scores, strict=True):
+                if score is None or score > now:
+                    continue  # fired by another timekeeper, or moved (heartbeat) meanwhile
+                kind, run_id, ref = timeouts.parse(member)
+                run = runs.get(run_id)
+                dropped.append(member)
+                if run is None:
+                    continue
+                run.now = ms(score)  # the event carries its deadline
+                if kind == "purge":
+                    purged.append(runs.pop(run_id).s)
+                    changed.pop(run_id, None)
+                    fired += 1
+                elif kind in ("cpt", "cpc") and run.s["cs"] == "CONTINUED_AS_NEW":
+                    # the child went on as a new run: the policy follows it there
+                    current = tx.get(dk.workflow_id(run.workflow_id))
+                    if current is not None:
+                        moved[deadline(kind, current.decode())] = score
+                elif timeouts.fire(run, kind, ref):
+                    changed[run_id] = run
+                    fired += 1
+            tx.multi()
+            for state in purged:
+                _purge(tx, dk, state)
+            for run in changed.values():
+                engine.write_run(tx, dk, run)
+            if dropped:
+                tx.zrem(dk.deadlines, *dropped)
+            if moved:
+                tx.zadd(dk.deadlines, moved)
+            return fired
 
-        return bool(engine.commit([dk.run(run_id)], body))
+        return int(engine.commit([], body))
 
 
 def _purge(pipe: Any, dk: DomainKeys, s: dict[str, Any]) -> None:

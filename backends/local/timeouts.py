@@ -148,3 +148,22 @@ def lambda_timed_out(run: Run, scheduled: int) -> bool:
         {"scheduledEventId": scheduled, "startedEventId": entry["st"], "timeoutType": "START_TO_CLOSE"},
     )
     return True
+
+
+def fire(run: Run, kind: str, ref: str) -> bool:
+    """Apply the deadline ``<kind>|<run>|<ref>`` to its run; True when the run changed."""
+    if kind == "wto":
+        return execution_timed_out(run)
+    if kind == "dto":
+        return decision_task_timed_out(run, int(ref))
+    if kind == "dts":
+        return decision_task_schedule_timed_out(run, int(ref))
+    if kind in ACTIVITY_TIMEOUTS:
+        return activity_timed_out(run, kind, int(ref))
+    if kind == "tmr":
+        return timer_fired(run, int(ref))
+    if kind in ("cpt", "cpc"):
+        return child_policy_applied(run, kind)
+    if kind == "l2c":
+        return lambda_timed_out(run, int(ref))
+    return False  # an unknown kind (a newer engine's?) is dropped
