@@ -102,12 +102,17 @@ def percentile(values: list[float], q: float) -> float:
 
 # -- the client processes -----------------------------------------------------------------
 def decider(url: str, domain: str, done: Any, counts: Any, ready: Any) -> None:
-    """Schedules the activities a run asks for (input "N"), completes it when all are done."""
+    """Schedules the activities a run asks for (input "N"), completes it when all are done.
+
+    It reads only the events since its previous decision (newest first), and
+    keeps its count in the executionContext, as an efficient decider does.
+    """
     swf = client(url)
     ready.release()
     while True:
         try:
-            task = swf.poll_for_decision_task(domain=domain, taskList={"name": TASK_LIST}, identity="decider")
+            task = swf.poll_for_decision_task(domain=domain, taskList={"name": TASK_LIST}, identity="decider",
+                                              reverseOrder=True, maximumPageSize=100)
         except Exception:
             with counts.get_lock():
                 counts[2] += 1
@@ -119,15 +124,29 @@ def decider(url: str, domain: str, done: Any, counts: Any, ready: Any) -> None:
                 counts[1] += 1
         if "taskToken" not in task:
             continue
-        events = list(task["events"])
-        page = task
-        while "nextPageToken" in page:
-            page = swf.poll_for_decision_task(domain=domain, taskList={"name": TASK_LIST}, nextPageToken=page["nextPageToken"])
-            events += page["events"]
-        wanted = int(events[0]["workflowExecutionStartedEventAttributes"].get("input", "1"))
-        scheduled = sum(1 for e in events if e["eventType"] == "ActivityTaskScheduled")
-        completed = sum(1 for e in events if e["eventType"] == "ActivityTaskCompleted")
-        if scheduled == 0:
+        # events after the previous decision task started are new; its DecisionTaskCompleted holds the count so far
+        previous = task.get("previousStartedEventId", 0)
+        wanted, completed, first = 0, 0, previous == 0
+        page: dict[str, Any] | None = task
+        while page is not None:
+            for event in page["events"]:
+                kind = event["eventType"]
+                if event["eventId"] <= previous:
+                    page = None
+                    break
+                if kind == "ActivityTaskCompleted":
+                    completed += 1
+                elif kind == "DecisionTaskCompleted" and event["decisionTaskCompletedEventAttributes"]["startedEventId"] == previous:
+                    context = event["decisionTaskCompletedEventAttributes"].get("executionContext", "1:0")
+                    wanted, before = (int(n) for n in context.split(":"))
+                    completed += before
+                elif kind == "WorkflowExecutionStarted":
+                    wanted = int(event["workflowExecutionStartedEventAttributes"].get("input", "1"))
+            else:
+                page = swf.poll_for_decision_task(
+                    domain=domain, taskList={"name": TASK_LIST}, reverseOrder=True, maximumPageSize=100,
+                    nextPageToken=page["nextPageToken"]) if "nextPageToken" in page else None
+        if first:
             decisions = [
                 {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
                     "activityType": ACT, "activityId": f"a{i}"}}
@@ -138,7 +157,8 @@ def decider(url: str, domain: str, done: Any, counts: Any, ready: Any) -> None:
         else:
             decisions = []
         try:
-            swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
+            swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions,
+                                                executionContext=f"{wanted}:{completed}")
         except Exception:
             with counts.get_lock():
                 counts[2] += 1

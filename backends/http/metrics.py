@@ -112,9 +112,8 @@ class Metrics:
                 histogram = self.latency[(kind, domain)] = _Histogram()
             histogram.observe(max(seconds, 0.0))
 
-    def fired(self, domain: str, member: str) -> None:
-        """A deadline fired (``Engine.deadlines.fire`` returned True)."""
-        kind = member.split("|", 1)[0]
+    def fired(self, domain: str, kind: str) -> None:
+        """A deadline of ``kind`` (``backends.local.timeouts``) fired and changed a run."""
         with self._lock:
             if kind == "tmr":
                 self.timers[domain] += 1
@@ -123,16 +122,49 @@ class Metrics:
                 self.timeouts[(domain, what, timeout)] += 1
 
     def instrument(self, engine: Engine) -> None:
-        """Count what this process's timekeeper fires (wraps ``engine.deadlines.fire``)."""
-        original = engine.deadlines.fire
+        """Count the timeouts and timers this process's timekeeper fires.
 
-        def fire(dk: DomainKeys, member: str, *args: Any, **kwargs: Any) -> bool:
-            changed = bool(original(dk, member, *args, **kwargs))
-            if changed:
-                self.fired(dk.domain, member)
+        The engine has no hook for it: this wraps ``timeouts.fire`` (the pure
+        transition a due deadline goes through; True when it changed the run)
+        and ``engine.commit``, and counts what fired in transactions that
+        committed (an attempt retried after a conflict is not counted twice).
+        If a later engine lacks either, those counters stay at 0.
+        """
+        from backends.local import timeouts
+
+        original_fire = getattr(timeouts, "fire", None)
+        original_commit = getattr(engine, "commit", None)
+        if not callable(original_fire) or not callable(original_commit):
+            log.warning("cannot count fired timeouts and timers with this engine; those metrics stay at 0")
+            return
+        local = threading.local()
+
+        def fire(run: Any, kind: str, *args: Any, **kwargs: Any) -> Any:
+            changed = original_fire(run, kind, *args, **kwargs)
+            fired = getattr(local, "fired", None)
+            if changed and fired is not None:
+                fired.append((str(run.s.get("d", "")), kind))
             return changed
 
-        engine.deadlines.fire = fire  # type: ignore[method-assign]
+        def commit(watch: Any, body: Callable[[Any], Any], *args: Any, **kwargs: Any) -> Any:
+            if getattr(local, "fired", None) is not None:  # nested: the outer commit counts
+                return original_commit(watch, body, *args, **kwargs)
+
+            def attempt(tx: Any) -> Any:
+                local.fired = []
+                return body(tx)
+
+            try:
+                result = original_commit(watch, attempt, *args, **kwargs)
+                fired = local.fired or []
+            finally:
+                local.fired = None
+            for domain, kind in fired:
+                self.fired(domain, kind)
+            return result
+
+        timeouts.fire = fire  # one engine per server process
+        engine.commit = commit  # type: ignore[method-assign]
 
     def task_delivered(self, operation: str, body: bytes) -> None:
         """Note the task a poll answered with; its latency is read later, in batches (``flush``)."""
