@@ -26,7 +26,8 @@ def redis_url() -> Iterator[str]:
     if given:
         yield given
         return
-    with tempfile.TemporaryDirectory(prefix="flt", dir="/tmp") as data_dir:
+    # the server stops just after its last user leaves: ignore a socket it is still removing
+    with tempfile.TemporaryDirectory(prefix="flt", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
         server = EmbeddedRedis.acquire(data_dir)
         try:
             yield server.url
