@@ -35,7 +35,8 @@ log = logging.getLogger("flowser.http")
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
-_HEADER_LINE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*([^\x00\r]*?)[ \t]*", re.S)
+_HEADER_LINE = rb"(?:" + _TOKEN + rb":[^\x00\r\n]*\r?)"
+_HEADER_BLOCK = re.compile(_HEADER_LINE + rb"(?:\n" + _HEADER_LINE + rb")*")
 
 
 @dataclass
@@ -516,21 +517,22 @@ def _head_end(buf: bytearray) -> tuple[int, int]:
 
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
-    lines = head.split(b"\n")
-    request_line = _REQUEST_LINE.fullmatch(lines[0].rstrip(b"\r"))
-    if request_line is None:
+    request_line, _, block = head.partition(b"\n")
+    match = _REQUEST_LINE.fullmatch(request_line.rstrip(b"\r"))
+    if match is None:
         raise _HttpError(400, "MalformedHttpRequestException", "Malformed request line")
-    method, raw_target, raw_version = request_line.groups()
+    method, raw_target, raw_version = match.groups()
     if raw_version not in (b"HTTP/1.1", b"HTTP/1.0"):
         raise _HttpError(505, "MalformedHttpRequestException", "HTTP version not supported")
     headers: dict[str, str] = {}
-    for raw in lines[1:]:
-        line = _HEADER_LINE.fullmatch(raw.rstrip(b"\r"))
-        if line is None:
+    if block:
+        if _HEADER_BLOCK.fullmatch(block) is None:  # every line "token: value" (one check, in C)
             raise _HttpError(400, "MalformedHttpRequestException", "Malformed header line")
-        key = line.group(1).decode("ascii").lower()
-        text = line.group(2).decode("latin-1")
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+        for line in block.split(b"\n"):
+            name, _, value = line.partition(b":")
+            key = name.decode("ascii").lower()
+            text = value.strip(b" \t\r").decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
     return method.decode("ascii"), raw_target.decode("latin-1"), raw_version.decode("ascii"), headers
 
 
