@@ -55,6 +55,8 @@ log = logging.getLogger("flowser.engine")
 
 KIND_NAMES = {"w": "WorkflowType", "a": "ActivityType"}
 ONE_YEAR = 31_536_000
+MIN_BLOCK = 0.01
+"""Shortest BLPOP timeout sent to Redis (seconds)."""
 FIRE_BATCH = 64
 """Deadlines fired per transaction by a timekeeper."""
 
@@ -947,17 +949,25 @@ class Engine:
     def count_pending_decision_tasks(self, p: dict[str, Any]) -> dict[str, Any]:
         self._known_domain(p["domain"])
         dk = DomainKeys(p["domain"])
-        name = p["taskList"]["name"]
-        with self.r.pipeline(transaction=False) as pipe:
-            pipe.zcard(dk.task_list("d", name))
-            pipe.scard(dk.held(name))
-            dispatchable, held = pipe.execute()
-        return {"count": int(dispatchable) + int(held), "truncated": False}
+        return {"count": self._pending(dk, "d", p["taskList"]["name"]), "truncated": False}
 
     def count_pending_activity_tasks(self, p: dict[str, Any]) -> dict[str, Any]:
         self._known_domain(p["domain"])
         dk = DomainKeys(p["domain"])
-        return {"count": int(self.r.zcard(dk.task_list("a", p["taskList"]["name"]))), "truncated": False}
+        return {"count": self._pending(dk, "a", p["taskList"]["name"]), "truncated": False}
+
+    def _pending(self, dk: DomainKeys, kind: str, name: str) -> int:
+        """Scheduled, not started: dispatchable, claimed by a poller not yet done (or dead), held."""
+        tl_key = dk.task_list(kind, name)
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.zcard(tl_key)
+            pipe.zrange(dk.inflight, 0, -1)
+            if kind == "d":
+                pipe.scard(dk.held(name))
+            replies = pipe.execute()
+        prefix = tl_key.encode() + b"\n"
+        leased = sum(1 for member in replies[1] if member.startswith(prefix))
+        return int(replies[0]) + leased + (int(replies[2]) if kind == "d" else 0)
 
     def _long_poll(self, dk: DomainKeys, kind: str, task_list: str, take: Callable[[str], Any]) -> Any:
         """Claim a task now, or wait (blocking on the list's wake key) until one comes or the hold ends."""
@@ -977,17 +987,23 @@ class Engine:
             remaining = give_up - time.monotonic()
             if remaining <= 0 or self._stopping.is_set():
                 return None
-            # a token per task made dispatchable: a wait ends at once when one arrives
+            # A token per task made dispatchable ends the wait at once. A task whose
+            # claimer died comes back when its lease ends: wait no longer than that.
+            lease = self.r.zrange(dk.inflight, 0, 0, withscores=True)
+            wait = remaining
+            if lease:
+                wait = min(wait, max(lease[0][1] - self.clock.now(), 0.0) + 0.005)
             with self._waiting_lock:
                 self._waiting[dk.domain] = self._waiting.get(dk.domain, 0) + 1
             try:
-                popped = self.r.blpop([wake_key, stop_key], timeout=max(remaining, 0.001))
+                # Redis reads timeouts under ~1 ms as 0, which means "forever"
+                popped = self.r.blpop([wake_key, stop_key], timeout=max(wait, MIN_BLOCK))
             finally:
                 with self._waiting_lock:
                     self._waiting[dk.domain] -= 1
             if popped is not None and popped[0].decode() == stop_key:
                 return None
-            if popped is None:
+            if popped is None and wait >= remaining:
                 member = self.store.claim(tl_key, dk.inflight, self.clock.now(), self.config.lease)
                 return take(member) if member is not None else None
 
