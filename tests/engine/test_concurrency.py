@@ -80,6 +80,11 @@ TRIGGERING = frozenset(
     CancelWorkflowExecutionFailed ContinueAsNewWorkflowExecutionFailed""".split()
 )
 
+CLOSE_FAILED = frozenset(
+    """CompleteWorkflowExecutionFailed FailWorkflowExecutionFailed CancelWorkflowExecutionFailed
+    ContinueAsNewWorkflowExecutionFailed""".split()
+)
+
 CHILD_ENDS = frozenset(
     """StartChildWorkflowExecutionFailed ChildWorkflowExecutionCompleted ChildWorkflowExecutionFailed
     ChildWorkflowExecutionCanceled ChildWorkflowExecutionTimedOut ChildWorkflowExecutionTerminated""".split()
@@ -128,7 +133,7 @@ def replay(events: list[dict[str, Any]], where: str = "") -> Replay:
     assert ids == list(range(1, len(events) + 1)), f"{where}: event ids not dense 1..n: {ids[:20]}..."
     assert events and events[0]["eventType"] == "WorkflowExecutionStarted", where
     assert len(events) > 1 and events[1]["eventType"] == "DecisionTaskScheduled", where
-    completed_tasks: set[int] = set()
+    completed_tasks: dict[int, bool] = {}  # DecisionTaskCompleted id -> a task was pending at it
     last_completed_start = 0
     started_sched = 0
     needs_decision = False
@@ -140,6 +145,11 @@ def replay(events: list[dict[str, Any]], where: str = "") -> Replay:
             assert dtc in completed_tasks, (
                 f"{where}: event {i} {t} names DTC {dtc}, not a DecisionTaskCompleted"
             )
+            # §4.4.5: a close decision fails (UNHANDLED_DECISION) exactly when events arrived during its task
+            if t in CLOSE_STATUS:
+                assert not completed_tasks[dtc], f"{where}: {t} {i} although events arrived during task {dtc}"
+            if t in CLOSE_FAILED and a["cause"] == "UNHANDLED_DECISION":
+                assert completed_tasks[dtc], f"{where}: {t} {i} UNHANDLED_DECISION, but nothing new came"
         if t == "DecisionTaskScheduled":
             assert not r.scheduled, f"{where}: second DecisionTaskScheduled {i} while {r.scheduled} pending"
             r.scheduled = i
@@ -161,7 +171,7 @@ def replay(events: list[dict[str, Any]], where: str = "") -> Replay:
                 f"{where}: {t} {i} {a} vs scheduled {started_sched}"
             )
             if t == "DecisionTaskCompleted":
-                completed_tasks.add(i)
+                completed_tasks[i] = bool(r.scheduled)  # did new events arrive while it was started?
                 last_completed_start = r.started
             r.started = 0
         elif t == "ActivityTaskScheduled":
@@ -488,7 +498,9 @@ SIGNALS = 6
 
 
 def _decider_process(url: str, name: str, threads: int, out: str, done: Any, ready: Any) -> None:
-    """Deciders that complete a run once its history holds ``SIGNALS`` signals, else record a marker.
+    """Deciders that record a marker and complete a run once its history holds ``SIGNALS`` signals,
+    or, half of the time, ``SIGNALS - 1`` (then the last signal races the close: it arrives during
+    the task, and the close fails with UNHANDLED_DECISION, or after it, and the signal is refused).
 
     Each waits a few random milliseconds before answering, so that signals
     arrive while its task is started.
@@ -519,7 +531,7 @@ def _decider_process(url: str, name: str, threads: int, out: str, done: Any, rea
                         "recordMarkerDecisionAttributes": {"markerName": identity},
                     }
                 ]
-                if signals == SIGNALS:
+                if signals == SIGNALS or (signals == SIGNALS - 1 and rng.random() < 0.5):
                     decisions.append(complete(identity))
                 swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
             except Exception:
@@ -563,24 +575,31 @@ def test_concurrent_deciders(redis_client: redis.Redis, redis_url: str, tmp_path
             runs[wid] = str(
                 swf.start_workflow_execution(domain=DOMAIN, workflowId=wid, workflowType=WF)["runId"]
             )
-        # signals from 4 threads, in random order, while the deciders work
-        plan = [(wid, n) for wid in runs for n in range(SIGNALS)]
-        random.Random(7).shuffle(plan)
+        # signals from 4 threads, each for a quarter of the runs, interleaved at random, in order per run
         errors: list[str] = []
+        refused: dict[str, int] = {}  # workflowId -> signal refused because the run had closed
 
-        def send(part: list[tuple[str, int]]) -> None:
-            rng = random.Random(len(part))
-            for wid, n in part:
+        def send(workflow_ids: list[str], seed: int) -> None:
+            rng = random.Random(seed)
+            plan = [wid for wid in workflow_ids for _ in range(SIGNALS)]
+            rng.shuffle(plan)
+            sent: Counter[str] = Counter()
+            for wid in plan:
+                n = sent[wid]
+                sent[wid] += 1
                 try:
                     swf.signal_workflow_execution(
                         domain=DOMAIN, workflowId=wid, signalName="go", input=str(n)
                     )
+                except swf.exceptions.UnknownResourceFault:
+                    refused[wid] = n
                 except Exception:
                     errors.append(traceback.format_exc())
                 if rng.random() < 0.2:
                     time.sleep(0.002)
 
-        senders = [threading.Thread(target=send, args=(plan[i::4],)) for i in range(4)]
+        wids = list(runs)
+        senders = [threading.Thread(target=send, args=(wids[i::4], i)) for i in range(4)]
         for t in senders:
             t.start()
         for t in senders:
@@ -621,7 +640,14 @@ def test_concurrent_deciders(redis_client: redis.Redis, redis_url: str, tmp_path
         events = history(swf, run_id, wid)
         r = replay(events, wid)  # every DTSt has its DTC before the next DTSt
         assert r.close_status == "COMPLETED"
-        assert sum(e["eventType"] == "WorkflowExecutionSignaled" for e in events) == SIGNALS
+        signals = [attrs(e)["input"] for e in events if e["eventType"] == "WorkflowExecutionSignaled"]
+        if wid in refused:  # only the last one, and only after the run closed with all the others
+            assert refused[wid] == SIGNALS - 1 and signals == [str(n) for n in range(SIGNALS - 1)], (
+                wid,
+                signals,
+            )
+        else:
+            assert signals == [str(n) for n in range(SIGNALS)], (wid, signals)
         starts = [e for e in events if e["eventType"] == "DecisionTaskStarted"]
         assert {(run_id, e["eventId"]) for e in starts} == {k for k in delivered if k[0] == run_id}
         for e in starts:
@@ -636,6 +662,14 @@ def test_concurrent_deciders(redis_client: redis.Redis, redis_url: str, tmp_path
         check_describe(swf, DOMAIN, wid, run_id, r)
     assert swf.count_pending_decision_tasks(domain=DOMAIN, taskList={"name": "deciders"})["count"] == 0
     assert redis_client.zcard(DomainKeys(DOMAIN).inflight) == 0
+    unhandled = sum(
+        e["eventType"] == "CompleteWorkflowExecutionFailed"
+        for wid, rid in runs.items()
+        for e in history(swf, rid, wid)
+    )
+    print(
+        f"decision tasks: {len(got)}; closes refused (UNHANDLED_DECISION): {unhandled}; signals refused: {len(refused)}"
+    )
     swf.close()
 
 
