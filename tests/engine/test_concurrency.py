@@ -23,6 +23,11 @@ only by what SWF promises (swf-semantics.md §2.4, §4, §7, §14):
   the lease window in focus (a poller killed between claiming a task and
   starting it): the task still counts as pending (§12), and a long poll that
   is already waiting gets it when the lease ends (§2.4), not when its hold ends.
+* ``test_poll_returns_when_its_hold_ends``: an empty poll answers when its
+  hold ends, however little of it was left when it went to wait.
+* ``test_claimer_that_overruns_its_lease``: a live poller paused past its
+  lease between claim and start: the task still goes to exactly one poller,
+  and once started it is no longer counted pending.
 
 ``replay`` is the shared judge: it re-derives a run's state from its history,
 asserting the history's own invariants on the way.
@@ -1342,3 +1347,85 @@ def test_poll_returns_when_its_hold_ends(redis_client: redis.Redis, redis_url: s
     finally:
         swf.close()
     assert not hung, f"polls with poll_hold {hung} s were still waiting after 3 s"
+
+
+# --------------------------------------------------------------------------------------
+# 6. A live claimer that overruns its lease (a pause longer than the lease)
+# --------------------------------------------------------------------------------------
+
+PAUSE = LEASE + 1.0
+
+
+def _slow_poller(url: str, journal: str) -> None:
+    """Poll once for an activity, pausing ``PAUSE`` s between claiming and starting it; journal the answer."""
+    fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    swf = connect(url, poll_hold=PAUSE + 2.0, config=EngineConfig(lease=LEASE), timekeeper=False)
+    store = swf.flowser_engine.store
+    claim = store.claim
+    paused = []
+
+    def pausing_claim(*args: Any, **kwargs: Any) -> str | None:
+        member = claim(*args, **kwargs)
+        if member is not None and not paused:
+            paused.append(member)
+            os.write(fd, b'["claimed"]\n')
+            time.sleep(PAUSE)
+        return member
+
+    store.claim = pausing_claim
+    task = swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"}, identity="slow")
+    os.write(fd, (json.dumps(["answer", task.get("startedEventId", 0)]) + "\n").encode())
+    swf.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rival", ["waiting poller", "claim on another list"])
+def test_claimer_that_overruns_its_lease(
+    redis_client: redis.Redis, redis_url: str, tmp_path: Path, rival: str
+) -> None:
+    """The task goes to exactly one poller, and once it is started nothing counts it as pending (§12).
+
+    With a "waiting poller" on the same list, the lease's end hands the task to
+    it and the slow claimer's start is refused; with only a "claim on another
+    list" of the domain (which returns expired leases to their lists), the
+    slow claimer starts it.
+    """
+    swf = connect(redis_url, poll_hold=0.2, config=EngineConfig(lease=LEASE), timekeeper=False)
+    try:
+        setup_domain(swf)
+        run_id = str(swf.start_workflow_execution(domain=DOMAIN, workflowId="w1", workflowType=WF)["runId"])
+        task = swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+        swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[schedule("a1")])
+        journal = tmp_path / "slow"
+        child = _forkserver().Process(target=_slow_poller, args=(redis_url, str(journal)), daemon=True)
+        child.start()
+        deadline = time.monotonic() + 30
+        while not (journal.exists() and journal.read_text()):
+            assert child.is_alive() and time.monotonic() < deadline, "the slow poller never claimed"
+            time.sleep(0.01)
+        rival_got = 0
+        if rival == "waiting poller":
+            waiter = connect(
+                redis_url, poll_hold=PAUSE + 2.0, config=EngineConfig(lease=LEASE), timekeeper=False
+            )
+            answer = waiter.poll_for_activity_task(
+                domain=DOMAIN, taskList={"name": "workers"}, identity="waiter"
+            )
+            rival_got = answer.get("startedEventId", 0)
+            waiter.close()
+        else:
+            time.sleep(LEASE + 0.2)
+            swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})  # nothing to decide
+        child.join(PAUSE + 10)
+        assert child.exitcode == 0
+        slow_got = json.loads(journal.read_text().splitlines()[-1])[1]
+        started = [e for e in history(swf, run_id) if e["eventType"] == "ActivityTaskStarted"]
+        assert len(started) == 1, started
+        assert sorted([slow_got, rival_got]) == [0, started[0]["eventId"]], (slow_got, rival_got)
+        assert attrs(started[0])["identity"] == ("waiter" if rival_got else "slow")
+        count = swf.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": "workers"})["count"]
+        assert count == 0, f"the started task is still counted pending ({count})"
+        assert "taskToken" not in swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})
+        assert redis_client.zcard(DomainKeys(DOMAIN).inflight) == 0
+    finally:
+        swf.close()
