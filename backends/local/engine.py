@@ -1023,8 +1023,12 @@ class Engine:
                 pipe.expire(key, 60)
             pipe.execute()
 
-    def _drop_claim(self, pipe: Any, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
-        pipe.zrem(dk.inflight, f"{dk.task_list(kind, task_list)}\n{member}")
+    def drop_claim(self, pipe: Any, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """The claim is over: drop its lease, and the member itself in case an ended lease
+        had already put it back on its list (a claimer slower than its lease)."""
+        tl_key = dk.task_list(kind, task_list)
+        pipe.zrem(dk.inflight, f"{tl_key}\n{member}")
+        pipe.zrem(tl_key, member)
 
     def _empty_token(self, out: dict[str, Any]) -> dict[str, Any]:
         if self.config.empty_poll_token == "empty":
@@ -1045,7 +1049,7 @@ class Engine:
             def change(run: Run, pipe: Any) -> dict[str, Any] | None:
                 dt = run.s["dt"]
                 pipe.multi()
-                self._drop_claim(pipe, dk, "d", task_list, member)
+                self.drop_claim(pipe, dk, "d", task_list, member)
                 if not run.is_open or dt["sched"] != scheduled or dt["started"] or dt.get("m") != member:
                     return None
                 started = run.start_decision_task(identity)
@@ -1063,7 +1067,9 @@ class Engine:
             try:
                 return self.transition(dk, run_id, change)
             except UnknownResourceFault:  # purged meanwhile
-                self.r.zrem(dk.inflight, f"{dk.task_list('d', task_list)}\n{member}")
+                with self.r.pipeline(transaction=False) as drop:
+                    self.drop_claim(drop, dk, "d", task_list, member)
+                    drop.execute()
                 return None
 
         claimed = self._long_poll(dk, "d", task_list, take)
@@ -1207,7 +1213,7 @@ class Engine:
                 act = run.s["acts"].get(str(scheduled))
                 scheduled_event = pipe.prefetched[0]
                 pipe.multi()
-                self._drop_claim(pipe, dk, "a", task_list, member)
+                self.drop_claim(pipe, dk, "a", task_list, member)
                 if not run.is_open or act is None or act["st"] or act.get("m") != member:
                     return None
                 attrs: dict[str, Any] = {"scheduledEventId": scheduled}
@@ -1226,7 +1232,9 @@ class Engine:
                     dk, run_id, change, also_read=(("LINDEX", dk.history(run_id), scheduled - 1),)
                 )
             except UnknownResourceFault:
-                self.r.zrem(dk.inflight, f"{dk.task_list('a', task_list)}\n{member}")
+                with self.r.pipeline(transaction=False) as drop:
+                    self.drop_claim(drop, dk, "a", task_list, member)
+                    drop.execute()
                 return None
             if result is None:
                 return None

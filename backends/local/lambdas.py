@@ -112,7 +112,7 @@ class LambdaRunner:
             entry = run.s.get("lambdas", {}).get(str(scheduled))
             raw = pipe.lindex(dk.history(run_id), scheduled - 1)
             pipe.multi()
-            pipe.zrem(dk.inflight, f"{dk.task_list('l', name)}\n{member}")
+            engine.drop_claim(pipe, dk, "l", name, member)
             if not run.is_open or entry is None or entry["st"] or entry.get("m") != member:
                 return None
             event = unpack(raw)
