@@ -20,6 +20,7 @@ activity cancellation -- see docs/testing.md).
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import os
 import time
@@ -77,7 +78,7 @@ def workers(domain: Domain, *type_classes: type[Type], threads: int = 1, grace: 
     return Workers(domain, *type_classes, threads=threads, grace=grace)
 
 
-class _Base:
+class _Base(abc.ABC):
     domain: Domain
     client: Any
 
@@ -98,11 +99,13 @@ class _Base:
             run_activity_task(activity(self.domain), task)
         return task
 
+    @abc.abstractmethod
     def sleep(self, seconds: float) -> int:
-        raise NotImplementedError
+        """Let ``seconds`` pass; return how many deadlines fired."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the client and whatever serves it."""
 
     def __enter__(self: T) -> T:
         return self

@@ -19,6 +19,7 @@ another decider). A second signal ends the grace period at once.
 
 from __future__ import annotations
 
+import abc
 import importlib
 import logging
 import os
@@ -121,7 +122,7 @@ class Executor(Protocol):
     def submit(self, runner: Runner, task: Any) -> None: ...
 
 
-class Runner:
+class Runner(abc.ABC):
     """Polls for one type's tasks on ``threads`` threads and handles them until stopped."""
 
     kind: ClassVar[str] = ""
@@ -192,6 +193,7 @@ class Runner:
                 log.exception("on_stop hook failed")
         deadline = time.monotonic() + (self.grace if grace is None else grace)
         for thread in self._threads:
+            # joined in short steps: a second signal (handled in this thread) must end the wait at once
             while thread.is_alive() and time.monotonic() < deadline and not self._forced.is_set():
                 thread.join(timeout=0.05)
         if self._forced.is_set():
@@ -205,8 +207,9 @@ class Runner:
             log.info("%d poll(s) still held by the server are abandoned", still_polling)
         log.info("%s for %s stopped after %d task(s)", self.kind, self.type_cls.name, self.handled)
 
+    @abc.abstractmethod
     def _give_up(self, thread_name: str, task: Any) -> None:
-        raise NotImplementedError
+        """The grace period is over and ``task`` is still in hand."""
 
     def run(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> int:
         """Start, serve until one of ``signals``, stop gracefully; returns 0. Call from the main thread."""
@@ -268,11 +271,13 @@ class Runner:
                     self._in_hand.pop(name, None)
                     self.handled += 1
 
+    @abc.abstractmethod
     def _poll(self, identity: str) -> Any:
-        raise NotImplementedError
+        """One poll for a task of this runner's type; None when it came back empty."""
 
+    @abc.abstractmethod
     def _dispatch(self, task: Any) -> None:
-        raise NotImplementedError
+        """Handle one task."""
 
 
 class ActivityRunner(Runner):
