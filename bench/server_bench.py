@@ -3,6 +3,7 @@
     .venv/bin/python bench/server_bench.py                    # both servers, the full run
     .venv/bin/python bench/server_bench.py --only flowser --workflows 500
     .venv/bin/python bench/server_bench.py --moto-workflows 300 --json out.json
+    .venv/bin/python bench/server_bench.py --unsigned     # clients skip SigV4 signing (less client CPU)
 
 Each server is started as its own process (``python -m flowser.cli serve
 --redis <url>`` on a fresh embedded redis-server in a temp dir, default 50 s
@@ -82,6 +83,11 @@ def client(url: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    extra: dict[str, Any] = {}
+    if os.environ.get("FLOWSER_BENCH_UNSIGNED"):  # --unsigned (inherited by the spawned clients)
+        from botocore import UNSIGNED
+
+        extra["signature_version"] = UNSIGNED
     return boto3.session.Session().client(
         "swf",
         endpoint_url=url,
@@ -89,7 +95,7 @@ def client(url: str) -> Any:
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
         config=Config(read_timeout=70, connect_timeout=5, retries={"max_attempts": 3, "mode": "standard"},
-                      max_pool_connections=50),
+                      max_pool_connections=50, **extra),
     )
 
 
@@ -372,13 +378,21 @@ def bench(target: Target, args: argparse.Namespace, workflows: int, cap: float) 
     for _ in procs:
         ready.acquire()
     time.sleep(1.0)  # let their first polls arrive
-    try:
+    def phase(name: str, body: Any) -> None:
+        try:
+            body()
+        except Exception as exc:  # a server that fails a phase still gets its other figures
+            print(f"[{target.name}] {name} failed: {exc!r}"[:300], flush=True)
+            out[name] = {"error": repr(exc)[:300]}
+
+    def single() -> None:
         print(f"[{target.name}] one in flight: {args.single} workflows", flush=True)
         seconds, runs, lost = run_workflows(swf, domain, done, args.single, 1, "single", cap)
         d, a = latencies(swf, domain, runs, args.single)
         out["single"] = {"workflows_per_s": len(runs) / seconds, "completed": len(runs), "lost": lost,
                          "s2s_p50_ms": 1000 * percentile(d + a, 50), "s2s_p99_ms": 1000 * percentile(d + a, 99)}
 
+    def busy() -> None:
         print(f"[{target.name}] busy: {workflows} workflows, {args.in_flight} in flight", flush=True)
         counts_before = [list(decider_counts), list(worker_counts)]
         cpu_before = target.cpu()
@@ -391,14 +405,16 @@ def bench(target: Target, args: argparse.Namespace, workflows: int, cap: float) 
                        "cpu_ms_per_workflow": 1000 * cpu / max(len(runs), 1), "empty_polls": empties, "client_errors": errors,
                        "s2s_p50_ms": 1000 * percentile(d + a, 50), "s2s_p99_ms": 1000 * percentile(d + a, 99)}
 
+    def fanout() -> None:
         print(f"[{target.name}] fan-out: {args.fanout_runs} x 100 activities", flush=True)
         times = []
         for i in range(args.fanout_runs):
-            seconds, runs, lost = run_workflows(swf, domain, done, 1, 1, f"fan{i}", cap / 4, fanout=100)
+            seconds, runs, _ = run_workflows(swf, domain, done, 1, 1, f"fan{i}", cap / 4, fanout=100)
             if runs:
                 times.append(seconds)
         out["fanout"] = {"s_per_execution_median": statistics.median(times) if times else float("nan"), "completed": len(times)}
 
+    def idle() -> None:
         print(f"[{target.name}] idle: 4 pollers, 10 s", flush=True)
         time.sleep(1.0)
         polls_before = decider_counts[0] + worker_counts[0]
@@ -406,39 +422,48 @@ def bench(target: Target, args: argparse.Namespace, workflows: int, cap: float) 
         time.sleep(10.0)
         out["idle"] = {"polls_answered": decider_counts[0] + worker_counts[0] - polls_before,
                        "cores": (target.cpu() - cpu_before) / 10.0}
+
+    try:
+        for name, body in (("single", single), ("busy", busy), ("fanout", fanout), ("idle", idle)):
+            phase(name, body)
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.join(5)
 
-    print(f"[{target.name}] history of 1,000 events", flush=True)
-    run_id = swf.start_workflow_execution(domain=domain, workflowId="history", workflowType=WF,
-                                          taskList={"name": "nobody"})["runId"]
-    for i in range(998):
-        swf.signal_workflow_execution(domain=domain, workflowId="history", runId=run_id, signalName=f"s{i}")
-    reads = []
-    length = 0
-    for _ in range(20):
-        began = time.perf_counter()
-        events = swf.get_workflow_execution_history(domain=domain, execution={"workflowId": "history", "runId": run_id},
-                                                    maximumPageSize=1000)["events"]
-        reads.append(time.perf_counter() - began)
-        length = len(events)
-    out["history"] = {"events": length, "ms_median": 1000 * statistics.median(reads)}
+    def history() -> None:
+        print(f"[{target.name}] history of 1,000 events", flush=True)
+        run_id = swf.start_workflow_execution(domain=domain, workflowId="history", workflowType=WF,
+                                              taskList={"name": "nobody"})["runId"]
+        for i in range(998):
+            swf.signal_workflow_execution(domain=domain, workflowId="history", runId=run_id, signalName=f"s{i}", input="x")
+        reads = []
+        length = 0
+        for _ in range(20):
+            began = time.perf_counter()
+            events = swf.get_workflow_execution_history(
+                domain=domain, execution={"workflowId": "history", "runId": run_id}, maximumPageSize=1000)["events"]
+            reads.append(time.perf_counter() - began)
+            length = len(events)
+        out["history"] = {"events": length, "ms_median": 1000 * statistics.median(reads)}
 
-    print(f"[{target.name}] 1,000 idle long polls, 10 s", flush=True)
-    results = ctx.Queue()
-    poller = ctx.Process(target=idle_polls, args=(target.url, domain, 1000, 13.0, results), daemon=True)
-    poller.start()
-    time.sleep(3.0)  # ramp up
-    cpu_before = target.cpu()
-    time.sleep(10.0)
-    server_rss = rss_mb(target.proc.pid)
-    cpu = target.cpu() - cpu_before
-    answered, opened = results.get(timeout=60)
-    poller.join(10)
-    out["idle_1000"] = {"server_rss_mb": server_rss, "cores": cpu / 10.0, "polls_answered": answered, "connections": opened}
+    def idle_1000() -> None:
+        print(f"[{target.name}] 1,000 idle long polls, 10 s", flush=True)
+        results = ctx.Queue()
+        poller = ctx.Process(target=idle_polls, args=(target.url, domain, 1000, 13.0, results), daemon=True)
+        poller.start()
+        time.sleep(3.0)  # ramp up
+        cpu_before = target.cpu()
+        time.sleep(10.0)
+        server_rss = rss_mb(target.proc.pid)
+        cpu = target.cpu() - cpu_before
+        answered, opened = results.get(timeout=60)
+        poller.join(10)
+        out["idle_1000"] = {"server_rss_mb": server_rss, "cores": cpu / 10.0, "polls_answered": answered, "connections": opened}
+
+    phase("history", history)
+    phase("idle_1000", idle_1000)
     return out
 
 
@@ -506,7 +531,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fanout-runs", type=int, default=5)
     p.add_argument("--latency-sample", type=int, default=500, help="histories read for schedule-to-start (default 500)")
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--unsigned", action="store_true", help="clients send unsigned requests (less client CPU)")
     args = p.parse_args(argv)
+    if args.unsigned:
+        os.environ["FLOWSER_BENCH_UNSIGNED"] = "1"
     results: dict[str, dict[str, Any]] = {}
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}", flush=True)
 

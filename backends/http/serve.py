@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _raise_fd_limit()
 
-    from backends.local import EngineConfig, open_engine
+    from backends.local import EngineConfig, open_engine, wire
     from backends.local.lambdas import LambdaRunner
     from backends.local.timekeeper import Timekeeper
 
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     previous_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    wire.operations_without_output()  # load botocore's model now, not on the first request
     keeper = Timekeeper(engine).start()
     runner = LambdaRunner(engine, lambdas).start() if lambdas else None
     server.start()

@@ -403,3 +403,23 @@ def test_limits_poll_cap_header_timeout_ready_time(serve: Any, domain: str) -> N
         assert (status, json.loads(answer)) == (200, {"startedEventId": 0, "taskToken": ""})
         s.close()
     assert "taskToken" in swf.poll_for_activity_task(domain=domain, taskList={"name": "cap"})
+
+
+def test_lambda_functions_run_by_the_server(serve: Any, domain: str) -> None:
+    server = serve("--poll-hold", "5", "--lambda", "title=string:capwords")
+    swf = server.client()
+    register_basics(swf, domain)
+    run_id = swf.start_workflow_execution(
+        domain=domain, workflowId="l", workflowType={"name": "wf", "version": "1"},
+        lambdaRole="arn:aws:iam::123456789012:role/swf-lambda",
+    )["runId"]
+    task = swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+    swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[
+        {"decisionType": "ScheduleLambdaFunction", "scheduleLambdaFunctionDecisionAttributes": {
+            "id": "l1", "name": "title", "input": "hello lambda world"}}])
+    task = swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+    completed = [e for e in task["events"] if e["eventType"] == "LambdaFunctionCompleted"]
+    assert [e["lambdaFunctionCompletedEventAttributes"]["result"] for e in completed] == ["Hello Lambda World"]
+    assert task["workflowExecution"]["runId"] == run_id
+    bad = serve("--lambda", "nope=no_such_module:fn", wait=False)
+    assert bad.proc.wait(30) == 2
