@@ -1,8 +1,8 @@
 """The in-process client: a real botocore SWF client whose transport is the engine.
 
 ``local_client(engine)`` builds ``boto3``'s own SWF client and answers its
-requests in-process (botocore's ``before-send`` event) through the same wire
-codec as the HTTP server. So it is, call for call, a boto3 SWF client: the
+requests in-process (botocore's ``before-call`` event, as botocore's Stubber
+does) through the same wire codec as the HTTP server. So it is, call for call, a boto3 SWF client: the
 same methods, arguments, parameter validation, paginators, response parsing
 (timezone-aware datetimes) and ``client.exceptions.<Fault>`` classes.
 """
@@ -14,9 +14,10 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore.parsers
 import botocore.session
 from botocore import UNSIGNED
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
 from . import wire
@@ -62,24 +63,37 @@ def local_client(
             config=Config(signature_version=UNSIGNED),
         )
 
-    def send(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
-        target = request.headers.get("X-Amz-Target")
+    parser = botocore.parsers.create_parser(client.meta.service_model.resolved_protocol)
+
+    def call(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        """Answer a call from botocore's ``before-call`` event, the hook its own Stubber uses.
+
+        botocore has validated and serialized the request; the engine answers
+        through the wire codec; botocore's own JSON parser reads the answer. What
+        is skipped is only the HTTP machinery in between (request signing,
+        endpoint, retries), which an in-process call has no use for.
+        """
+        headers = params["headers"]
+        target = headers.get("X-Amz-Target")
         if isinstance(target, bytes):
             target = target.decode()
-        body = request.body or b""
+        body = params.get("body") or b""
         if isinstance(body, str):
             body = body.encode()
         elif not isinstance(body, bytes):
             body = body.read()
-        status, headers, payload = wire.handle(engine, target, body)
-        return AWSResponse(request.url, status, headers, _Body(payload))
+        status, response_headers, payload = wire.handle(engine, target, body)
+        http = AWSResponse(ENDPOINT + "/", status, response_headers, _Body(payload))
+        parsed: dict[str, Any] = parser.parse(
+            {"status_code": status, "headers": http.headers, "body": payload}, model.output_shape
+        )
+        metadata = parsed.setdefault("ResponseMetadata", {})
+        metadata["HTTPStatusCode"] = status
+        metadata["HTTPHeaders"] = dict(http.headers)
+        metadata["RetryAttempts"] = 0
+        return http, parsed
 
-    # The endpoint is fixed: botocore's own fallback for clients without an
-    # endpoint ruleset uses meta.endpoint_url as is, and skips evaluating the
-    # ruleset on every call (a third of botocore's per-call cost).
-    if getattr(client, "_ruleset_resolver", None) is not None:
-        client._ruleset_resolver = None
-    client.meta.events.register("before-send.swf", send)
+    client.meta.events.register("before-call.swf", call)
     original_close = client.close
 
     def close(self: Any) -> None:
