@@ -479,7 +479,7 @@ ROWS = [
     ("busy: server+Redis CPU per workflow (ms)", ("busy", "cpu_ms_per_workflow"), "lower", ""),
     ("busy: empty polls", ("busy", "empty_polls"), "lower", "0"),
     ("busy: runs completed", ("busy", "completed"), "", ""),
-    ("busy: runs lost (no completion in 30 s)", ("busy", "lost"), "lower", "0"),
+    ("busy: runs unfinished (given up after 30 s, or in flight at the cap)", ("busy", "lost"), "lower", "0"),
     ("busy: client errors (after retries)", ("busy", "client_errors"), "lower", "0"),
     ("fan-out of 100: s per execution", ("fanout", "s_per_execution_median"), "lower", "< 0.4"),
     ("idle, 4 pollers, 10 s: polls answered", ("idle", "polls_answered"), "lower", ""),
