@@ -124,3 +124,54 @@ def wait_held(url: str, count: int, timeout: float = 10.0) -> None:
             return
         assert time.monotonic() < deadline, text
         time.sleep(0.02)
+
+
+def test_embedded_redis_of_a_data_dir_shared_with_connect(serve: Any, tmp_path: Any, domain: str) -> None:
+    from backends.local import connect
+
+    data_dir = tmp_path / "data"
+    server = serve("--data-dir", str(data_dir), "--poll-hold", "1", redis=None)
+    server.client().register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+    local = connect(data_dir=data_dir, timekeeper=False)
+    try:
+        assert local.describe_domain(name=domain)["domainInfo"]["name"] == domain
+    finally:
+        local.close()
+    assert server.stop() == 0
+
+
+def test_held_polls_cost_no_cpu(serve: Any, domain: str) -> None:
+    import json
+    import socket
+
+
+    server = serve("--poll-hold", "3")
+    server.client().register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+    body = json.dumps({"domain": domain, "taskList": {"name": "idle"}}).encode()
+    request = (b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SimpleWorkflowService.PollForActivityTask\r\n"
+               b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    sockets = []
+    for _ in range(200):  # more than redis-py's default pool of 100 connections
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        s.sendall(request)
+        sockets.append(s)
+    wait_held(server.url, 200)
+    before = cpu_seconds(server.pid)
+    time.sleep(1.5)
+    assert cpu_seconds(server.pid) - before < 0.1  # blocked in BLPOP: nothing spins
+    for s in sockets:
+        answer = b""
+        while not answer.endswith(b"}"):
+            chunk = s.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b'\r\n\r\n{"startedEventId":0}'), answer
+        s.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    import os
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
