@@ -559,30 +559,34 @@ class Engine:
     def start_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         dk = DomainKeys(p["domain"])
         wtype = p["workflowType"]
-        with self.r.pipeline(transaction=False) as reads:
-            reads.hget(DOMAINS, p["domain"])
-            reads.hget(dk.types, type_field("w", wtype["name"], wtype["version"]))
-            raw_domain, raw_type = reads.execute()
-        if raw_domain is None:
-            raise UnknownResourceFault(f"Unknown domain: {p['domain']}")
-        if raw_type is None:
-            raise _unknown_type("w", wtype["name"], wtype["version"])
-        domain, record = unpack(raw_domain), unpack(raw_type)
-        if record["status"] != "REGISTERED" or domain["status"] != "REGISTERED":
-            raise TypeDeprecatedFault(f"WorkflowType=[name={wtype['name']}, version={wtype['version']}] is deprecated")
-        if p.get("executionStartToCloseTimeout") == "NONE":
-            raise ValidationException("executionStartToCloseTimeout cannot be NONE")
-        _check_year(p, "executionStartToCloseTimeout")
-        cfg, missing = self.resolve_workflow_settings(record, p)
-        if missing:
-            raise DefaultUndefinedFault(f"{missing} is not set for this execution and has no default in its type")
-        if cfg["executionStartToCloseTimeout"] == "NONE":
-            raise DefaultUndefinedFault("executionStartToCloseTimeout cannot be NONE")
         workflow_id = p["workflowId"]
         wf_key = dk.workflow_id(workflow_id)
 
         def body(pipe: Any) -> str:
-            exists, open_count = pipe.read_many(("EXISTS", wf_key), ("ZCARD", dk.open))
+            # one round trip: the domain, the type, the workflowId (WATCHed) and the open count
+            raw_domain, raw_type, exists, open_count = pipe.read_many(
+                ("HGET", DOMAINS, p["domain"]),
+                ("HGET", dk.types, type_field("w", wtype["name"], wtype["version"])),
+                ("EXISTS", wf_key),
+                ("ZCARD", dk.open),
+            )
+            if raw_domain is None:
+                raise UnknownResourceFault(f"Unknown domain: {p['domain']}")
+            if raw_type is None:
+                raise _unknown_type("w", wtype["name"], wtype["version"])
+            domain, record = unpack(raw_domain), unpack(raw_type)
+            if record["status"] != "REGISTERED" or domain["status"] != "REGISTERED":
+                raise TypeDeprecatedFault(
+                    f"WorkflowType=[name={wtype['name']}, version={wtype['version']}] is deprecated"
+                )
+            if p.get("executionStartToCloseTimeout") == "NONE":
+                raise ValidationException("executionStartToCloseTimeout cannot be NONE")
+            _check_year(p, "executionStartToCloseTimeout")
+            cfg, missing = self.resolve_workflow_settings(record, p)
+            if missing:
+                raise DefaultUndefinedFault(f"{missing} is not set for this execution and has no default in its type")
+            if cfg["executionStartToCloseTimeout"] == "NONE":
+                raise DefaultUndefinedFault("executionStartToCloseTimeout cannot be NONE")
             if exists:
                 raise WorkflowExecutionAlreadyStartedFault(
                     f"WorkflowExecution=[workflowId={workflow_id}] is already started"
@@ -1125,7 +1129,18 @@ class Engine:
         dk = DomainKeys(domain)
         batch = list(p.get("decisions") or [])
         decision_rules.check_batch(batch)
-        activity_types = self._prefetch_types(dk, "a", batch, ("ScheduleActivityTask",))
+        wanted_activities = sorted(
+            {
+                (a["activityType"]["name"], a["activityType"]["version"])
+                for d in batch
+                if d["decisionType"] == "ScheduleActivityTask"
+                for a in [decision_rules.attributes_of(d)]
+            }
+        )
+        also_read: tuple[tuple[Any, ...], ...] = ()
+        if wanted_activities:  # read with the run's state, in one round trip
+            also_read = (("HMGET", dk.types, *(type_field("a", n, v) for n, v in wanted_activities)),)
+        activity_types: dict[tuple[str, str], dict[str, Any] | None] = {}
         workflow_types: dict[tuple[str, str], dict[str, Any] | None] = {}
         open_executions = 0
         if any(d["decisionType"] in ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution") for d in batch):
@@ -1138,6 +1153,11 @@ class Engine:
             dt = run.s["dt"]
             if not run.is_open or dt["started"] != started:
                 raise UnknownResourceFault(f"Unknown decision task, scheduledEventId = {scheduled}")
+            if wanted_activities:
+                activity_types.update(
+                    (key, unpack(raw) if raw is not None else None)
+                    for key, raw in zip(wanted_activities, pipe.prefetched[0], strict=True)
+                )
             run.begin_completion()
             attrs: dict[str, Any] = {}
             if "executionContext" in p:
@@ -1172,7 +1192,7 @@ class Engine:
             for new in ctx.new_runs:
                 self.write_run(pipe, dk, new, created=True)
 
-        self.transition(dk, run_id, change)
+        self.transition(dk, run_id, change, also_read=also_read)
         return {}
 
     def _prefetch_types(
