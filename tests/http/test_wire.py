@@ -373,7 +373,8 @@ def test_health_and_metrics(server: Server, domain: str) -> None:
 def test_limits_poll_cap_header_timeout_ready_time(serve: Any, domain: str) -> None:
     import socket
 
-    server = serve("--poll-hold", "3", "--max-polls", "3", "--header-timeout", "0.5", "--empty-poll-token", "empty")
+    server = serve("--poll-hold", "3", "--max-polls", "3", "--header-timeout", "0.5", "--body-timeout", "0.5",
+                   "--empty-poll-token", "empty")
     assert server.ready_after is not None and server.ready_after < 3.0  # < 1 s on an idle machine (bench)
     swf = server.client()
     swf.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
@@ -397,6 +398,11 @@ def test_limits_poll_cap_header_timeout_ready_time(serve: Any, domain: str) -> N
     assert status == 408 and 0.4 < time.monotonic() - began < 2.0
     assert json.loads(answer)["__type"].endswith("#RequestTimeoutException")
     assert slow.recv(10) == b""
+    # a slow body: 408 once --body-timeout has passed
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    began = time.monotonic()
+    assert read_responses(slow, 1)[0][0] == 408 and 0.4 < time.monotonic() - began < 2.0
     # held polls end empty, with taskToken "" (--empty-poll-token empty)
     for s in held:
         status, answer = read_responses(s, 1)[0]
@@ -423,3 +429,18 @@ def test_lambda_functions_run_by_the_server(serve: Any, domain: str) -> None:
     assert task["workflowExecution"]["runId"] == run_id
     bad = serve("--lambda", "nope=no_such_module:fn", wait=False)
     assert bad.proc.wait(30) == 2
+
+
+def test_connection_cap(serve: Any) -> None:
+    import socket
+
+    server = serve("--max-connections", "2")
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+    time.sleep(0.3)
+    extra = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    status, body = read_responses(extra, 1)[0]
+    assert status == 503 and json.loads(body)["__type"].endswith("#ServiceUnavailable")
+    for s in [*idle, extra]:
+        s.close()
+    time.sleep(0.3)
+    assert raw(server.url, None, b"", method="GET", path="/health")[0] == 200
