@@ -21,17 +21,22 @@ def test_poll_on_one_server_woken_by_a_start_through_another(serve: Any, domain:
     b = serve("--poll-hold", "30")
     register_basics(b.client(), domain)
     poller, starter = a.client(), b.client()
+    woken_after: list[float] = []
     with ThreadPoolExecutor(1) as pool:
         for n in range(5):
             future = pool.submit(poller.poll_for_decision_task, domain=domain, taskList={"name": "tl"})
-            time.sleep(0.3)  # the poll is waiting on server a by now
+            wait_held(a.url, 1)
             assert not future.done()
             starter.start_workflow_execution(domain=domain, workflowId=f"w{n}", workflowType=WF)
             started = time.monotonic()
             task = future.result(timeout=10)
             woken = time.monotonic() - started
             assert task["workflowExecution"]["workflowId"] == f"w{n}"
-            assert woken < 0.1, woken  # a few ms: the wake-up token goes through Redis, no polling
+            woken_after.append(woken)
+    # a few ms (the wake-up token goes through Redis; nothing polls): the median, so that one
+    # scheduling hiccup of a loaded machine does not fail the test
+    assert sorted(woken_after)[2] < 0.05 and max(woken_after) < 0.5, woken_after
+    print("woken after (s):", [round(w, 4) for w in woken_after])
 
 
 def test_timers_and_timeouts_fire_once_across_servers(serve: Any, domain: str) -> None:
