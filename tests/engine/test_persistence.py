@@ -13,7 +13,7 @@ from .helpers import WF, complete, history, poll_decision, setup_domain, start, 
 
 
 def test_reopening_the_data_directory_finds_everything(tmp_path: Any) -> None:
-    with tempfile.TemporaryDirectory(prefix="flp", dir="/tmp") as data_dir:
+    with tempfile.TemporaryDirectory(prefix="flp", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
         swf = connect(data_dir=data_dir, poll_hold=0.2)
         try:
             setup_domain(swf)

@@ -52,7 +52,7 @@ def wait_until(check: Any, timeout: float, interval: float = 0.02) -> float:
 @pytest.fixture
 def private_url() -> Iterator[str]:
     """A redis-server of this test's own: no other test's client can send it a command."""
-    with tempfile.TemporaryDirectory(prefix="fltk", dir="/tmp") as data_dir:
+    with tempfile.TemporaryDirectory(prefix="fltk", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
         server = EmbeddedRedis.acquire(data_dir)
         try:
             yield server.url
