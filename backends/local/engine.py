@@ -515,6 +515,7 @@ class Engine:
             "rid": run_id,
             "type": [workflow_type["name"], workflow_type["version"]],
             "start": ms(now),
+            "seq": time.time_ns(),  # orders runs started within one millisecond (not SWF time)
             "close": None,
             "status": "OPEN",
             "cs": None,
@@ -907,7 +908,7 @@ class Engine:
             and (version is None or s["type"][1] == version)
             and lo <= s[time_key] <= hi
         ]
-        matches.sort(key=lambda s: (s[time_key], s["rid"]), reverse=not p.get("reverseOrder"))
+        matches.sort(key=lambda s: (s[time_key], s.get("seq", 0), s["rid"]), reverse=not p.get("reverseOrder"))
         return matches, len(matches), dk
 
     def _list_executions(self, p: dict[str, Any], closed: bool) -> dict[str, Any]:
