@@ -1000,6 +1000,9 @@ class Engine:
                 wait = min(wait, max(lease[0][1] - self.clock.now(), 0.0) + 0.005)
             with self._waiting_lock:
                 self._waiting[dk.domain] = self._waiting.get(dk.domain, 0) + 1
+                if self._stopping.is_set():  # stop_polls ran before it could count this wait
+                    self._waiting[dk.domain] -= 1
+                    return None
             try:
                 # Redis reads timeouts under ~1 ms as 0, which means "forever"
                 popped = self.r.blpop([wake_key, stop_key], timeout=max(wait, MIN_BLOCK))
@@ -1018,8 +1021,8 @@ class Engine:
         A poll that already claimed its task still returns it: a task is never
         lost to a shutdown, only left for the next poller.
         """
-        self._stopping.set()
         with self._waiting_lock:
+            self._stopping.set()
             waiting = {domain: count for domain, count in self._waiting.items() if count > 0}
         with self.r.pipeline(transaction=False) as pipe:
             for domain, count in waiting.items():

@@ -26,6 +26,7 @@ from .faults import InternalFailure
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 200
+MAX_CONNECTIONS = 20_000
 
 
 def pack(value: Any) -> bytes:
@@ -48,7 +49,8 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, owner: Any = None) -> RedisStore:
-        client = redis.Redis.from_url(url, socket_timeout=None, health_check_interval=0)
+        # every held long poll blocks one connection: no small pool cap (redis-py's default is 100)
+        client = redis.Redis.from_url(url, socket_timeout=None, health_check_interval=0, max_connections=MAX_CONNECTIONS)
         return cls(client, owner=owner)
 
     def check_version(self) -> None:
