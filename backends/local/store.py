@@ -14,12 +14,19 @@ decides whether a claimed member is still a task, so none is delivered twice.
 from __future__ import annotations
 
 import importlib.resources
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import msgpack
 import redis
+
+_pack_command: Any
+try:
+    from hiredis import pack_command as _pack_command
+except ImportError:  # redis-py's pure-Python packer then
+    _pack_command = None
 
 from .faults import InternalFailure
 
@@ -45,6 +52,7 @@ class RedisStore:
         self._owner = owner  # keeps an embedded server's lease alive as long as the store
         script = importlib.resources.files(__package__).joinpath("claim.lua").read_text()
         self._claim = client.register_script(script)
+        self._thread = threading.local()
         self.check_version()
 
     @classmethod
@@ -68,7 +76,7 @@ class RedisStore:
         """
         keys = list(watch)
         for attempt in range(MAX_ATTEMPTS):
-            tx = Tx(self.redis)
+            tx = Tx(self.redis, self._connection())
             try:
                 if keys:
                     tx.watch(*keys)
@@ -82,6 +90,13 @@ class RedisStore:
             finally:
                 tx.release()
         raise InternalFailure("too much contention on one execution; nothing was changed")
+
+    def _connection(self) -> Any:
+        """This thread's connection for transactions, taken from the pool once and kept."""
+        conn = getattr(self._thread, "conn", None)
+        if conn is None:
+            conn = self._thread.conn = self.redis.connection_pool.get_connection()
+        return conn
 
     def claim(self, task_list_key: str, inflight_key: str, now: float, lease: float) -> str | None:
         member = self._claim(keys=[task_list_key, inflight_key], args=[repr(now), repr(lease)])
@@ -120,9 +135,9 @@ class Tx:
         "results",
     )
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, conn: Any) -> None:
         self._client = client
-        self._conn: Any = None
+        self._conn: Any = conn
         self._pending_watch: list[str] = []
         self._writes: list[tuple[Any, ...]] = []
         self._queued_reads: list[int] = []
@@ -133,14 +148,12 @@ class Tx:
 
     # -- plumbing ------------------------------------------------------------
     def _connection(self) -> Any:
-        if self._conn is None:
-            self._conn = self._client.connection_pool.get_connection()
         return self._conn
 
     def _roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         conn = self._connection()
         try:
-            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            conn.send_packed_command(_pack(conn, commands), check_health=False)
             replies = [conn.read_response(disable_decoding=True) for _ in commands]
         except BaseException:
             conn.disconnect()
@@ -151,18 +164,16 @@ class Tx:
         return replies
 
     def release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
+        """End a WATCH that no EXEC ended; the connection stays with its thread."""
+        if not self._dirty:
             return
+        conn = self._conn
+        self._dirty = False
         try:
-            if self._dirty:
-                self._dirty = False
-                conn.send_packed_command(conn.pack_command("UNWATCH"), check_health=False)
-                conn.read_response()
+            conn.send_packed_command(conn.pack_command("UNWATCH"), check_health=False)
+            conn.read_response()
         except BaseException:
             conn.disconnect()
-        finally:
-            self._client.connection_pool.release(conn)
 
     # -- reads ---------------------------------------------------------------
     def watch(self, *keys: str) -> None:
@@ -282,7 +293,7 @@ class Tx:
         batch.append(("EXEC",))
         conn = self._connection()
         try:
-            conn.send_packed_command(conn.pack_commands(batch), check_health=False)
+            conn.send_packed_command(_pack(conn, batch), check_health=False)
             replies = [conn.read_response(disable_decoding=True) for _ in batch]
         except BaseException:
             conn.disconnect()
@@ -298,6 +309,14 @@ class Tx:
             if isinstance(reply, redis.ResponseError):
                 raise reply
         self.results = [executed[i] for i in self._queued_reads]
+
+
+def _pack(conn: Any, commands: list[tuple[Any, ...]]) -> list[bytes]:
+    """RESP for a batch of commands: hiredis's C packer when there is one (redis-py's
+    own Python wrapper around it costs more than the packing)."""
+    if _pack_command is not None:
+        return [b"".join([_pack_command(command) for command in commands])]
+    return list(conn.pack_commands(commands))
 
 
 def _convert(command: str, reply: Any) -> Any:
