@@ -981,9 +981,13 @@ class Engine:
         stop_key = dk.base + "stop:" + self.instance_id
         hold = self.config.poll_hold
         give_up = time.monotonic() + hold
+        woken = False
         while True:
             while True:
-                member = self.store.claim(tl_key, dk.inflight, self.clock.now(), self.config.lease)
+                member, lease_end = self.store.claim(
+                    tl_key, dk.inflight, wake_key, self.clock.now(), self.config.lease, woken=woken
+                )
+                woken = False
                 if member is None:
                     break
                 result = take(member)
@@ -994,10 +998,9 @@ class Engine:
                 return None
             # A token per task made dispatchable ends the wait at once. A task whose
             # claimer died comes back when its lease ends: wait no longer than that.
-            lease = self.r.zrange(dk.inflight, 0, 0, withscores=True)
             wait = remaining
-            if lease:
-                wait = min(wait, max(lease[0][1] - self.clock.now(), 0.0) + 0.005)
+            if lease_end is not None:
+                wait = min(wait, max(lease_end - self.clock.now(), 0.0) + 0.005)
             with self._waiting_lock:
                 self._waiting[dk.domain] = self._waiting.get(dk.domain, 0) + 1
                 if self._stopping.is_set():  # stop_polls ran before it could count this wait
@@ -1011,8 +1014,10 @@ class Engine:
                     self._waiting[dk.domain] -= 1
             if popped is not None and popped[0].decode() == stop_key:
                 return None
-            if popped is None and wait >= remaining:
-                member = self.store.claim(tl_key, dk.inflight, self.clock.now(), self.config.lease)
+            if popped is not None:
+                woken = True
+            elif wait >= remaining:
+                member, _ = self.store.claim(tl_key, dk.inflight, wake_key, self.clock.now(), self.config.lease)
                 return take(member) if member is not None else None
 
     def stop_polls(self) -> None:

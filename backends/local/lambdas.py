@@ -95,7 +95,9 @@ class LambdaRunner:
             dk = DomainKeys(domain)
             for name, function in self.functions.items():
                 while True:
-                    member = engine.store.claim(dk.task_list("l", name), dk.inflight, engine.clock.now(), engine.config.lease)
+                    member, _ = engine.store.claim(
+                        dk.task_list("l", name), dk.inflight, dk.wake("l", name), engine.clock.now(), engine.config.lease
+                    )
                     if member is None:
                         break
                     task = self._start(dk, name, member)

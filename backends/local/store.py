@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 import msgpack
 import redis
 
+from .faults import InternalFailure
+
 _pack_command: Any
 try:
     from hiredis import pack_command as _pack_command
 except ImportError:  # redis-py's pure-Python packer then
     _pack_command = None
-
-from .faults import InternalFailure
 
 T = TypeVar("T")
 
@@ -98,11 +98,20 @@ class RedisStore:
             conn = self._thread.conn = self.redis.connection_pool.get_connection()
         return conn
 
-    def claim(self, task_list_key: str, inflight_key: str, now: float, lease: float) -> str | None:
-        member = self._claim(keys=[task_list_key, inflight_key], args=[repr(now), repr(lease)])
-        if member is None:
-            return None
-        return member.decode() if isinstance(member, bytes) else str(member)
+    def claim(
+        self, task_list_key: str, inflight_key: str, wake_key: str, now: float, lease: float, *, woken: bool = False
+    ) -> tuple[str | None, float | None]:
+        """Claim the best task of a list: (member, None), or (None, earliest lease end in the domain).
+
+        ``woken``: the claimer just took a wake token; otherwise a claimed task
+        takes its own token away (see ``claim.lua``).
+        """
+        member, lease_end = self._claim(
+            keys=[task_list_key, inflight_key, wake_key], args=[repr(now), repr(lease), "0" if woken else "1"]
+        )
+        if member:
+            return (member.decode() if isinstance(member, bytes) else str(member)), None
+        return None, (float(lease_end) if lease_end else None)
 
     def close(self) -> None:
         self.redis.close()

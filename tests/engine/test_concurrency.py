@@ -745,12 +745,12 @@ def _crash_child(url: str, journal: str, seed: int, trap: bool) -> None:
         store = swf.flowser_engine.store
         claim = store.claim
 
-        def stalling_claim(*args: Any, **kwargs: Any) -> str | None:
-            member = claim(*args, **kwargs)
-            if member is not None:
-                log("claimed", args[0], member)
+        def stalling_claim(*args: Any, **kwargs: Any) -> tuple[str | None, float | None]:
+            claimed = claim(*args, **kwargs)
+            if claimed[0] is not None:
+                log("claimed", args[0], claimed[0])
                 time.sleep(3600)
-            return member
+            return claimed
 
         store.claim = stalling_claim
     known: list[tuple[str, str]] = []
@@ -1214,12 +1214,12 @@ def _stalled_poller(url: str, journal: str, kind: str) -> None:
     store = swf.flowser_engine.store
     claim = store.claim
 
-    def stalling_claim(*args: Any, **kwargs: Any) -> str | None:
-        member = claim(*args, **kwargs)
-        if member is not None:
+    def stalling_claim(*args: Any, **kwargs: Any) -> tuple[str | None, float | None]:
+        claimed = claim(*args, **kwargs)
+        if claimed[0] is not None:
             os.write(fd, b"claimed\n")
             time.sleep(3600)
-        return member
+        return claimed
 
     store.claim = stalling_claim
     if kind == "activity":
@@ -1364,13 +1364,13 @@ def _slow_poller(url: str, journal: str) -> None:
     claim = store.claim
     paused = []
 
-    def pausing_claim(*args: Any, **kwargs: Any) -> str | None:
-        member = claim(*args, **kwargs)
-        if member is not None and not paused:
-            paused.append(member)
+    def pausing_claim(*args: Any, **kwargs: Any) -> tuple[str | None, float | None]:
+        claimed = claim(*args, **kwargs)
+        if claimed[0] is not None and not paused:
+            paused.append(claimed[0])
             os.write(fd, b'["claimed"]\n')
             time.sleep(PAUSE)
-        return member
+        return claimed
 
     store.claim = pausing_claim
     task = swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"}, identity="slow")
