@@ -121,8 +121,27 @@ class TypedDecoder:
         return serializing.decode(event.raw_attrs.get(field), codec, model)
 
 
+class _Outcome:
+    """What the closing event of an activity or a child says."""
+
+    status: str
+    closed: Event | None
+
+    @property
+    def result(self) -> Any:
+        return self.closed.result if self.closed is not None and self.status == COMPLETED else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.closed.get("reason") if self.closed else None
+
+    @property
+    def details(self) -> str | None:
+        return self.closed.get("details") if self.closed else None
+
+
 @dataclass(eq=False)
-class ActivityRecord:
+class ActivityRecord(_Outcome):
     """One scheduling of an activity (ids can be reused once closed: the latest wins)."""
 
     activity_id: str
@@ -149,18 +168,6 @@ class ActivityRecord:
     @property
     def control(self) -> Any:
         return self.scheduled.control if self.scheduled else None
-
-    @property
-    def result(self) -> Any:
-        return self.closed.result if self.closed is not None and self.status == COMPLETED else None
-
-    @property
-    def reason(self) -> str | None:
-        return self.closed.get("reason") if self.closed else None
-
-    @property
-    def details(self) -> str | None:
-        return self.closed.get("details") if self.closed else None
 
     @property
     def timeout_type(self) -> str | None:
@@ -193,7 +200,7 @@ class TimerRecord:
 
 
 @dataclass(eq=False)
-class ChildRecord:
+class ChildRecord(_Outcome):
     workflow_id: str
     status: str
     initiated: Event | None = None
@@ -222,18 +229,6 @@ class ChildRecord:
     @property
     def control(self) -> Any:
         return self.initiated.control if self.initiated else None
-
-    @property
-    def result(self) -> Any:
-        return self.closed.result if self.closed is not None and self.status == COMPLETED else None
-
-    @property
-    def reason(self) -> str | None:
-        return self.closed.get("reason") if self.closed else None
-
-    @property
-    def details(self) -> str | None:
-        return self.closed.get("details") if self.closed else None
 
     @property
     def cause(self) -> str | None:
