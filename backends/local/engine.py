@@ -632,12 +632,15 @@ class Engine:
             pipe.sadd(dk.held(task_list), held_run)
         for task_list, held_run in effects.unhold:
             pipe.srem(dk.held(task_list), held_run)
+        by_list: dict[tuple[str, str], dict[str, float]] = {}
         for kind, task_list, member in effects.enqueue:
             if (kind, task_list, member) in dropped:
                 continue  # scheduled and withdrawn in one transition
-            pipe.zadd(dk.task_list(kind, task_list), {member: 0})
+            by_list.setdefault((kind, task_list), {})[member] = 0
+        for (kind, task_list), members in by_list.items():  # a fan-out is 3 commands per list
+            pipe.zadd(dk.task_list(kind, task_list), members)
             wake = dk.wake(kind, task_list)
-            pipe.rpush(wake, 1)
+            pipe.rpush(wake, *([1] * len(members)))
             pipe.ltrim(wake, -1000, -1)
         if effects.closed:
             effects.deadlines_remove.update(_run_deadlines(s))
