@@ -685,7 +685,6 @@ class Engine:
         dk: DomainKeys,
         run_id: str,
         change: Callable[[Run, Any], Any],
-        extra_watch: tuple[str, ...] = (),
         also_read: tuple[tuple[Any, ...], ...] = (),
     ) -> Any:
         """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically.
@@ -706,7 +705,7 @@ class Engine:
                 self.write_run(pipe, dk, run)
             return result
 
-        return self.commit([dk.run(run_id), *extra_watch], body)
+        return self.commit([dk.run(run_id)], body)
 
     def commit(self, watch: list[str], body: Callable[[Any], Any]) -> Any:
         """``store.transaction``, then wake whoever must act on what it added.
@@ -1156,9 +1155,7 @@ class Engine:
         workflow_types: dict[tuple[str, str], dict[str, Any] | None] = {}
         open_executions = 0
         if any(d["decisionType"] in ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution") for d in batch):
-            workflow_types = self._prefetch_types(
-                dk, "w", batch, ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution"), run_id
-            )
+            workflow_types = self._workflow_types_of(dk, batch, run_id)
             open_executions = int(self.r.zcard(dk.open))
 
         def change(run: Run, pipe: Any) -> None:
@@ -1207,28 +1204,25 @@ class Engine:
         self.transition(dk, run_id, change, also_read=also_read)
         return {}
 
-    def _prefetch_types(
-        self, dk: DomainKeys, kind: str, batch: list[dict[str, Any]], decision_types: tuple[str, ...],
-        run_id: str | None = None,
+    def _workflow_types_of(
+        self, dk: DomainKeys, batch: list[dict[str, Any]], run_id: str
     ) -> dict[tuple[str, str], dict[str, Any] | None]:
-        """The type records a batch refers to, read once before its transaction."""
+        """The workflow type records StartChild and ContinueAsNew decisions name, read once."""
         wanted: set[tuple[str, str]] = set()
         for d in batch:
-            if d["decisionType"] not in decision_types:
+            if d["decisionType"] not in ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution"):
                 continue
             a = decision_rules.attributes_of(d)
-            if kind == "a":
-                wanted.add((a["activityType"]["name"], a["activityType"]["version"]))
-            elif "workflowType" in a:
+            if "workflowType" in a:
                 wanted.add((a["workflowType"]["name"], a["workflowType"]["version"]))
-            elif run_id is not None:  # ContinueAsNew: the run's own type name, maybe another version
+            else:  # ContinueAsNew: the run's own type name, maybe another version
                 run = self._load(dk, run_id)
                 if run is not None:
                     wanted.add((run.s["type"][0], a.get("workflowTypeVersion") or run.s["type"][1]))
         if not wanted:
             return {}
         keys = sorted(wanted)
-        raws = self.r.hmget(dk.types, [type_field(kind, n, v) for n, v in keys])
+        raws = self.r.hmget(dk.types, [type_field("w", n, v) for n, v in keys])
         return {k: (unpack(r) if r is not None else None) for k, r in zip(keys, raws, strict=True)}
 
     # -- activity tasks ----------------------------------------------------------------
