@@ -55,6 +55,7 @@ log = logging.getLogger("flowser.engine")
 
 KIND_NAMES = {"w": "WorkflowType", "a": "ActivityType"}
 ONE_YEAR = 31_536_000
+RUN_LOCK_STRIPES = 256
 MIN_BLOCK = 0.01
 """Shortest BLPOP timeout sent to Redis (seconds)."""
 FIRE_BATCH = 64
@@ -139,6 +140,7 @@ class Engine:
         self._waiting: dict[str, int] = {}
         self._waiting_lock = threading.Lock()
         self._domains_seen: dict[str, float] = {}
+        self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
         self._retention: dict[str, float] = {}
         self._local = threading.local()
 
@@ -705,7 +707,11 @@ class Engine:
                 self.write_run(pipe, dk, run)
             return result
 
-        return self.commit([dk.run(run_id)], body)
+        # Threads of this process take turns on a run (striped locks): a transaction
+        # another thread here would make fail is not even started. WATCH still
+        # guards against every other process.
+        with self._run_locks[hash(run_id) % len(self._run_locks)]:
+            return self.commit([dk.run(run_id)], body)
 
     def commit(self, watch: list[str], body: Callable[[Any], Any]) -> Any:
         """``store.transaction``, then wake whoever must act on what it added.
