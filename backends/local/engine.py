@@ -745,13 +745,18 @@ class Engine:
                 pipe.execute()
         return result
 
-    def describe_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _execution(self, p: dict[str, Any]) -> tuple[DomainKeys, Run]:
+        """The run ``p["execution"]`` names (open, or closed within retention)."""
         self._domain(p["domain"])
         dk = DomainKeys(p["domain"])
         ex = p["execution"]
         run = self._load(dk, ex["runId"])
         if run is None or run.workflow_id != ex["workflowId"]:
             raise _unknown_execution(ex["workflowId"], ex["runId"])
+        return dk, run
+
+    def describe_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, run = self._execution(p)
         s = run.s
         cfg = s["cfg"]
         configuration = {
@@ -783,14 +788,9 @@ class Engine:
         return out
 
     def get_workflow_execution_history(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._domain(p["domain"])
-        dk = DomainKeys(p["domain"])
-        ex = p["execution"]
-        run = self._load(dk, ex["runId"])
-        if run is None or run.workflow_id != ex["workflowId"]:
-            raise _unknown_execution(ex["workflowId"], ex["runId"])
-        query = ("History", p["domain"], ex["runId"], p.get("reverseOrder"))
-        events, token = self._history_page(dk, ex["runId"], 1, run.s["n"], p, query)
+        dk, run = self._execution(p)
+        query = ("History", p["domain"], run.run_id, p.get("reverseOrder"))
+        events, token = self._history_page(dk, run.run_id, 1, run.s["n"], p, query)
         out: dict[str, Any] = {"events": events}
         if token:
             out["nextPageToken"] = token
