@@ -23,7 +23,7 @@ from typing import Any
 
 from backends.local.engine import Engine, decode_token
 from backends.local.keys import DOMAINS, PREFIX, DomainKeys, tag
-from backends.local.store import unpack
+from backends.local.store import load_event
 from backends.local.timeouts import ACTIVITY_TIMEOUTS
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -202,7 +202,7 @@ class Metrics:
             raw_scheduled, raw_started = raw[2 * i], raw[2 * i + 1]
             if raw_scheduled is None or raw_started is None:
                 continue  # purged meanwhile
-            latency = float(unpack(raw_started)["eventTimestamp"]) - float(unpack(raw_scheduled)["eventTimestamp"])
+            latency = float(load_event(raw_started)["eventTimestamp"]) - float(load_event(raw_scheduled)["eventTimestamp"])
             self.schedule_to_start(kind, domain, latency)
 
     def start(self, engine: Engine, interval: float = 0.25) -> Metrics:

@@ -48,7 +48,7 @@ from .faults import (
 from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, type_field
 from .paging import make_token, page_size, query_digest, read_token
 from .run import Run, deadline, ms, new_run_id, parse_member
-from .store import RedisStore, pack, unpack
+from .store import EventPage, RedisStore, dump_event, load_event, pack, unpack
 from .validation import validate
 
 log = logging.getLogger("flowser.engine")
@@ -617,7 +617,7 @@ class Engine:
         rid = run.run_id
         pipe.set(dk.run(rid), pack(s))
         if run.events:
-            pipe.rpush(dk.history(rid), *[pack(e) for e in run.events])
+            pipe.rpush(dk.history(rid), *[dump_event(e) for e in run.events])
         effects = run.effects
         if created:
             pipe.set(dk.workflow_id(run.workflow_id), rid)
@@ -798,7 +798,7 @@ class Engine:
 
     def _history_page(
         self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[EventPage, str | None]:
         """Events ``first..last`` (ids), one page; reads only the page (LRANGE by index)."""
         read, reverse, token = self._page_plan(dk, run_id, first, last, p, query)
         return self._page_events(self.r.lrange(*read) if read else [], reverse), token
@@ -822,11 +822,8 @@ class Engine:
         return (dk.history(run_id), lo - 1, lo + count - 2), reverse, token
 
     @staticmethod
-    def _page_events(raw: list[bytes], reverse: bool) -> list[dict[str, Any]]:
-        events = [unpack(e) for e in raw]
-        if reverse:
-            events.reverse()
-        return events
+    def _page_events(raw: list[bytes], reverse: bool) -> EventPage:
+        return EventPage(raw, reverse)
 
     def _control(self, p: dict[str, Any], change: Callable[[Run], None]) -> dict[str, Any]:
         """Signal, RequestCancel, Terminate: the given run if open, else the workflowId's open run."""
@@ -1102,7 +1099,7 @@ class Engine:
         return self._decision_task(dk, claimed["run"], events, claimed["token"])
 
     def _decision_task(
-        self, dk: DomainKeys, run: Run, events: list[dict[str, Any]], page_token: str | None
+        self, dk: DomainKeys, run: Run, events: EventPage, page_token: str | None
     ) -> dict[str, Any]:
         dt = run.s["dt"]
         started = dt["started"]
@@ -1255,7 +1252,7 @@ class Engine:
                 act["st"] = started
                 act["m"] = None
                 run.s["lat"] = run.now
-                ev = unpack(scheduled_event)["activityTaskScheduledEventAttributes"]
+                ev = load_event(scheduled_event)["activityTaskScheduledEventAttributes"]
                 self._on_activity_started(run, act, scheduled, ev)
                 return started, act["id"], ev, run.workflow_id
 

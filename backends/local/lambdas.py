@@ -30,7 +30,7 @@ from .engine import Engine
 from .faults import UnknownResourceFault
 from .keys import DOMAINS, LAMBDA_WAKE, DomainKeys
 from .run import Run, attributes_key, deadline, parse_member
-from .store import unpack
+from .store import load_event
 
 log = logging.getLogger("flowser.lambdas")
 
@@ -117,7 +117,7 @@ class LambdaRunner:
             engine.drop_claim(pipe, dk, "l", name, member)
             if not run.is_open or entry is None or entry["st"] or entry.get("m") != member:
                 return None
-            event = unpack(raw)
+            event = load_event(raw)
             attrs = event[attributes_key("LambdaFunctionScheduled")]
             entry["st"] = run.add("LambdaFunctionStarted", {"scheduledEventId": scheduled})
             entry["m"] = None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .keys import DomainKeys
 from .run import Run, attributes_key
-from .store import unpack
+from .store import load_event, unpack
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -39,7 +39,7 @@ CHILD_CLOSE_EVENTS = {
 
 
 def _event_attributes(pipe: Any, dk: DomainKeys, run_id: str, event_id: int) -> dict[str, Any]:
-    event = unpack(pipe.lindex(dk.history(run_id), event_id - 1))
+    event = load_event(pipe.lindex(dk.history(run_id), event_id - 1))
     return dict(event[attributes_key(event["eventType"])])
 
 
@@ -120,7 +120,7 @@ def _child_closed(engine: Engine, pipe: Any, dk: DomainKeys, child: Run, kind: s
     if not parent.is_open or entry is None:
         return []
     event_type, members = CHILD_CLOSE_EVENTS[child.s["cs"]]
-    close_event = unpack(pipe.lindex(dk.history(child.run_id), -1))
+    close_event = load_event(pipe.lindex(dk.history(child.run_id), -1))
     close_attrs = close_event[attributes_key(close_event["eventType"])]
     attrs: dict[str, Any] = {"workflowExecution": child.execution, "workflowType": child.workflow_type}
     attrs.update({k: close_attrs[k] for k in members if k in close_attrs})

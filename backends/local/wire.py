@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import botocore.session
 
 from .faults import InternalFailure, SerializationException, SWFFault, UnknownOperationException
+from .store import EventPage
 
 log = logging.getLogger("flowser.wire")
 
@@ -69,4 +70,17 @@ def handle(engine: Handler, target: str | None, body: bytes) -> tuple[int, dict[
         return 500, headers, fault_body(InternalFailure("Internal failure; nothing was changed"))
     if operation in operations_without_output():
         return 200, headers, b""
-    return 200, headers, json.dumps(result, separators=(",", ":")).encode()
+    return 200, headers, encode(result)
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode(result: dict[str, Any]) -> bytes:
+    """An answer's JSON; a page of history events is spliced in as stored (no per-event work)."""
+    events = result.get("events")
+    if not isinstance(events, EventPage):
+        return _dumps(result).encode()
+    rest = _dumps({k: v for k, v in result.items() if k != "events"}).encode()
+    spliced = b'"events":[' + b",".join(events.json_items()) + b"]}"
+    return rest[:-1] + (b"," + spliced if rest != b"{}" else spliced)

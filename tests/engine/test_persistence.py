@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import tempfile
@@ -46,3 +47,46 @@ def test_reopening_the_data_directory_finds_everything(tmp_path: Any) -> None:
             assert task["workflowExecution"] == {"workflowId": "open", "runId": open_run}
         finally:
             swf.close()
+
+
+def test_histories_stored_as_msgpack_by_earlier_versions_still_read(swf: Any, redis_client: Any) -> None:
+    """Events are stored as their JSON (answers splice them in); older stores hold msgpack."""
+    import msgpack
+
+    from backends.local.keys import DomainKeys
+
+    setup_domain(swf)
+    run_id = start(swf, "old", input="in")
+    task = poll_decision(swf)
+    swf.respond_decision_task_completed(
+        taskToken=task["taskToken"],
+        decisions=[{"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
+            "activityType": {"name": "act", "version": "1"}, "activityId": "a1", "input": "job"}}],
+    )
+    key = DomainKeys("test").history(run_id)
+    stored = redis_client.lrange(key, 0, -1)
+    assert all(raw.startswith(b"{") for raw in stored)
+    before = history(swf, run_id, "old")
+    # rewrite the history as an earlier version stored it
+    redis_client.delete(key)
+    redis_client.rpush(key, *[msgpack.packb(json.loads(raw), use_bin_type=True) for raw in stored])
+
+    assert history(swf, run_id, "old") == before
+    newest = swf.get_workflow_execution_history(
+        domain="test", execution={"workflowId": "old", "runId": run_id}, reverseOrder=True, maximumPageSize=2
+    )
+    assert [e["eventId"] for e in newest["events"]] == [before[-1]["eventId"], before[-2]["eventId"]]
+    activity = swf.poll_for_activity_task(domain="test", taskList={"name": "workers"})
+    assert (activity["activityId"], activity["input"]) == ("a1", "job")  # read from the msgpack Scheduled event
+    swf.respond_activity_task_completed(taskToken=activity["taskToken"], result="done")
+    task = poll_decision(swf)
+    assert types(task["events"])[:3] == ["WorkflowExecutionStarted", "DecisionTaskScheduled", "DecisionTaskStarted"]
+    assert task["events"][:len(before)] == before  # old (msgpack) and new (JSON) events, one page
+    assert types(task["events"])[-2:] == ["DecisionTaskScheduled", "DecisionTaskStarted"]
+
+    # callers of Engine.handle get the events as dicts too
+    page = swf.flowser_engine.handle(
+        "GetWorkflowExecutionHistory", {"domain": "test", "execution": {"workflowId": "old", "runId": run_id}}
+    )["events"]
+    assert list(page)[: len(before)] == [{**e, "eventTimestamp": e["eventTimestamp"].timestamp()} for e in before]
+    assert page[0]["eventType"] == "WorkflowExecutionStarted" and len(page) == len(task["events"])
