@@ -24,7 +24,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from typing import Any
 
 from backends.local import wire
@@ -215,7 +214,7 @@ class App:
 
 
 def _headers() -> dict[str, str]:
-    return {"Content-Type": wire.CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}
+    return {"Content-Type": wire.CONTENT_TYPE, "x-amzn-RequestId": wire.request_id()}
 
 
 def _operation(target: str | None) -> str | None:

@@ -10,8 +10,10 @@ speak through it, so there is one encoding of every answer.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import uuid
 from functools import lru_cache
 from typing import Any, Protocol
@@ -47,6 +49,28 @@ def operation_of(target: str | None) -> str:
     raise UnknownOperationException(f"Unknown operation {target!r}" if target else "Missing X-Amz-Target")
 
 
+class _RequestIds:
+    """UUID-shaped request ids: a random prefix per process (renewed in a forked child) and a counter.
+
+    Unique like ``uuid4`` ids, without a ``getrandom`` call per request.
+    """
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self._prefix = uuid.uuid4().hex[:20]
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        p, n = self._prefix, next(self._counter) & 0xFFFFFFFFFF
+        return f"{p[:8]}-{p[8:12]}-4{p[12:15]}-8{p[15:18]}-{p[18:20]}{n:010x}"
+
+
+request_id = _RequestIds()
+
+
 def fault_body(fault: SWFFault) -> bytes:
     body: dict[str, Any] = {"__type": fault.wire_type}
     if fault.message is not None and not isinstance(fault, SerializationException):
@@ -55,7 +79,7 @@ def fault_body(fault: SWFFault) -> bytes:
 
 
 def handle(engine: Handler, target: str | None, body: bytes) -> tuple[int, dict[str, str], bytes]:
-    headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}
+    headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id()}
     try:
         operation = operation_of(target)
         try:
