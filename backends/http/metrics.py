@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from backends.local.engine import Engine, decode_token
+from backends.local.events import load_event
 from backends.local.keys import DOMAINS, PREFIX, DomainKeys, tag
-from backends.local.store import load_event
 from backends.local.timeouts import ACTIVITY_TIMEOUTS
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -29,6 +29,7 @@ import redis
 from . import decisions as decision_rules
 from . import relations, timeouts
 from .clock import Clock, SystemClock
+from .events import EventPage, dump_event, load_event
 from .faults import (
     DefaultUndefinedFault,
     DomainAlreadyExistsFault,
@@ -48,7 +49,7 @@ from .faults import (
 from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, type_field
 from .paging import make_token, page_size, query_digest, read_token
 from .run import Run, deadline, ms, new_run_id, parse_member
-from .store import EventPage, RedisStore, dump_event, load_event, pack, unpack
+from .store import RedisStore, pack, unpack
 from .validation import validate
 
 log = logging.getLogger("flowser.engine")

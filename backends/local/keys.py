@@ -14,7 +14,7 @@ swf:lambda:wake                       LIST     Lambda runner wake-up tokens (a L
 swf:{T}:types                         HASH     "<kind>|<name>|<version>" -> msgpack type record
 swf:{T}:wf:<workflowId>               STRING   runId of the open run of that workflowId
 swf:{T}:run:<runId>                   STRING   msgpack run state (the WATCHed version of the run)
-swf:{T}:run:<runId>:h                 LIST     history events as compact JSON, index = eventId - 1
+swf:{T}:run:<runId>:h                 LIST     history events (events.py: "<id>|<type>|<timestamp>|<attributes JSON>"), index = eventId - 1
 swf:{T}:open                          ZSET     open runIds by start time
 swf:{T}:closed                        ZSET     closed runIds by start time
 swf:{T}:closedc                       ZSET     closed runIds by close time

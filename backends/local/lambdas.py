@@ -27,10 +27,10 @@ from typing import Any
 import redis
 
 from .engine import Engine
+from .events import load_event
 from .faults import UnknownResourceFault
 from .keys import DOMAINS, LAMBDA_WAKE, DomainKeys
 from .run import Run, attributes_key, deadline, parse_member
-from .store import load_event
 
 log = logging.getLogger("flowser.lambdas")
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .events import load_event
 from .keys import DomainKeys
 from .run import Run, attributes_key
-from .store import load_event, unpack
+from .store import unpack
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -14,11 +14,10 @@ decides whether a claimed member is still a task, so none is delivered twice.
 from __future__ import annotations
 
 import importlib.resources
-import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import msgpack
 import redis
@@ -43,61 +42,6 @@ def pack(value: Any) -> bytes:
 
 def unpack(data: Any) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
-
-
-_dump_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def dump_event(event: dict[str, Any]) -> bytes:
-    """A history event as stored: its compact JSON, exactly as SWF's wire form has it.
-
-    Pages of events are answered by joining the stored bytes (``EventPage``),
-    with no decoding and encoding per event.
-    """
-    return _dump_json(event).encode()
-
-
-def load_event(raw: bytes) -> dict[str, Any]:
-    """A stored history event (JSON; msgpack as earlier versions stored it)."""
-    return dict(json.loads(raw) if raw[:1] == b"{" else unpack(raw))
-
-
-def event_json(raw: bytes) -> bytes:
-    return raw if raw[:1] == b"{" else dump_event(unpack(raw))
-
-
-class EventPage(Sequence[dict[str, Any]]):
-    """A page of history events as read from Redis, in answer order.
-
-    Indexing or iterating decodes events (for callers of ``Engine.handle``);
-    the wire codec instead splices ``json_items()`` into its answer as they are.
-    """
-
-    __slots__ = ("_raw",)
-
-    def __init__(self, raw: list[bytes], reverse: bool = False) -> None:
-        self._raw = raw[::-1] if reverse else raw
-
-    def json_items(self) -> list[bytes]:
-        return [event_json(r) for r in self._raw]
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            return [load_event(r) for r in self._raw[index]]
-        return load_event(self._raw[index])
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    def __repr__(self) -> str:
-        return f"EventPage({list(self)!r})"
 
 
 class RedisStore:

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import botocore.session
 
+from .events import EventPage
 from .faults import InternalFailure, SerializationException, SWFFault, UnknownOperationException
-from .store import EventPage
 
 log = logging.getLogger("flowser.wire")
 

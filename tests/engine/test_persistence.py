@@ -49,27 +49,30 @@ def test_reopening_the_data_directory_finds_everything(tmp_path: Any) -> None:
             swf.close()
 
 
-def test_histories_stored_as_msgpack_by_earlier_versions_still_read(swf: Any, redis_client: Any) -> None:
-    """Events are stored as their JSON (answers splice them in); older stores hold msgpack."""
+def test_histories_stored_by_earlier_versions_still_read(swf: Any, redis_client: Any) -> None:
+    """Events are stored compactly (``backends.local.events``); earlier versions stored msgpack or full JSON."""
     import msgpack
 
+    from backends.local.events import event_json
     from backends.local.keys import DomainKeys
 
     setup_domain(swf)
-    run_id = start(swf, "old", input="in")
+    run_id = start(swf, "old", input="in|put")
     task = poll_decision(swf)
     swf.respond_decision_task_completed(
         taskToken=task["taskToken"],
         decisions=[{"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
-            "activityType": {"name": "act", "version": "1"}, "activityId": "a1", "input": "job"}}],
+            "activityType": {"name": "act", "version": "1"}, "activityId": "a1", "input": "j|o|b"}}],
     )
     key = DomainKeys("test").history(run_id)
     stored = redis_client.lrange(key, 0, -1)
-    assert all(raw.startswith(b"{") for raw in stored)
+    assert [raw.split(b"|", 1)[0] for raw in stored] == [str(i).encode() for i in range(1, len(stored) + 1)]
     before = history(swf, run_id, "old")
-    # rewrite the history as an earlier version stored it
+    assert before[0]["workflowExecutionStartedEventAttributes"]["input"] == "in|put"
+    # rewrite the history as earlier versions stored it: msgpack events, then full-JSON ones
     redis_client.delete(key)
-    redis_client.rpush(key, *[msgpack.packb(json.loads(raw), use_bin_type=True) for raw in stored])
+    old = [msgpack.packb(json.loads(event_json(raw)), use_bin_type=True) for raw in stored[:3]]
+    redis_client.rpush(key, *old, *[event_json(raw) for raw in stored[3:]])
 
     assert history(swf, run_id, "old") == before
     newest = swf.get_workflow_execution_history(
@@ -77,16 +80,17 @@ def test_histories_stored_as_msgpack_by_earlier_versions_still_read(swf: Any, re
     )
     assert [e["eventId"] for e in newest["events"]] == [before[-1]["eventId"], before[-2]["eventId"]]
     activity = swf.poll_for_activity_task(domain="test", taskList={"name": "workers"})
-    assert (activity["activityId"], activity["input"]) == ("a1", "job")  # read from the msgpack Scheduled event
+    assert (activity["activityId"], activity["input"]) == ("a1", "j|o|b")  # read from the full-JSON Scheduled event
     swf.respond_activity_task_completed(taskToken=activity["taskToken"], result="done")
     task = poll_decision(swf)
-    assert types(task["events"])[:3] == ["WorkflowExecutionStarted", "DecisionTaskScheduled", "DecisionTaskStarted"]
-    assert task["events"][:len(before)] == before  # old (msgpack) and new (JSON) events, one page
-    assert types(task["events"])[-2:] == ["DecisionTaskScheduled", "DecisionTaskStarted"]
+    assert task["events"][: len(before)] == before  # old and new events, one page
+    assert types(task["events"])[len(before) :] == [
+        "ActivityTaskStarted", "ActivityTaskCompleted", "DecisionTaskScheduled", "DecisionTaskStarted"
+    ]
 
     # callers of Engine.handle get the events as dicts too
     page = swf.flowser_engine.handle(
         "GetWorkflowExecutionHistory", {"domain": "test", "execution": {"workflowId": "old", "runId": run_id}}
     )["events"]
     assert list(page)[: len(before)] == [{**e, "eventTimestamp": e["eventTimestamp"].timestamp()} for e in before]
-    assert page[0]["eventType"] == "WorkflowExecutionStarted" and len(page) == len(task["events"])
+    assert page[-1]["eventType"] == "DecisionTaskStarted" and len(page) == len(task["events"])
