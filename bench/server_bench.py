@@ -15,9 +15,11 @@ clients in separate processes (spawned: each imports boto3 itself):
    a decider schedules one activity -> a worker completes it -> a decider
    completes the run), with 2 decider and 2 worker processes polling.
 3. busy: ``--workflows`` minimal workflows, ``--in-flight`` at a time (the
-   main process starts a new one whenever one completes): workflows/s, server
-   (+ Redis) CPU seconds per workflow, and the empty polls the deciders and
-   workers got meanwhile (there is always work, so any is wasted).
+   main process starts a new one whenever one completes): workflows/s, CPU
+   per workflow of the server (+ Redis) and of the clients (deciders,
+   workers, the starter: on 2 cores they share the CPU with the server), and
+   the empty polls the deciders and workers got meanwhile (there is always
+   work, so any is wasted).
    Schedule-to-start (phases 2 and 3) comes from the histories afterwards:
    DecisionTaskStarted - DecisionTaskScheduled and ActivityTaskStarted -
    ActivityTaskScheduled, both the server's own timestamps.
