@@ -42,3 +42,15 @@ def test_a_page_splices_and_decodes_in_answer_order() -> None:
     assert len(page) == 3 and page[0] == EVENTS[-1] and page[1:] == EVENTS[-2::-1]
     assert page == list(reversed(EVENTS))
     assert json.loads(b"[" + b",".join(page.json_items()) + b"]") == list(reversed(EVENTS))
+
+
+@pytest.mark.parametrize("rest", [{}, {"taskToken": "t", "startedEventId": 3, "nextPageToken": "n"}])
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_the_wire_answer_splices_the_page_into_valid_json(rest: dict, count: int) -> None:
+    from backends.local.wire import encode
+
+    page = EventPage([dump_event(e) for e in EVENTS[:count]])
+    body = encode({**rest, "events": page})
+    assert json.loads(body) == {**rest, "events": EVENTS[:count]}
+    if rest:
+        assert body.startswith(b'{"taskToken":"t"')  # what /metrics reads a delivered task's token from
