@@ -109,6 +109,22 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # -- the client processes -----------------------------------------------------------------
+def counted_poll(counts: Any, poll: Any, **params: Any) -> dict[str, Any] | None:
+    """One poll, counted in ``counts`` (polls, empty polls, errors); the task, or None."""
+    try:
+        task = poll(**params)
+    except Exception:
+        with counts.get_lock():
+            counts[2] += 1
+        time.sleep(0.05)
+        return None
+    with counts.get_lock():
+        counts[0] += 1
+        if "taskToken" not in task:
+            counts[1] += 1
+    return task if "taskToken" in task else None
+
+
 def decider(url: str, domain: str, done: Any, counts: Any, ready: Any) -> None:
     """Schedules the activities a run asks for (input "N"), completes it when all are done.
 
@@ -118,19 +134,9 @@ def decider(url: str, domain: str, done: Any, counts: Any, ready: Any) -> None:
     swf = client(url)
     ready.release()
     while True:
-        try:
-            task = swf.poll_for_decision_task(domain=domain, taskList={"name": TASK_LIST}, identity="decider",
-                                              reverseOrder=True, maximumPageSize=100)
-        except Exception:
-            with counts.get_lock():
-                counts[2] += 1
-            time.sleep(0.05)
-            continue
-        with counts.get_lock():
-            counts[0] += 1
-            if "taskToken" not in task:
-                counts[1] += 1
-        if "taskToken" not in task:
+        task = counted_poll(counts, swf.poll_for_decision_task, domain=domain, taskList={"name": TASK_LIST},
+                            identity="decider", reverseOrder=True, maximumPageSize=100)
+        if task is None:
             continue
         # events after the previous decision task started are new; its DecisionTaskCompleted holds the count so far
         previous = task.get("previousStartedEventId", 0)
@@ -179,18 +185,9 @@ def worker(url: str, domain: str, counts: Any, ready: Any) -> None:
     swf = client(url)
     ready.release()
     while True:
-        try:
-            task = swf.poll_for_activity_task(domain=domain, taskList={"name": TASK_LIST}, identity="worker")
-        except Exception:
-            with counts.get_lock():
-                counts[2] += 1
-            time.sleep(0.05)
-            continue
-        with counts.get_lock():
-            counts[0] += 1
-            if "taskToken" not in task:
-                counts[1] += 1
-        if "taskToken" not in task:
+        task = counted_poll(counts, swf.poll_for_activity_task, domain=domain, taskList={"name": TASK_LIST},
+                            identity="worker")
+        if task is None:
             continue
         try:
             swf.respond_activity_task_completed(taskToken=task["taskToken"], result="ok")

@@ -802,7 +802,7 @@ class Engine:
     ) -> tuple[EventPage, str | None]:
         """Events ``first..last`` (ids), one page; reads only the page (LRANGE by index)."""
         read, reverse, token = self._page_plan(dk, run_id, first, last, p, query)
-        return self._page_events(self.r.lrange(*read) if read else [], reverse), token
+        return EventPage(self.r.lrange(*read) if read else [], reverse), token
 
     def _page_plan(
         self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
@@ -821,10 +821,6 @@ class Engine:
         more = offset + count < total
         token = make_token(offset + count, digest, now) if more else None
         return (dk.history(run_id), lo - 1, lo + count - 2), reverse, token
-
-    @staticmethod
-    def _page_events(raw: list[bytes], reverse: bool) -> EventPage:
-        return EventPage(raw, reverse)
 
     def _control(self, p: dict[str, Any], change: Callable[[Run], None]) -> dict[str, Any]:
         """Signal, RequestCancel, Terminate: the given run if open, else the workflowId's open run."""
@@ -1096,7 +1092,7 @@ class Engine:
             return self._empty_token({"previousStartedEventId": 0, "startedEventId": 0})
         index = claimed["index"]
         raw = claimed["tx"].results[index] if index is not None else []
-        events = self._page_events(raw, claimed["reverse"])
+        events = EventPage(raw, claimed["reverse"])
         return self._decision_task(dk, claimed["run"], events, claimed["token"])
 
     def _decision_task(

@@ -35,17 +35,16 @@ def dump_event(event: dict[str, Any]) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _head(event_type: bytes) -> tuple[bytes, bytes]:
-    name = event_type.decode("ascii")
-    return b'","' + attributes_key(name).encode() + b'":', event_type
+def _attributes_member(event_type: bytes) -> bytes:
+    return b'","' + attributes_key(event_type.decode("ascii")).encode() + b'":'
 
 
 def event_json(raw: bytes) -> bytes:
     """A stored event's wire form (compact JSON)."""
     if raw[:1] in _DIGITS:
         event_id, event_type, timestamp, attributes = raw.split(b"|", 3)
-        key, name = _head(event_type)
-        return b'{"eventId":%b,"eventTimestamp":%b,"eventType":"%b%b%b}' % (event_id, timestamp, name, key, attributes)
+        member = _attributes_member(event_type)
+        return b'{"eventId":%b,"eventTimestamp":%b,"eventType":"%b%b%b}' % (event_id, timestamp, event_type, member, attributes)
     if raw[:1] == b"{":
         return raw
     return _dumps(unpack(raw)).encode()  # msgpack, as earlier versions stored events
