@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from . import serializing
 from .events import Event, PayloadDecoder
+from .exceptions import EXECUTION_ERRORS, WorkflowExecutionError
 
 SCHEDULED = "SCHEDULED"
 STARTED = "STARTED"
@@ -376,6 +377,41 @@ class History:
     def result(self) -> Any:
         """The run's decoded result, once it completed."""
         return self.closed.result if self.closed is not None and self.closed.type == "WorkflowExecutionCompleted" else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The reason the run closed with (FAILED, TERMINATED), else None."""
+        return self.closed.get("reason") if self.closed is not None else None
+
+    @property
+    def close_details(self) -> Any:
+        """The details the run closed with (FAILED, CANCELED, TERMINATED), decoded leniently with the domain's codec."""
+        return self.closed.payload("details", typed=False) if self.closed is not None else None
+
+    @property
+    def new_run_id(self) -> str | None:
+        """The runId this run continued as (CONTINUED_AS_NEW), else None."""
+        return self.closed.get("newExecutionRunId") if self.closed is not None else None
+
+    def close_error(
+        self, workflow_id: str = "", run_id: str | None = None, note: str | None = None
+    ) -> WorkflowExecutionError | None:
+        """The ``exceptions.WorkflowExecutionError`` that says how the run closed; None if open or COMPLETED."""
+        status = self.close_status
+        if self.closed is None or status not in EXECUTION_ERRORS:
+            return None
+        return EXECUTION_ERRORS[status](
+            workflow_id,
+            run_id,
+            reason=self.close_reason,
+            details=self.close_details,
+            raw_details=self.closed.get("details"),
+            timeout_type=self.closed.get("timeoutType"),
+            cause=self.closed.get("cause"),
+            new_run_id=self.new_run_id,
+            history=self,
+            note=note,
+        )
 
     def filter(self, event_type: str) -> list[Event]:
         return [e for e in self.events if e.type == event_type]

@@ -86,6 +86,9 @@ class WorkflowExecution:
         self._domain = _domain_of(caller)
         self.workflow_type = workflow_type
         """The ``types.Workflow`` subclass, when known (for decoding results)."""
+        self.followed: list[str] = []
+        """The runIds ``result()`` followed through continue-as-new, in order."""
+        self._closed_history: History | None = None
 
     @property
     def _conn(self) -> Any:
@@ -205,11 +208,74 @@ class WorkflowExecution:
             if time.monotonic() > give_up:
                 raise Timeout(f"{self} still open after {timeout} s")
             time.sleep(interval)
-        return self.history()
+        return self.closed_history() or self.history()
 
-    def result(self, timeout: float = 60.0) -> Any:
-        """Wait for the run to close and return its decoded result (``None`` unless it completed)."""
-        return self.wait(timeout).result
+    def closed_history(self) -> History | None:
+        """The history once the run has closed, else None (a closed run's history never changes: it is kept)."""
+        if self._closed_history is None:
+            history = self.history()
+            if history.closed is None:
+                return None
+            self._closed_history = history
+        return self._closed_history
+
+    @property
+    def close_status(self) -> str | None:
+        """``"COMPLETED"``, ``"FAILED"``... once closed, else None (reads the history until the run closes)."""
+        history = self.closed_history()
+        return history.close_status if history is not None else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The reason the run closed with (FAILED, TERMINATED), else None."""
+        history = self.closed_history()
+        return history.close_reason if history is not None else None
+
+    @property
+    def close_details(self) -> Any:
+        """The details the run closed with (FAILED, CANCELED, TERMINATED), decoded leniently, else None."""
+        history = self.closed_history()
+        return history.close_details if history is not None else None
+
+    def result(self, timeout: float = 60.0, *, follow: bool | int = True) -> Any:
+        """Wait for the run to close and return its decoded result (None if it completed with none).
+
+        A run that closed otherwise raises ``exceptions.WorkflowFailed``,
+        ``WorkflowTimedOut``, ``WorkflowCanceled`` or ``WorkflowTerminated``
+        (all ``WorkflowExecutionError``s, with reason, details and history).
+        A run that continued as new is followed to its new run (logged at
+        INFO; the runIds are added to ``followed``), at most ``follow`` times
+        (``True``: any number, ``False``/``0``: never); then
+        ``WorkflowContinuedAsNew`` says where it stopped. ``timeout`` (real
+        seconds) covers the whole chain; past it ``exceptions.Timeout``.
+        """
+        give_up = time.monotonic() + timeout
+        limit = None if follow is True else int(follow)
+        run: WorkflowExecution = self
+        while True:
+            try:
+                history = run.wait(max(0.0, give_up - time.monotonic()))
+            except Timeout:
+                chain = f" (having followed {len(self.followed)} continue-as-new)" if self.followed else ""
+                raise Timeout(f"{run} still open after {timeout} s{chain}") from None
+            status = history.close_status
+            if status == "COMPLETED":
+                return history.result
+            if status == "CONTINUED_AS_NEW" and (limit is None or len(self.followed) < limit):
+                new = WorkflowExecution(
+                    {"workflowId": run.workflow_id, "runId": history.new_run_id}, self._caller, workflow_type=self.workflow_type
+                )
+                log.info("%s continued as new run %s: following it", run, new.run_id)
+                self.followed.append(str(new.run_id))
+                run = new
+                continue
+            note = None
+            if status == "CONTINUED_AS_NEW":
+                note = f"stopped following after {len(self.followed)} run(s) (follow={follow!r})"
+            error = history.close_error(run.workflow_id, run.run_id, note)
+            if error is None:  # pragma: no cover - every close status but COMPLETED has its exception
+                raise Error(f"{run} closed {status}")
+            raise error
 
 
 class Decision:

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from backends.local import wire
+from backends.local import pollers, wire
 from backends.local.engine import OPERATIONS, Engine, decode_token
 from backends.local.faults import LimitExceededFault, SWFFault
 from backends.local.validation import validate
@@ -50,6 +50,9 @@ TOKEN_KIND = {
     "RespondActivityTaskCanceled": "a",
     "RecordActivityTaskHeartbeat": "a",
 }
+
+ABANDON = Response(0, {}, abandon=True)
+"""No answer: the connection closes (its poller is gone, or shares it with another process)."""
 
 
 def error_body(code: str, message: str | None, namespace: str = CORAL) -> bytes:
@@ -127,7 +130,7 @@ class App:
             if refusal is not None:
                 return refusal
         if operation in POLLS:
-            return self._poll(operation, target, request.body)
+            return self._poll(operation, target, request)
         status, headers, body = wire.handle(self.engine, target, request.body)
         if status == 200 and operation == "ListDomains" and key is not None and key.limits_domains:
             body = _only_allowed_domains(body, key)
@@ -172,7 +175,14 @@ class App:
         err = denied(key, operation, resource)
         return Response(err.status, _headers(), error_body(err.code, err.message))
 
-    def _poll(self, operation: str, target: str | None, body: bytes) -> Response:
+    def _poll(self, operation: str, target: str | None, request: Request) -> Response:
+        connection = request.connection
+        if connection is not None and connection.pipelined:
+            # Sent before the previous answer arrived: a client does not pipeline polls, but
+            # processes sharing one inherited connection do, and one of them would read
+            # another's answer. Claim nothing; both see the connection close and retry.
+            self.metrics.abandoned_poll()
+            return ABANDON
         with self._polls_lock:
             full = self._polls >= self.max_polls
             if not full:
@@ -184,9 +194,14 @@ class App:
                 "retry later, or spread pollers over more server processes"
             )
             return Response(fault.status, _headers(), wire.fault_body(fault))
+        watching = pollers.watching.set(connection)
         try:
-            status, headers, answer = wire.handle(self.engine, target, body)
+            status, headers, answer = wire.handle(self.engine, target, request.body)
+        except pollers.PollerGone:
+            self.metrics.abandoned_poll()
+            return ABANDON
         finally:
+            pollers.watching.reset(watching)
             with self._polls_lock:
                 self._polls -= 1
         if status == 200 and answer.startswith(b'{"taskToken":"') and len(answer) > 16:

@@ -24,7 +24,8 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
@@ -70,6 +71,8 @@ class Request:
     """Lower-cased names; repeated headers joined with ``,``."""
     body: bytes
     peer: str
+    connection: ConnectionWatch | None = None
+    """What a long-running handler (a held poll) may ask of the client's connection."""
 
 
 @dataclass
@@ -78,6 +81,31 @@ class Response:
     headers: dict[str, str]
     body: bytes = b""
     close: bool = False
+    abandon: bool = False
+    """Send nothing and close the connection: the client stopped listening, or shares it with another."""
+
+
+class ConnectionWatch(Protocol):
+    """A request's view of its connection, for handlers that hold a request (long polls).
+
+    A client that closes its connection, or sends the next request before this
+    one was answered, is not waiting for this answer any more (a client that
+    gave up, or several processes sharing one inherited keep-alive
+    connection): such a request should end without effects and be abandoned.
+    """
+
+    @property
+    def pipelined(self) -> bool:
+        """This request had arrived before the previous answer on the connection was sent."""
+        ...
+
+    def gone(self) -> bool:
+        """The client closed the connection, or sent more bytes after this request (never blocks)."""
+        ...
+
+    def watch(self, on_gone: Callable[[], None]) -> AbstractContextManager[None]:
+        """While inside, call ``on_gone()`` (once, on the server's watcher thread) as soon as ``gone()`` would be true."""
+        ...
 
 
 class Handler(Protocol):
@@ -104,6 +132,76 @@ class _Timeout(Exception):
     pass
 
 
+class _Watcher:
+    """One thread that watches the sockets of held requests and reports the ones whose client went.
+
+    A held poll blocks its connection's thread on Redis, not on its socket;
+    this thread waits for any of those sockets to become readable (the peer
+    closed, reset, or sent more bytes) and calls the request's callback.
+    """
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="flowser-http-watch", daemon=True)
+        self._thread.start()
+
+    def add(self, sock: socket.socket, on_gone: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._closed:
+                self._selector.register(sock, selectors.EVENT_READ, on_gone)
+        self._wake_w.send(b"x")  # select again, with the new socket
+
+    def remove(self, sock: socket.socket) -> None:
+        with self._lock:
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError, OSError):
+                pass  # already reported (and unregistered), or closed
+
+    def _loop(self) -> None:
+        while True:
+            ready = self._selector.select()
+            gone: list[Callable[[], None]] = []
+            with self._lock:
+                if self._closed:
+                    return
+                for key, _ in ready:
+                    if key.fileobj is self._wake_r:
+                        try:
+                            while self._wake_r.recv(4096):
+                                pass
+                        except OSError:
+                            pass
+                        continue
+                    try:
+                        self._selector.unregister(key.fileobj)
+                    except (KeyError, ValueError, OSError):
+                        continue  # removed meanwhile: its request ended
+                    gone.append(key.data)
+            for on_gone in gone:
+                try:
+                    on_gone()
+                except Exception:
+                    log.exception("reporting a gone client failed")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._thread.join(2)
+        self._selector.close()
+        for s in (self._wake_r, self._wake_w):
+            s.close()
+
+
 class HttpServer:
     """Listens on ``(host, port)`` and serves each connection on its own thread."""
 
@@ -121,6 +219,7 @@ class HttpServer:
         self._active = 0  # requests being read, handled or answered
         self._stopping = False
         self._accept_thread: threading.Thread | None = None
+        self._watcher: _Watcher | None = None
 
     @property
     def url(self) -> str:
@@ -136,6 +235,13 @@ class HttpServer:
     def open_connections(self) -> int:
         with self._lock:
             return len(self._connections)
+
+    @property
+    def watcher(self) -> _Watcher:
+        with self._lock:
+            if self._watcher is None:
+                self._watcher = _Watcher()
+            return self._watcher
 
     def start(self) -> HttpServer:
         self._accept_thread = threading.Thread(target=self._accept_loop, name="flowser-http-accept", daemon=True)
@@ -181,6 +287,8 @@ class HttpServer:
             connections = list(self._connections.values())
         for connection in connections:
             connection.abort()
+        if self._watcher is not None:
+            self._watcher.close()
         for s in (self._sock, self._wake_r, self._wake_w):
             try:
                 s.close()
@@ -275,6 +383,10 @@ class _Connection:
     buf: bytearray = field(default_factory=bytearray)
     idle: bool = True
     aborted: bool = False
+    next_was_sent_early: bool = False
+    """Bytes of the next request were in before the last answer went out (pipelining, or a shared connection)."""
+    pipelined: bool = False
+    """The request being handled is such a request."""
 
     # -- life ---------------------------------------------------------------------------
     def serve(self) -> None:
@@ -324,6 +436,45 @@ class _Connection:
             except OSError:
                 pass
 
+    # -- what a held request may ask (ConnectionWatch) ----------------------------------
+    def gone(self) -> bool:
+        if self.buf:
+            return True  # the next request is already here
+        try:
+            self._peek()
+        except (BlockingIOError, InterruptedError):
+            return False  # open, and nothing more sent: still waiting for us
+        except OSError:
+            return True  # reset
+        return True  # closed (b""), or more bytes sent
+
+    def _peek(self) -> bytes:
+        """The next byte the peer sent, left unread; b"" if it closed; BlockingIOError if there is none yet."""
+        timeout = self.sock.gettimeout()
+        self.sock.setblocking(False)  # with a timeout set, recv would wait for data first
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK)
+        finally:
+            self.sock.settimeout(timeout)
+
+    @contextmanager
+    def watch(self, on_gone: Callable[[], None]) -> Iterator[None]:
+        watcher = self.server.watcher
+        watcher.add(self.sock, on_gone)
+        try:
+            yield
+        finally:
+            watcher.remove(self.sock)
+
+    def _more_sent(self) -> bool:
+        """Bytes of another request are here already (never blocks)."""
+        if self.buf:
+            return True
+        try:
+            return bool(self._peek())
+        except OSError:
+            return False
+
     # -- reading ------------------------------------------------------------------------
     def _fill(self, deadline: float) -> None:
         remaining = deadline - time.monotonic()
@@ -361,8 +512,12 @@ class _Connection:
             self._linger()
             return False
         response = self.server.handler(request)
+        if response.abandon:
+            return False  # nothing is sent: the connection closes
         keep = keep and not response.close and not self.server.stopping
         self._send(response, keep=keep, head_only=request.method == "HEAD")
+        if keep:
+            self.next_was_sent_early = self._more_sent()
         return keep
 
     def _answer_error(self, status: int, code: str, message: str) -> None:
@@ -387,11 +542,12 @@ class _Connection:
             raise _HttpError(431, "MalformedHttpRequestException", "Request headers too large")
         head = bytes(self.buf[:end])
         del self.buf[: end + sep]
+        self.pipelined, self.next_was_sent_early = self.next_was_sent_early, False
         method, target, version, headers = _parse_head(head)
         keep = _keep_alive(version, headers.get("connection", ""))
         path, query = _split_target(target)
         body = self._read_body(headers, limits)
-        return Request(method, target, path, query, version, headers, body, self.peer), keep
+        return Request(method, target, path, query, version, headers, body, self.peer, self), keep
 
     def _read_body(self, headers: dict[str, str], limits: Limits) -> bytes:
         deadline = time.monotonic() + limits.body_timeout

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import itertools
 import logging
 import math
 import threading
@@ -21,13 +23,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import msgpack
 import redis
 
 from . import decisions as decision_rules
-from . import relations, timeouts
+from . import pollers, relations, timeouts
 from .clock import Clock, SystemClock
 from .events import EventPage, dump_event, load_event
 from .faults import (
@@ -140,6 +142,7 @@ class Engine:
         self._stopping = threading.Event()
         self._waiting: dict[str, int] = {}
         self._waiting_lock = threading.Lock()
+        self._poll_ids = itertools.count()
         self._domains_seen: dict[str, float] = {}
         self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
         self._retention: dict[str, float] = {}
@@ -977,50 +980,86 @@ class Engine:
         return int(replies[0]) + leased + (int(replies[2]) if kind == "d" else 0)
 
     def _long_poll(self, dk: DomainKeys, kind: str, task_list: str, take: Callable[[str], Any]) -> Any:
-        """Claim a task now, or wait (blocking on the list's wake key) until one comes or the hold ends."""
+        """Claim a task now, or wait (blocking on the list's wake key) until one comes or the hold ends.
+
+        A poll whose server watches its connection (``pollers``) claims nothing
+        once its poller is gone: it looks right before every claim, and its wait
+        ends as soon as the server reports the poller gone.
+        """
         tl_key = dk.task_list(kind, task_list)
         wake_key = dk.wake(kind, task_list)
-        stop_key = dk.base + "stop:" + self.instance_id
+        stop_key = dk.stop(self.instance_id)
+        poller = pollers.watching.get()
+        gone_key: str | None = None
         hold = self.config.poll_hold
         give_up = time.monotonic() + hold
         woken = False
-        while True:
+        try:
             while True:
-                member, lease_end = self.store.claim(
-                    tl_key, dk.inflight, wake_key, self.clock.now(), self.config.lease, woken=woken
-                )
-                woken = False
-                if member is None:
-                    break
-                result = take(member)
-                if result is not None:
-                    return result
-            remaining = give_up - time.monotonic()
-            if remaining <= 0 or self._stopping.is_set():
-                return None
-            # A token per task made dispatchable ends the wait at once. A task whose
-            # claimer died comes back when its lease ends: wait no longer than that.
-            wait = remaining
-            if lease_end is not None:
-                wait = min(wait, max(lease_end - self.clock.now(), 0.0) + 0.005)
-            with self._waiting_lock:
-                self._waiting[dk.domain] = self._waiting.get(dk.domain, 0) + 1
-                if self._stopping.is_set():  # stop_polls ran before it could count this wait
-                    self._waiting[dk.domain] -= 1
+                while True:
+                    if poller is not None and poller.gone():
+                        self._give_up(wake_key if woken else None)
+                    member, lease_end = self.store.claim(
+                        tl_key, dk.inflight, wake_key, self.clock.now(), self.config.lease, woken=woken
+                    )
+                    woken = False
+                    if member is None:
+                        break
+                    result = take(member)
+                    if result is not None:
+                        return result
+                remaining = give_up - time.monotonic()
+                if remaining <= 0 or self._stopping.is_set():
                     return None
-            try:
-                # Redis reads timeouts under ~1 ms as 0, which means "forever"
-                popped = self.r.blpop([wake_key, stop_key], timeout=max(wait, MIN_BLOCK))
-            finally:
+                # A token per task made dispatchable ends the wait at once. A task whose
+                # claimer died comes back when its lease ends: wait no longer than that.
+                wait = remaining
+                if lease_end is not None:
+                    wait = min(wait, max(lease_end - self.clock.now(), 0.0) + 0.005)
                 with self._waiting_lock:
-                    self._waiting[dk.domain] -= 1
-            if popped is not None and popped[0].decode() == stop_key:
-                return None
-            if popped is not None:
-                woken = True
-            elif wait >= remaining:
-                member, _ = self.store.claim(tl_key, dk.inflight, wake_key, self.clock.now(), self.config.lease)
-                return take(member) if member is not None else None
+                    self._waiting[dk.domain] = self._waiting.get(dk.domain, 0) + 1
+                    if self._stopping.is_set():  # stop_polls ran before it could count this wait
+                        self._waiting[dk.domain] -= 1
+                        return None
+                try:
+                    # Redis reads timeouts under ~1 ms as 0, which means "forever"
+                    if poller is None:
+                        popped = self.r.blpop([wake_key, stop_key], timeout=max(wait, MIN_BLOCK))
+                    else:
+                        gone_key = gone_key or dk.poll_gone(self.instance_id, next(self._poll_ids))
+                        with poller.watch(functools.partial(self._poller_gone, gone_key)):
+                            popped = self.r.blpop([wake_key, stop_key, gone_key], timeout=max(wait, MIN_BLOCK))
+                finally:
+                    with self._waiting_lock:
+                        self._waiting[dk.domain] -= 1
+                if popped is not None and popped[0].decode() == stop_key:
+                    return None
+                if popped is not None and popped[0].decode() == gone_key:
+                    gone_key = None  # its token is taken: nothing left to clean
+                    self._give_up(None)
+                if popped is not None:
+                    woken = True
+                elif wait >= remaining:
+                    if poller is not None and poller.gone():
+                        self._give_up(None)
+                    member, _ = self.store.claim(tl_key, dk.inflight, wake_key, self.clock.now(), self.config.lease)
+                    return take(member) if member is not None else None
+        finally:
+            if gone_key is not None and poller is not None and poller.gone():
+                self.r.delete(gone_key)  # reported while the poll was ending anyway
+
+    def _poller_gone(self, gone_key: str) -> None:
+        """The server saw a held poll's poller go: end its wait (called on the server's watcher thread)."""
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.rpush(gone_key, 1)
+            pipe.expire(gone_key, 60)
+            pipe.execute()
+
+    def _give_up(self, taken_wake_token: str | None) -> NoReturn:
+        """End a poll whose poller is gone, claiming nothing; a wake token it took goes back for a live poller."""
+        if taken_wake_token is not None:
+            self.r.rpush(taken_wake_token, 1)
+        raise pollers.PollerGone()
 
     def stop_polls(self) -> None:
         """Answer every poll held by this engine empty, now and from now on (graceful shutdown).
@@ -1033,7 +1072,7 @@ class Engine:
             waiting = {domain: count for domain, count in self._waiting.items() if count > 0}
         with self.r.pipeline(transaction=False) as pipe:
             for domain, count in waiting.items():
-                key = DomainKeys(domain).base + "stop:" + self.instance_id
+                key = DomainKeys(domain).stop(self.instance_id)
                 pipe.rpush(key, *([1] * count))
                 pipe.expire(key, 60)
             pipe.execute()

@@ -26,6 +26,8 @@ swf:{T}:tl:<d|a|l>:<taskList>         ZSET     dispatchable tasks (l: Lambda, by
                                                "<priority key><time key>|<runId>|<scheduledEventId>"
 swf:{T}:tl:<d|a|l>:<taskList>:wake    LIST     one token per task made dispatchable (long-poll wake-up)
 swf:{T}:tl:d:<taskList>:held         SET      runIds whose scheduled decision task waits behind a started one
+swf:{T}:stop:<instance>               LIST     tokens ending the held polls of one engine instance (graceful stop)
+swf:{T}:stop:<instance>:<poll>        LIST     a token ending one held poll whose poller went (expires in 60 s)
 swf:{T}:inflight                      ZSET     claimed-but-not-yet-started task members by lease end
 swf:{T}:deadlines                     ZSET     "<kind>|<runId>|<ref>" by deadline (timeouts, timers, retention)
 """
@@ -99,6 +101,12 @@ class DomainKeys:
 
     def held(self, task_list: str) -> str:
         return f"{self.base}tl:d:{task_list}:held"
+
+    def stop(self, instance: str) -> str:
+        return f"{self.base}stop:{instance}"
+
+    def poll_gone(self, instance: str, poll: int) -> str:
+        return f"{self.base}stop:{instance}:{poll}"
 
     @property
     def inflight(self) -> str:

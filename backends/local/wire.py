@@ -22,6 +22,7 @@ import botocore.session
 
 from .events import EventPage
 from .faults import InternalFailure, SerializationException, SWFFault, UnknownOperationException
+from .pollers import PollerGone
 
 log = logging.getLogger("flowser.wire")
 
@@ -89,6 +90,8 @@ def handle(engine: Handler, target: str | None, body: bytes) -> tuple[int, dict[
         result = engine.handle(operation, params)
     except SWFFault as fault:
         return fault.status, headers, fault_body(fault)
+    except PollerGone:
+        raise  # the server drops the connection: there is no one to answer
     except Exception:
         log.exception("internal failure answering %s", target)
         return 500, headers, fault_body(InternalFailure("Internal failure; nothing was changed"))

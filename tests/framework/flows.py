@@ -218,3 +218,32 @@ class WorkerDomain(flowser.Domain):
     retention_period = "1"
     workflow_types = [OneActivityWorkflow, BrokenWorkflow]
     activity_types = [SumModelActivity, FailingActivity, SlowActivity, ShortActivity]
+
+
+# -- every way a run closes (run.result() and its exceptions) -----------------------------------------
+class ClosingWorkflow(Base, types.Workflow):
+    """Closes as input["how"] says: complete, fail, cancel, continue (input["times"] runs), or wait (do nothing)."""
+
+    name = "Closing"
+    task_list = "closing-decisions"
+
+    def decide(self, task: Any) -> None:
+        spec = task.start_input
+        how = spec["how"]
+        if how == "complete":
+            task.complete_workflow({"ok": True})
+        elif how == "fail":
+            task.fail_workflow(details={"code": 7, "why": "no luck"}, reason="out of luck")
+        elif how == "cancel":
+            task.cancel_workflow(details="as asked")
+        elif how == "continue":
+            if spec["n"] < spec["times"]:
+                task.continue_as_new({**spec, "n": spec["n"] + 1})
+            else:
+                task.complete_workflow({"n": spec["n"]})
+
+
+class OutcomeDomain(flowser.Domain):
+    name = "outcomes"
+    retention_period = "1"
+    workflow_types = [ClosingWorkflow]
