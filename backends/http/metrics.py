@@ -84,6 +84,7 @@ class Metrics:
         self.timeouts: dict[tuple[str, str, str], int] = defaultdict(int)
         self.timers: dict[str, int] = defaultdict(int)
         self.polls_refused = 0
+        self.polls_abandoned = 0
         self.held_polls: Callable[[], int] = lambda: 0
         self._task_lists: set[tuple[str, str, str]] = set()
         self._delivered: list[tuple[str, str, str, int, int]] = []
@@ -104,6 +105,10 @@ class Metrics:
     def refused_poll(self) -> None:
         with self._lock:
             self.polls_refused += 1
+
+    def abandoned_poll(self) -> None:
+        with self._lock:
+            self.polls_abandoned += 1
 
     def schedule_to_start(self, kind: str, domain: str, seconds: float) -> None:
         with self._lock:
@@ -237,6 +242,7 @@ class Metrics:
             timeouts = dict(self.timeouts)
             timers = dict(self.timers)
             refused = self.polls_refused
+            abandoned = self.polls_abandoned
 
         def family(name: str, kind: str, help_text: str) -> None:
             out.append(f"# HELP {name} {help_text}")
@@ -256,6 +262,12 @@ class Metrics:
         out.append(f"flowser_polls_held {self.held_polls()}")
         family("flowser_polls_refused_total", "counter", "Polls refused because the cap on held polls was reached.")
         out.append(f"flowser_polls_refused_total {refused}")
+        family(
+            "flowser_polls_abandoned_total",
+            "counter",
+            "Polls ended unanswered, claiming nothing: the poller closed its connection or sent another request on it.",
+        )
+        out.append(f"flowser_polls_abandoned_total {abandoned}")
         family(
             "flowser_schedule_to_start_seconds",
             "histogram",
