@@ -120,9 +120,9 @@ def counted_poll(counts: Any, poll: Any, **params: Any) -> dict[str, Any] | None
         return None
     with counts.get_lock():
         counts[0] += 1
-        if "taskToken" not in task:
+        if not task.get("taskToken"):
             counts[1] += 1
-    return task if "taskToken" in task else None
+    return task if task.get("taskToken") else None
 
 
 def decider(url: str, domain: str, done: Any, counts: Any, ready: Any) -> None:

@@ -1,7 +1,7 @@
 """``flowser serve``: the engine behind SWF's own HTTP protocol, as one process.
 
     flowser serve [--host 127.0.0.1] [--port 8765] [--redis URL | --data-dir DIR]
-                  [--poll-hold SECONDS] [--empty-poll-token absent|empty]
+                  [--poll-hold SECONDS] [--empty-poll-token empty|absent]
                   [--credentials FILE] [--insecure] ...
 
 The process opens the engine (the embedded Redis of ``--data-dir``, the same
@@ -54,7 +54,12 @@ def parser(prog: str = "flowser serve") -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"seconds an empty poll is held before it is answered empty (default {DEFAULT_POLL_HOLD:g})",
     )
-    p.add_argument("--empty-poll-token", choices=("absent", "empty"), default="absent", help="taskToken of empty poll answers")
+    p.add_argument(
+        "--empty-poll-token",
+        choices=("empty", "absent"),
+        default="empty",
+        help="taskToken of empty poll answers: \"\" (default, as AWS documents) or none (as moto)",
+    )
     p.add_argument(
         "--credentials",
         metavar="FILE",

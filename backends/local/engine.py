@@ -71,8 +71,8 @@ class EngineConfig:
 
     poll_hold: float = 60.0
     """Seconds a poll waits for a task before answering empty (SWF: 60)."""
-    empty_poll_token: Literal["absent", "empty"] = "absent"
-    """Empty poll answers carry no taskToken (as recorded from SWF) or ``""`` (as documented)."""
+    empty_poll_token: Literal["absent", "empty"] = "empty"
+    """Empty poll answers carry ``taskToken: ""`` (as AWS documents) or none (as moto; docs/semantics.md)."""
     region: str = "us-east-1"
     account: str = "000000000000"
     lease: float = 30.0

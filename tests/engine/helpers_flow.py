@@ -133,7 +133,7 @@ class Flow:
 
     def no_task(self, task_list: str = "deciders") -> None:
         task = self.swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": task_list})
-        assert "taskToken" not in task, task["workflowExecution"]
+        assert task["taskToken"] == "", task["workflowExecution"]
 
     def respond(self, task: dict[str, Any], *decisions: dict[str, Any], **kw: Any) -> None:
         self.swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=list(decisions), **kw)

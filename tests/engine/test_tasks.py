@@ -192,22 +192,22 @@ def test_activity_task_fields(swf_d: Any) -> None:
 
 
 # -- empty polls and long polling -----------------------------------------------------------------
-def test_empty_polls_omit_the_token(quick: Any) -> None:
+def test_empty_polls_carry_an_empty_token_by_default(quick: Any) -> None:
     began = time.monotonic()
     decision = body(quick.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"}))
     held = time.monotonic() - began
-    assert decision == {"previousStartedEventId": 0, "startedEventId": 0}
+    assert decision == {"taskToken": "", "previousStartedEventId": 0, "startedEventId": 0}
     assert 0.2 <= held < 1.0
     activity = body(quick.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"}))
-    assert activity == {"startedEventId": 0}
+    assert activity == {"taskToken": "", "startedEventId": 0}
 
 
-def test_empty_polls_with_empty_token(swf_d: Any, redis_url: str) -> None:
-    with quick_client(redis_url, poll_hold=0.2, empty_poll_token="empty") as client:
+def test_empty_polls_omit_the_token_when_absent(swf_d: Any, redis_url: str) -> None:
+    with quick_client(redis_url, poll_hold=0.2, empty_poll_token="absent") as client:
         decision = body(client.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"}))
-        assert decision == {"taskToken": "", "previousStartedEventId": 0, "startedEventId": 0}
+        assert decision == {"previousStartedEventId": 0, "startedEventId": 0}
         activity = body(client.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"}))
-        assert activity == {"taskToken": "", "startedEventId": 0}
+        assert activity == {"startedEventId": 0}
 
 
 def test_poll_of_unknown_domain(swf: Any) -> None:
@@ -294,11 +294,11 @@ def test_a_task_goes_to_exactly_one_waiting_poller(swf_d: Any, redis_url: str) -
     run2 = start(swf_d, "w2")
     for thread in threads:
         thread.join(5)
-    got = [r for r in results if "taskToken" in r]
+    got = [r for r in results if r.get("taskToken")]
     assert len(results) == 4 and len(got) == 2
     assert sorted(r["workflowExecution"]["runId"] for r in got) == sorted([run1, run2])
     assert all(
-        r == {"previousStartedEventId": 0, "startedEventId": 0} for r in results if "taskToken" not in r
+        r == {"taskToken": "", "previousStartedEventId": 0, "startedEventId": 0} for r in results if not r.get("taskToken")
     )
     for run_id, workflow_id in ((run1, "w1"), (run2, "w2")):
         assert types(history(swf_d, run_id, workflow_id)).count("DecisionTaskStarted") == 1
@@ -379,7 +379,7 @@ def test_schedule_activity_on_another_task_list(swf_d: Any, quick: Any) -> None:
     _, task = first_decision(swf)
     respond(swf, task, schedule("a1", taskList={"name": "special"}))
     assert (pending_activities(swf, "special"), pending_activities(swf, "workers")) == (1, 0)
-    assert "taskToken" not in quick.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})
+    assert quick.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})["taskToken"] == ""
     activity = poll_activity(swf, task_list="special")
     assert activity["activityId"] == "a1" and activity["startedEventId"] == 6
 
@@ -396,7 +396,7 @@ def test_decision_task_list_override(swf_d: Any, quick: Any) -> None:
     assert types(events)[-1] == "DecisionTaskScheduled"
     assert attrs(events[-1])["taskList"] == {"name": "deciders2"}
     assert (pending_decisions(swf, "deciders2"), pending_decisions(swf, "deciders")) == (1, 0)
-    assert "taskToken" not in quick.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+    assert quick.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})["taskToken"] == ""
     task = poll_decision(swf, task_list="deciders2")
     assert (task["startedEventId"], task["previousStartedEventId"]) == (9, 3)
     respond(swf, task)  # no override this time: the change is permanent
@@ -471,8 +471,8 @@ def test_pending_tasks_of_a_closed_run_are_dropped(swf_d: Any, quick: Any) -> No
     assert (pending_activities(swf), pending_decisions(swf)) == (1, 1)
     swf.terminate_workflow_execution(domain=DOMAIN, workflowId="w1")
     assert (pending_activities(swf), pending_decisions(swf)) == (0, 0)
-    assert "taskToken" not in quick.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})
-    assert "taskToken" not in quick.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+    assert quick.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})["taskToken"] == ""
+    assert quick.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})["taskToken"] == ""
 
 
 # -- tokens ---------------------------------------------------------------------------------------

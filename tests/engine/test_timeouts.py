@@ -87,7 +87,7 @@ def test_schedule_to_start(env_d: Any) -> None:
     assert events[5]["eventTimestamp"] == events[6]["eventTimestamp"] == at(t0 + 10)
     # never delivered afterwards
     assert pending_activities(swf) == 0
-    assert "taskToken" not in swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})
+    assert swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})["taskToken"] == ""
     assert describe(swf, run_id)["openCounts"]["openActivityTasks"] == 0
     task = poll_decision(swf)
     assert (task["startedEventId"], task["previousStartedEventId"]) == (8, 3)
@@ -146,7 +146,7 @@ def test_schedule_to_close_before_start(env_d: Any) -> None:
     }
     assert events[5]["eventTimestamp"] == at(t0 + 50)
     assert pending_activities(swf) == 0
-    assert "taskToken" not in swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})
+    assert swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})["taskToken"] == ""
     env_d.sleep(300)
     nothing_new(env_d, run_id, 7)
 
@@ -435,7 +435,7 @@ def test_execution_start_to_close(env_d: Any) -> None:
     assert info["closeTimestamp"] == at(t0 + 100)
     refused(swf, activity["taskToken"])
     assert pending_activities(swf) == 0 and pending_decisions(swf) == 0
-    assert "taskToken" not in swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})
+    assert swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"})["taskToken"] == ""
     env_d.sleep(5000)  # the activities' deadlines died with the run
     nothing_new(env_d, run_id, 8)
     with fault("UnknownResourceFault"):
@@ -452,7 +452,7 @@ def test_execution_timeout_with_pending_decision_task(env_d: Any) -> None:
     assert attrs(events[2]) == {"timeoutType": "START_TO_CLOSE", "childPolicy": "ABANDON"}
     assert events[2]["eventTimestamp"] == at(t0 + 30)
     assert pending_decisions(swf) == 0
-    assert "taskToken" not in swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+    assert swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})["taskToken"] == ""
     closed = swf.list_closed_workflow_executions(
         domain=DOMAIN, startTimeFilter={"oldestDate": 0}, closeStatusFilter={"status": "TIMED_OUT"}
     )["executionInfos"]

@@ -285,12 +285,12 @@ def test_empty_poll_answered_at_the_configured_hold(server: Server, domain: str)
     began = time.monotonic()
     status, _, body = raw(server.url, target("PollForDecisionTask"), {"domain": domain, "taskList": {"name": "none"}})
     held = time.monotonic() - began
-    assert status == 200 and json.loads(body) == {"previousStartedEventId": 0, "startedEventId": 0}
+    assert status == 200 and json.loads(body) == {"taskToken": "", "previousStartedEventId": 0, "startedEventId": 0}
     assert 0.95 <= held < 1.6, held
     began = time.monotonic()
     answer = swf.poll_for_activity_task(domain=domain, taskList={"name": "none"})
     assert 0.95 <= time.monotonic() - began < 1.6
-    assert "taskToken" not in answer and answer["startedEventId"] == 0
+    assert answer["taskToken"] == "" and answer["startedEventId"] == 0
 
 
 def test_endpoint_from_environment_and_aws_cli(server: Server, domain: str, monkeypatch: pytest.MonkeyPatch) -> None:
