@@ -67,7 +67,15 @@ def parser(prog: str = "flowser serve") -> argparse.ArgumentParser:
         "(default: $FLOWSER_CREDENTIALS or $FLOWSER_CREDENTIALS_FILE; see docs/server.md)",
     )
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without credentials")
-    p.add_argument("--region", default="us-east-1", help="region in domain ARNs (default us-east-1)")
+    p.add_argument(
+        "--region", default="us-east-1", help="region in domain ARNs when a request is not signed (default us-east-1)"
+    )
+    quotas = p.add_argument_group("SWF quotas (AWS's defaults; AWS raises them on request)")
+    quotas.add_argument("--max-domains", type=_count, default=100, metavar="N", help="domains, deprecated ones included (default 100)")
+    quotas.add_argument("--max-types", type=_count, default=10_000, metavar="N", help="workflow types, and activity types, per domain (default 10000)")
+    quotas.add_argument(
+        "--max-open-executions", type=_count, default=100_000, metavar="N", help="open executions per domain (default 100000)"
+    )
     p.add_argument("--max-polls", type=int, default=2000, help="polls held at once; more get LimitExceededFault (default 2000)")
     p.add_argument("--max-connections", type=int, default=4096, help="open connections at once (default 4096)")
     p.add_argument("--max-body", type=int, default=1 << 20, help="largest request body in bytes (default 1 MiB)")
@@ -85,6 +93,13 @@ def parser(prog: str = "flowser serve") -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return p
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -161,7 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     from .metrics import Metrics
     from .server import HttpServer, Limits
 
-    config = EngineConfig(poll_hold=args.poll_hold, empty_poll_token=args.empty_poll_token, region=args.region)
+    config = EngineConfig(
+        poll_hold=args.poll_hold,
+        empty_poll_token=args.empty_poll_token,
+        region=args.region,
+        max_domains=args.max_domains,
+        max_types=args.max_types,
+        max_open_executions=args.max_open_executions,
+    )
     try:
         engine = open_engine(args.redis, data_dir=args.data_dir, config=config)
     except Exception as exc:
