@@ -26,12 +26,12 @@ import threading
 import time
 from typing import Any
 
-from backends.local import pollers, wire
+from backends.local import caller, pollers, wire
 from backends.local.engine import OPERATIONS, Engine, decode_token
 from backends.local.faults import LimitExceededFault, SWFFault
 from backends.local.validation import validate
 
-from .auth import AccessKey, AuthError, Credentials, denied
+from .auth import AccessKey, AuthError, Credentials, denied, signed_region
 from .metrics import Metrics
 from .server import Request, Response
 
@@ -106,7 +106,12 @@ class App:
         target = request.headers.get("x-amz-target")
         operation = _operation(target)
         label = operation or "unknown"
-        response = self._swf(request, target, operation)
+        # ARNs carry the region the caller signed for (engine.region); the variable is this call's only
+        region = caller.signed_region.set(signed_region(request.headers))
+        try:
+            response = self._swf(request, target, operation)
+        finally:
+            caller.signed_region.reset(region)
         error = _error_code(response) if response.status != 200 else None
         self.metrics.request(label, time.perf_counter() - began, error)
         return response
@@ -168,8 +173,7 @@ class App:
         return None
 
     def _arn(self, domain: str) -> str:
-        config = self.engine.config
-        return f"arn:aws:swf:{config.region}:{config.account}:/domain/{domain}"
+        return f"arn:aws:swf:{self.engine.region()}:{self.engine.config.account}:/domain/{domain}"
 
     def _denied(self, key: AccessKey, operation: str, resource: str) -> Response:
         err = denied(key, operation, resource)

@@ -237,6 +237,19 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, _, v in sorted(pairs))
 
 
+_SCOPE_REGION = re.compile(r"Credential\s*=\s*[^/,\s]*/[0-9]{8}/([a-z0-9][a-z0-9-]{0,31})/")
+
+
+def signed_region(headers: dict[str, str]) -> str | None:
+    """The region of a SigV4 ``Authorization`` header's credential scope, whether or not
+    signatures are checked (``Credential=AKID/20261203/eu-west-1/swf/aws4_request``)."""
+    authorization = headers.get("authorization")
+    if not authorization or not authorization.startswith(ALGORITHM):
+        return None
+    match = _SCOPE_REGION.search(authorization)
+    return match.group(1) if match else None
+
+
 @lru_cache(maxsize=256)
 def _signing_key(secret: str, date: str, region: str) -> bytes:
     key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()

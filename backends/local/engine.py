@@ -28,8 +28,8 @@ from typing import Any, Literal, NoReturn
 import msgpack
 import redis
 
+from . import caller, pollers, relations, timeouts
 from . import decisions as decision_rules
-from . import pollers, relations, timeouts
 from .clock import Clock, SystemClock
 from .events import EventPage, dump_event, load_event
 from .faults import (
@@ -186,8 +186,12 @@ class Engine:
         self._domain(name)
         self._domains_seen[name] = time.monotonic()
 
+    def region(self) -> str:
+        """The region of this request's ARNs: the one its caller signed for, else the configured one."""
+        return caller.signed_region.get() or self.config.region
+
     def _arn(self, name: str) -> str:
-        return f"arn:aws:swf:{self.config.region}:{self.config.account}:/domain/{name}"
+        return f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/{name}"
 
     def register_domain(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["name"]
@@ -280,7 +284,7 @@ class Engine:
         return {}
 
     def _domain_of_arn(self, arn: str) -> str:
-        prefix = f"arn:aws:swf:{self.config.region}:{self.config.account}:/domain/"
+        prefix = f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/"
         if not arn.startswith(prefix) or len(arn) == len(prefix):
             raise UnknownResourceFault(f"Unknown resource: {arn}")
         return arn[len(prefix) :]
