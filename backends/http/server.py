@@ -154,7 +154,8 @@ class _Watcher:
         with self._lock:
             if not self._closed:
                 self._selector.register(sock, selectors.EVENT_READ, on_gone)
-        self._wake_w.send(b"x")  # select again, with the new socket
+        if not isinstance(self._selector, selectors.EpollSelector):
+            self._wake_w.send(b"x")  # select again, with the new socket (epoll sees it in the running wait)
 
     def remove(self, sock: socket.socket) -> None:
         with self._lock:
