@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import redis
@@ -63,3 +64,27 @@ def env(redis_client: redis.Redis, redis_url: str) -> Iterator[Any]:
         yield environment
     finally:
         environment.close()
+
+
+FreshRedis = Callable[[], str]
+
+
+@pytest.fixture
+def fresh_redis(redis_url: str) -> Iterator[FreshRedis]:
+    """``fresh_redis()``: the URL of an empty database of the test Redis (number 8 up, one more per
+    call), away from the database the other tests share and flush; emptied again afterwards."""
+    used: list[str] = []
+
+    def make() -> str:
+        base, _, query = redis_url.partition("?")
+        kept = [(k, v) for k, v in parse_qsl(query) if k != "db"]
+        url = f"{base}?{urlencode([*kept, ('db', str(8 + len(used)))])}"  # the query's db wins over a path's
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()
+        used.append(url)
+        return url
+
+    yield make
+    for url in used:
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()

@@ -50,6 +50,7 @@ from .faults import (
 )
 from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, type_field
 from .paging import make_token, page_size, query_digest, read_token
+from .reset import DomainCache
 from .run import Run, deadline, ms, new_run_id, parse_member
 from .store import RedisStore, pack, unpack
 from .validation import validate
@@ -143,9 +144,8 @@ class Engine:
         self._waiting: dict[str, int] = {}
         self._waiting_lock = threading.Lock()
         self._poll_ids = itertools.count()
-        self._domains_seen: dict[str, float] = {}
+        self.domain_cache = DomainCache(store.redis, lambda: store.closed)
         self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
-        self._retention: dict[str, float] = {}
         self._local = threading.local()
 
     def fire_due(self, now: float | None = None) -> int:
@@ -178,13 +178,14 @@ class Engine:
         return dict(unpack(raw))
 
     def _known_domain(self, name: str) -> None:
-        """Existence check for the hot paths (polls, counts): domains are never deleted, so a
-        positive answer is cached for a few seconds."""
-        seen = self._domains_seen.get(name)
-        if seen is not None and time.monotonic() - seen < 5.0:
+        """Existence check for the hot paths (polls, counts): only ``flowser reset`` deletes
+        domains, so a positive answer is cached for a few seconds, until a reset (``reset``)."""
+        cached = self.domain_cache.current()  # taken before the read: a reset in between drops it
+        if cached is not None and cached.knows(name):
             return
         self._domain(name)
-        self._domains_seen[name] = time.monotonic()
+        if cached is not None:
+            cached.saw(name)
 
     def region(self) -> str:
         """The region of this request's ARNs: the one its caller signed for, else the configured one."""
@@ -682,12 +683,16 @@ class Engine:
             pending.lambdas = True
 
     def _retention_days(self, domain: str) -> float:
-        """A domain's retention never changes (SWF has no UpdateDomain): read it once."""
-        days = self._retention.get(domain)
+        """A domain's retention never changes (SWF has no UpdateDomain): read it once, and again
+        after a reset (which may have deleted it and let it be registered anew)."""
+        cached = self.domain_cache.current()
+        days = cached.retention.get(domain) if cached is not None else None
         if days is None:
             raw = self.r.hget(DOMAINS, domain)
             retention = unpack(raw)["retention"] if raw else "0"
-            days = self._retention[domain] = 0.0 if retention == "NONE" else float(retention)
+            days = 0.0 if retention == "NONE" else float(retention)
+            if cached is not None:
+                cached.retention[domain] = days
         return days
 
     def transition(

@@ -49,6 +49,7 @@ class RedisStore:
 
     def __init__(self, client: redis.Redis, *, owner: Any = None) -> None:
         self.redis = client
+        self.closed = False
         self._owner = owner  # keeps an embedded server's lease alive as long as the store
         script = importlib.resources.files(__package__).joinpath("claim.lua").read_text()
         self._claim = client.register_script(script)
@@ -114,6 +115,7 @@ class RedisStore:
         return None, (float(lease_end) if lease_end else None)
 
     def close(self) -> None:
+        self.closed = True
         self.redis.close()
         self.redis.connection_pool.disconnect()
         owner, self._owner = self._owner, None

@@ -4,10 +4,12 @@ and the ``aws swf`` commands of docs/server.md as printed."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import boto3
 import pytest
@@ -15,29 +17,8 @@ import redis
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .conftest import KEY_ID, SECRET, Server, raw, target
-
-FreshRedis = Callable[[], str]
-
-
-@pytest.fixture
-def fresh_redis(redis_url: str) -> Iterator[FreshRedis]:
-    """URLs of empty databases of the test Redis (numbers 8 up), away from the other tests' database."""
-    used: list[str] = []
-
-    def make() -> str:
-        base, _, query = redis_url.partition("?")
-        kept = [(k, v) for k, v in parse_qsl(query) if k != "db"]
-        url = f"{base}?{urlencode([*kept, ('db', str(8 + len(used)))])}"  # the query's db wins over a path's
-        with redis.Redis.from_url(url) as client:
-            client.flushdb()
-        used.append(url)
-        return url
-
-    yield make
-    for url in used:
-        with redis.Redis.from_url(url) as client:
-            client.flushdb()
+from ..conftest import FreshRedis
+from .conftest import KEY_ID, ROOT, SECRET, Server, raw, register_basics, target
 
 
 def register_domains(swf: Any, names: range, prefix: str = "q") -> None:
@@ -94,6 +75,117 @@ def test_quota_options_refuse_nonsense(serve: Callable[..., Server]) -> None:
     bad = serve("--max-domains", "0", wait=False)
     assert bad.proc.wait(30) == 2
     assert any("--max-domains: must be >= 1" in line for line in bad.errors)
+
+
+# -- flowser reset -----------------------------------------------------------------------------------
+def flowser_reset(*args: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``flowser reset ARGS``; ``answer`` is typed at its question (None: no stdin at all)."""
+    return subprocess.run(
+        [sys.executable, "-m", "flowser.cli", "reset", *args], cwd=ROOT, input=answer,
+        stdin=subprocess.DEVNULL if answer is None else None, capture_output=True, text=True, timeout=60,
+    )
+
+
+WF = {"name": "wf", "version": "1"}
+
+
+def use_everything(swf: Any, domain: str) -> None:
+    """A domain whose existence the server has cached (polls, counts), with an open run and a task."""
+    register_basics(swf, domain)
+    swf.start_workflow_execution(domain=domain, workflowId="w1", workflowType=WF)
+    assert swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"})["taskToken"]
+    assert swf.count_pending_activity_tasks(domain=domain, taskList={"name": "tl"})["count"] == 0
+    swf.start_workflow_execution(domain=domain, workflowId="w2", workflowType=WF)
+
+
+def assert_gone(swf: Any, domain: str) -> None:
+    """Every call about the domain fails at once: nothing of it is left, in Redis or in a cache."""
+    gone = swf.exceptions.UnknownResourceFault
+    began = time.monotonic()
+    with pytest.raises(gone, match=f"Unknown domain: {domain}"):
+        swf.describe_domain(name=domain)
+    with pytest.raises(gone):  # the server had cached the domain for polls and counts
+        swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+    with pytest.raises(gone):
+        swf.poll_for_activity_task(domain=domain, taskList={"name": "tl"})
+    with pytest.raises(gone):
+        swf.count_pending_decision_tasks(domain=domain, taskList={"name": "tl"})
+    with pytest.raises(gone):
+        swf.describe_workflow_type(domain=domain, workflowType=WF)
+    with pytest.raises(gone):
+        swf.start_workflow_execution(domain=domain, workflowId="w1", workflowType=WF)
+    assert time.monotonic() - began < 1.0  # no poll was held
+
+
+def assert_usable_again(swf: Any, domain: str) -> None:
+    register_basics(swf, domain)
+    run_id = swf.start_workflow_execution(domain=domain, workflowId="w1", workflowType=WF)["runId"]
+    task = swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+    assert task["workflowExecution"]["runId"] == run_id
+    assert [e["eventType"] for e in task["events"]][-1] == "DecisionTaskStarted" and len(task["events"]) == 3
+
+
+def test_reset_wipes_the_store_of_a_running_server(serve: Callable[..., Server], fresh_redis: FreshRedis) -> None:
+    url = fresh_redis()
+    server = serve("--poll-hold", "1", redis=url)
+    swf = server.client()
+    use_everything(swf, "before")
+    with redis.Redis.from_url(url) as other:
+        other.set("rq:job:1", "not flowser's")
+        other.rpush("rq:queue:default", "1")
+        done = flowser_reset("--redis", url, "--yes")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "" and "deleted 1 domain(s)" in done.stdout
+        assert "1 running engine(s) dropped their caches" in done.stdout, done.stdout
+        assert_gone(swf, "before")
+        assert other.get("rq:job:1") == b"not flowser's" and other.llen("rq:queue:default") == 1
+        assert other.keys("swf:*") == []
+    assert_usable_again(swf, "before")
+    assert server.proc.poll() is None
+
+
+def test_reset_asks_first(serve: Callable[..., Server], fresh_redis: FreshRedis) -> None:
+    url = fresh_redis()
+    swf = serve("--poll-hold", "1", redis=url).client()
+    use_everything(swf, "kept")
+    for answer in (None, "", "no\n", "n\n", "yess\n"):
+        done = flowser_reset("--redis", url, answer=answer)
+        assert done.returncode == 1, (answer, done.stderr)
+        assert "Delete all flowser data" in done.stderr and "(1 domain(s)" in done.stderr
+        # (a terminal echoes the answer's newline; without one, the refusal has a line of its own)
+        assert done.stderr.endswith("flowser reset: not confirmed, nothing deleted (--yes skips the question)\n")
+        assert swf.describe_domain(name="kept")["domainInfo"]["name"] == "kept"
+    done = flowser_reset("--redis", url, answer="yes\n")
+    assert done.returncode == 0, done.stderr
+    assert_gone(swf, "kept")
+
+
+def test_reset_of_the_embedded_redis_of_a_data_dir(serve: Callable[..., Server], tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = serve("--poll-hold", "1", "--data-dir", str(data_dir), redis=None)
+    swf = server.client()
+    use_everything(swf, "embedded")
+    done = flowser_reset("--data-dir", str(data_dir), "-y")
+    assert done.returncode == 0, done.stderr
+    assert f"in the embedded Redis of {data_dir}" in done.stdout and "1 running engine(s)" in done.stdout
+    assert_gone(swf, "embedded")
+    assert_usable_again(swf, "embedded")
+    assert flowser_reset("--data-dir", str(tmp_path / "none"), "--yes").returncode == 0  # nothing there
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--redis", "nope://x"), "flowser reset: cannot reach nope://x: Redis URL must specify"),
+        (("--redis", "redis://127.0.0.1:1/0"), "flowser reset: cannot reach redis://127.0.0.1:1/0: Error 111"),
+        (("--redis", "redis://user:secret@127.0.0.1:1/0"), "flowser reset: cannot reach redis://127.0.0.1:1/0:"),
+    ],
+)
+def test_reset_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
+    done = flowser_reset(*args, "--yes")
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(message), done.stderr
+    assert "secret" not in done.stderr
 
 
 # -- ARNs in the region the caller signed for ---------------------------------------------------------

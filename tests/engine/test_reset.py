@@ -1,0 +1,113 @@
+"""``backends.local.reset``: wiping a store under running engines, and the caches no wipe leaves behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from backends.local import connect
+from backends.local.keys import DomainKeys
+from backends.local.reset import Generation, wipe
+
+from ..conftest import FreshRedis
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+    return value
+
+
+def listeners() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "flowser-reset-listener")
+
+
+def test_engine_caches_only_while_subscribed_and_a_wipe_drops_it(fresh_redis: FreshRedis) -> None:
+    url = fresh_redis()
+    swf = connect(url, poll_hold=0.2, timekeeper=False)
+    engine = swf.flowser_engine
+    try:
+        assert engine.domain_cache.current() is None  # the listener starts: nothing cached until it listens
+        before = wait_for(engine.domain_cache.current)
+        assert isinstance(before, Generation)
+        swf.register_domain(name="d", workflowExecutionRetentionPeriodInDays="3")
+        swf.count_pending_decision_tasks(domain="d", taskList={"name": "tl"})
+        assert before.knows("d")
+        with redis.Redis.from_url(url) as client:
+            wiped = wipe(client)
+        assert (wiped.domains, wiped.engines, wiped.acknowledged) == (1, 1, 1) and wiped.keys >= 1
+        after = engine.domain_cache.current()
+        assert after is not None and after is not before and not after.knows("d")
+        with pytest.raises(swf.exceptions.UnknownResourceFault):
+            swf.poll_for_decision_task(domain="d", taskList={"name": "tl"})
+        # an entry made from a read before the wipe goes into the dropped generation: never seen again
+        before.saw("d")
+        assert not engine.domain_cache.current().knows("d")
+    finally:
+        swf.close()
+
+
+def test_retention_is_read_again_after_a_reset(fresh_redis: FreshRedis) -> None:
+    url = fresh_redis()
+    swf = connect(url, poll_hold=0.2, timekeeper=False)
+    engine = swf.flowser_engine
+    wtype = {"name": "wf", "version": "1"}
+
+    def close_one(retention: str) -> float:
+        """Register the domain anew with ``retention``, close a run: its purge deadline minus its close."""
+        swf.register_domain(name="r", workflowExecutionRetentionPeriodInDays=retention)
+        swf.register_workflow_type(domain="r", name="wf", version="1", defaultTaskList={"name": "tl"},
+                                   defaultExecutionStartToCloseTimeout="60", defaultTaskStartToCloseTimeout="10",
+                                   defaultChildPolicy="TERMINATE")
+        run_id = swf.start_workflow_execution(domain="r", workflowId="w", workflowType=wtype)["runId"]
+        swf.terminate_workflow_execution(domain="r", workflowId="w")
+        closed = swf.describe_workflow_execution(domain="r", execution={"workflowId": "w", "runId": run_id})
+        purge = engine.r.zscore(DomainKeys("r").deadlines, f"purge|{run_id}|")
+        return float(purge) - closed["executionInfo"]["closeTimestamp"].timestamp()
+
+    try:
+        wait_for(engine.domain_cache.current)
+        assert close_one("3") == pytest.approx(3 * 86400, abs=1)
+        with redis.Redis.from_url(url) as client:
+            assert wipe(client).acknowledged == 1
+        assert close_one("1") == pytest.approx(86400, abs=1)
+    finally:
+        swf.close()
+
+
+def test_wipe_keeps_other_data_and_tells_only_engines_of_its_database(fresh_redis: FreshRedis) -> None:
+    mine, other = fresh_redis(), fresh_redis()
+    here, there = connect(mine, timekeeper=False), connect(other, timekeeper=False)
+    try:
+        for swf in (here, there):
+            wait_for(swf.flowser_engine.domain_cache.current)
+            swf.register_domain(name="d", workflowExecutionRetentionPeriodInDays="1")
+        with redis.Redis.from_url(mine) as client:
+            client.set("rq:job:1", "x")
+            client.set("swfish", "y")  # not under flowser's prefix "swf:"
+            wiped = wipe(client)
+            assert (wiped.engines, wiped.acknowledged) == (1, 1)
+            assert sorted(client.keys("*")) == [b"rq:job:1", b"swfish"]
+        assert there.describe_domain(name="d")["domainInfo"]["name"] == "d"
+    finally:
+        here.close()
+        there.close()
+
+
+def test_listener_ends_with_its_store(fresh_redis: FreshRedis) -> None:
+    url = fresh_redis()
+    already = listeners()
+    swf = connect(url, timekeeper=False)
+    wait_for(swf.flowser_engine.domain_cache.current)
+    assert listeners() == already + 1
+    swf.close()
+    wait_for(lambda: listeners() == already)
+    with redis.Redis.from_url(url) as client:
+        assert wipe(client, timeout=0.5).engines == 0
