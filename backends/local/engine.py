@@ -48,7 +48,7 @@ from .faults import (
     ValidationException,
     WorkflowExecutionAlreadyStartedFault,
 )
-from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, type_field
+from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys, inflight_member, type_field
 from .paging import make_token, page_size, query_digest, read_token
 from .reset import DomainCache
 from .run import Run, deadline, ms, new_run_id, parse_member
@@ -1064,6 +1064,21 @@ class Engine:
             pipe.expire(gone_key, 60)
             pipe.execute()
 
+    def _unless_poller_gone(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """Last look before a claimed task is started for its poller: gone, the claim goes back.
+
+        Its lease is ended at once (a claim on the domain puts it back on its
+        list) and a wake token brings a waiting poller to claim it.
+        """
+        poller = pollers.watching.get()
+        if poller is None or not poller.gone():
+            return
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.zadd(dk.inflight, {inflight_member(dk.task_list(kind, task_list), member): 0}, xx=True)
+            pipe.rpush(dk.wake(kind, task_list), 1)
+            pipe.execute()
+        raise pollers.PollerGone()
+
     def _give_up(self, taken_wake_token: str | None) -> NoReturn:
         """End a poll whose poller is gone, claiming nothing; a wake token it took goes back for a live poller."""
         if taken_wake_token is not None:
@@ -1090,7 +1105,7 @@ class Engine:
         """The claim is over: drop its lease, and the member itself in case an ended lease
         had already put it back on its list (a claimer slower than its lease)."""
         tl_key = dk.task_list(kind, task_list)
-        pipe.zrem(dk.inflight, f"{tl_key}\n{member}")
+        pipe.zrem(dk.inflight, inflight_member(tl_key, member))
         pipe.zrem(tl_key, member)
 
     def _empty_token(self, out: dict[str, Any]) -> dict[str, Any]:
@@ -1110,6 +1125,7 @@ class Engine:
             run_id, scheduled = parse_member(member)
 
             def change(run: Run, pipe: Any) -> dict[str, Any] | None:
+                self._unless_poller_gone(dk, "d", task_list, member)
                 dt = run.s["dt"]
                 pipe.multi()
                 self.drop_claim(pipe, dk, "d", task_list, member)
@@ -1284,6 +1300,7 @@ class Engine:
             run_id, scheduled = parse_member(member)
 
             def change(run: Run, pipe: Any) -> tuple[int, str, dict[str, Any], str] | None:
+                self._unless_poller_gone(dk, "a", task_list, member)
                 act = run.s["acts"].get(str(scheduled))
                 scheduled_event = pipe.prefetched[0]
                 pipe.multi()

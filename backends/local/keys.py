@@ -117,6 +117,11 @@ class DomainKeys:
         return self.base + "deadlines"
 
 
+def inflight_member(task_list_key: str, member: str) -> str:
+    """A claim in the in-flight set: its list's key and its member, so an ended lease goes back to its own list."""
+    return f"{task_list_key}\n{member}"
+
+
 def type_field(kind: str, name: str, version: str) -> str:
     """Field of a type in the domain's types hash (``|`` cannot occur in names)."""
     return f"{kind}|{name}|{version}"
