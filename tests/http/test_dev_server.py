@@ -4,6 +4,8 @@ and the ``aws swf`` commands of docs/server.md as printed."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -252,3 +254,44 @@ def test_in_process_client_keeps_its_region(redis_client: Any, redis_url: str) -
         assert swf.describe_domain(name="nordic")["domainInfo"]["arn"] == arn("eu-north-1", "nordic")
     finally:
         swf.close()
+
+
+# -- the aws swf commands of docs/server.md, as printed ----------------------------------------------
+DOCS_ENDPOINT = "http://127.0.0.1:8765"
+
+
+def documented_aws_blocks() -> list[str]:
+    """The ```sh blocks of docs/server.md that run ``aws swf``; no ``aws swf`` command outside them."""
+    text = (ROOT / "docs" / "server.md").read_text()
+    blocks = re.findall(r"^```sh\n(.*?)^```$", text, flags=re.S | re.M)
+    runnable = [b for b in blocks if "aws swf" in b]
+    outside = re.sub(r"^```sh\n.*?^```$", "", text, flags=re.S | re.M)
+    assert not re.search(r"aws swf [a-z]", outside), "an `aws swf` command outside a ```sh block is not tested"
+    return runnable
+
+
+def test_documented_aws_cli_commands_work_as_printed(
+    serve: Callable[..., Server], fresh_redis: FreshRedis, tmp_path: Path
+) -> None:
+    blocks = documented_aws_blocks()
+    assert len(blocks) >= 2 and sum(b.count("aws swf ") for b in blocks) >= 3
+    server = serve("--poll-hold", "1", redis=fresh_redis())
+    home = tmp_path / "home"
+    home.mkdir()
+    # a machine with no AWS configuration: no AWS_* variables, an empty home, the CLI on PATH
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin")
+    outputs = []
+    for block in blocks:
+        script = "set -euo pipefail\n" + block.replace(DOCS_ENDPOINT, server.url)
+        done = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (block, done.stderr)
+        outputs.append(done.stdout)
+    assert not any(home.iterdir())  # nothing was configured along the way
+    swf = server.client()
+    assert swf.describe_domain(name="demo")["domainInfo"]["arn"] == arn("us-east-1", "demo")
+    assert '"name": "demo"' in "".join(outputs)
+    # the same commands without the variables fail as the docs say they would
+    bare = subprocess.run(["aws", "swf", "list-domains", "--registration-status", "REGISTERED",
+                           "--endpoint-url", server.url], env=env, capture_output=True, text=True, timeout=60)
+    assert bare.returncode != 0 and "region" in bare.stderr
