@@ -139,7 +139,23 @@ def _add_worker_commands(sub: Any) -> None:
         cmd.add_argument("--identity", default=None, help="identity sent with polls (default host:pid)")
         cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS", help="shutdown grace period (default 30)")
         cmd.add_argument("--register", action="store_true", help="register the domain and its types first")
+        cmd.add_argument(
+            "--give-up-after",
+            type=float,
+            default=600.0,
+            metavar="SECONDS",
+            help="while SWF cannot be reached (or the domain is not registered), retry with backoff for this long, "
+            "then exit 1 (default 600; 0: never give up)",
+        )
         cmd.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+        if command == "decider":
+            cmd.add_argument(
+                "--on-decider-error",
+                choices=("fail", "retry"),
+                default=None,
+                help="when decide() raises: fail the workflow execution, or leave the decision task to time out "
+                "so that a decider retries it (default: the workflow class's on_decider_error, itself 'fail')",
+            )
         if command == "worker":
             cmd.add_argument("--executor", choices=("thread", "rq"), default="thread", help="where handlers run")
             cmd.add_argument(
@@ -157,12 +173,14 @@ def _run_worker(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     wanted = Activity if args.command == "worker" else Workflow
-    try:
-        type_cls = load_object(args.target)
-        domain_cls = load_object(args.domain_class) if args.domain_class else None
-    except (ImportError, AttributeError, ValueError) as exc:
-        print(f"flowser {args.command}: cannot load {exc}", file=sys.stderr)
-        return 2
+    loaded = []
+    for spec in (args.target, args.domain_class):
+        try:
+            loaded.append(load_object(spec) if spec else None)
+        except (ImportError, AttributeError, ValueError) as exc:
+            print(f"flowser {args.command}: cannot load {spec}: {exc}", file=sys.stderr)
+            return 2
+    type_cls, domain_cls = loaded
     if not (isinstance(type_cls, type) and issubclass(type_cls, wanted)):
         print(f"flowser {args.command}: {args.target} is not a flowser.types.{wanted.__name__} subclass", file=sys.stderr)
         return 2
@@ -173,11 +191,14 @@ def _run_worker(args: argparse.Namespace) -> int:
         return 2
     if args.processes:
         return _supervise(args)
-    client = backends.connect(args.backend)
+    client = _connect(args)
+    if isinstance(client, int):
+        return client
     domain = domain_cls(client)
-    if args.register:
-        domain.register()
     executor = _rq_executor(args, type_cls, domain_cls) if getattr(args, "executor", "thread") == "rq" else None
+    options: dict[str, Any] = {}
+    if args.command == "decider" and getattr(args, "on_decider_error", None):
+        options["on_decider_error"] = args.on_decider_error
     runner = runner_for(
         domain,
         type_cls,
@@ -186,9 +207,68 @@ def _run_worker(args: argparse.Namespace) -> int:
         grace=args.grace,
         on_stop=lambda: backends.stop_polls(client),
         executor=executor,
+        register=args.register,
+        give_up_after=getattr(args, "give_up_after", 600.0),
+        **options,
     )
     signals = (signal.SIGTERM,) if getattr(args, "child", False) else (signal.SIGTERM, signal.SIGINT)
     return runner.run(signals=signals)
+
+
+def _connect(args: argparse.Namespace) -> Any:
+    """The client for ``--backend``; an exit status when there is none.
+
+    Configuration errors (an unknown backend, no AWS region, a data directory
+    that cannot be used) print one line: status 2. A Redis that does not
+    answer is retried with backoff, as polls are: status 1 after
+    ``--give-up-after`` seconds.
+    """
+    import logging
+    import time
+
+    import backends
+
+    log = logging.getLogger("flowser.worker")
+    what = f"flowser {args.command}"
+    give_up_after = getattr(args, "give_up_after", 600.0) or None
+    began = time.monotonic()
+    delay, attempts = 1.0, 0
+    while True:
+        try:
+            return backends.connect(args.backend)
+        except ValueError as exc:
+            print(f"{what}: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:
+            if type(exc).__name__ == "NoRegionError":  # botocore's
+                print(
+                    f"{what}: --backend {args.backend}: no AWS region is configured: use --backend aws://REGION, "
+                    "or set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your AWS profile)",
+                    file=sys.stderr,
+                )
+                return 2
+            if isinstance(exc, OSError | RuntimeError):  # the local engine's data directory or redis-server
+                print(f"{what}: cannot start the local engine: {exc}", file=sys.stderr)
+                return 2
+            attempts += 1
+            elapsed = time.monotonic() - began
+            if give_up_after is not None and elapsed >= give_up_after:
+                log.error(
+                    "giving up: cannot connect to %s for %.1f s (%d attempts; give up after %g s): %s",
+                    args.backend,
+                    elapsed,
+                    attempts,
+                    give_up_after,
+                    exc,
+                )
+                return 1
+            wait = delay if give_up_after is None else min(delay, give_up_after - elapsed + 0.01)
+            if attempts == 1:
+                log.error("cannot connect to %s; retrying with backoff", args.backend, exc_info=exc)
+            else:
+                log.warning("cannot connect to %s (%d attempts in %.0f s): %s; retrying in %.1f s", args.backend, attempts, elapsed, exc, wait)
+            time.sleep(wait)
+            delay = min(delay * 2, 30.0)
 
 
 def _rq_executor(args: argparse.Namespace, type_cls: Any, domain_cls: Any) -> Any:
@@ -253,7 +333,7 @@ def _supervise(args: argparse.Namespace) -> int:
             child.join(timeout=0.2)
             if not child.is_alive() and not stopping and child.exitcode != 0:
                 log.error("%s exited with %s: stopping the others", child.name, child.exitcode)
-                status = 1
+                status = child.exitcode if child.exitcode and child.exitcode > 0 else 1
                 forward(signal.SIGTERM, None)
     return status
 

@@ -60,11 +60,16 @@ def _text(value: Any, codec: serializing.Codec) -> str | None:
 
 
 def _responded(name: str) -> Any:
-    """Mark a task closed once a respond call succeeded."""
+    """Mark a task closed once a respond call succeeded (``lost`` once SWF refused it as unknown)."""
 
     def deco(fn: Any) -> Any:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            result = fn(self, *args, **kwargs)
+            try:
+                result = fn(self, *args, **kwargs)
+            except Exception as exc:
+                if is_fault(exc, "UnknownResourceFault"):
+                    self.lost = True  # timed out, or the run closed: SWF refuses the answer
+                raise
             self.closed = True
             self.outcome = name
             return result
@@ -302,6 +307,8 @@ class Decision:
         self._decoder = TypedDecoder(self._domain, workflow_type=result["workflowType"], lookup=self._lookup)
         self.closed = False
         self.outcome: str | None = None
+        self.lost = False
+        """Set when SWF refused the answer as unknown (the task timed out, or the run closed)."""
 
     @property
     def _conn(self) -> Any:
@@ -532,7 +539,7 @@ class Activity:
         self.outcome: str | None = None
         self.cancel_requested = False
         self.lost = False
-        """Set when a heartbeat learns that SWF no longer knows the task (timed out, run closed)."""
+        """Set when a heartbeat or an answer learns that SWF no longer knows the task (timed out, run closed)."""
         self._input: Any = None
         self._has_input = False
         self._heartbeat_details: Any = None

@@ -277,6 +277,9 @@ class Workflow(Type):
     child_policy: ClassVar[str] = "TERMINATE"
     default_filter_tag: ClassVar[str | None] = None
     default_tag_list: ClassVar[list[str] | None] = None
+    on_decider_error: ClassVar[str] = "fail"
+    """When ``decide`` raises: ``"fail"`` fails the execution (reason and traceback); ``"retry"`` leaves
+    the decision task to time out (``task_start_to_close_timeout``) so that a decider takes it again."""
 
     _reg_func_name = "register_workflow_type"
     kind = "workflow"

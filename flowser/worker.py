@@ -35,25 +35,35 @@ from typing import Any, ClassVar, Protocol
 from . import tasks
 from .domain import Domain
 from .exceptions import is_fault
-from .types import Activity, Type, Workflow, default_identity
+from .types import Activity, Type, Workflow, default_identity, duration
 
 log = logging.getLogger("flowser.worker")
+
+FAIL, RETRY = "fail", "retry"
+ON_DECIDER_ERROR = (FAIL, RETRY)
+"""What a decider does when ``decide`` raises: fail the execution, or leave the task to time out."""
+LOST = "lost"
+"""Outcome of a task that finished after SWF had timed it out: its answer was refused."""
+LEFT = "left"
+"""Outcome of a decision task left unanswered (``on_decider_error="retry"``)."""
+GIVE_UP_AFTER = 600.0
+"""Seconds a runner keeps retrying an unreachable backend before it gives up (``--give-up-after``)."""
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s/%(threadName)s %(name)s: %(message)s"
 
 
 def context(task: Any) -> dict[str, str]:
-    """The ids a log line about ``task`` carries."""
+    """The ids a log line about ``task`` carries (``activityId`` for activity tasks only)."""
     execution = task.workflow_execution
-    return {
-        "workflowId": execution.workflow_id,
-        "runId": execution.run_id or "-",
-        "activityId": getattr(task, "activity_id", None) or "-",
-    }
+    ctx = {"workflowId": execution.workflow_id, "runId": execution.run_id or "-"}
+    activity_id = getattr(task, "activity_id", None)
+    if activity_id:
+        ctx["activityId"] = activity_id
+    return ctx
 
 
 def _ids(ctx: dict[str, str]) -> str:
-    return f"workflowId={ctx['workflowId']} runId={ctx['runId']} activityId={ctx['activityId']}"
+    return " ".join(f"{key}={ctx[key]}" for key in ("workflowId", "runId", "activityId") if key in ctx)
 
 
 def _reason(exc: BaseException) -> str:
@@ -82,6 +92,17 @@ def run_activity_task(instance: Activity, task: tasks.Activity, *, reraise: bool
     except Exception as exc:
         if task.closed:
             log.exception("%s handler raised after responding %s", task.activity_type, _ids(ctx), extra=ctx)
+        elif task.lost and is_fault(exc, "UnknownResourceFault"):
+            log.warning(
+                "%s task finished after it timed out (SWF no longer knows it: timed out, or its run closed); "
+                "its result was discarded %s",
+                task.activity_type,
+                _ids(ctx),
+                extra=ctx,
+            )
+            if reraise:  # an rq job that came too late fails as such
+                raise
+            return LOST
         else:
             log.warning("%s task failed: %s %s", task.activity_type, _reason(exc), _ids(ctx), extra=ctx, exc_info=True)
             details, reason = traceback.format_exc(), _reason(exc)
@@ -96,8 +117,18 @@ def run_activity_task(instance: Activity, task: tasks.Activity, *, reraise: bool
     return task.outcome
 
 
-def run_decision_task(instance: Workflow, task: tasks.Decision) -> str | None:
-    """Decide one decision task with ``instance``; an exception fails the workflow execution."""
+def run_decision_task(instance: Workflow, task: tasks.Decision, on_error: str | None = None) -> str | None:
+    """Decide one decision task with ``instance``; returns the outcome.
+
+    An exception in ``decide`` fails the workflow execution (``on_error``
+    ``"fail"``), or leaves the decision task unanswered (``"retry"``): it
+    times out after its start-to-close timeout and SWF schedules a new one,
+    which this or another decider takes. The default is the workflow class's
+    ``on_decider_error``.
+    """
+    mode = on_error or getattr(type(instance), "on_decider_error", FAIL)
+    if mode not in ON_DECIDER_ERROR:
+        raise ValueError(f"on_decider_error must be one of {ON_DECIDER_ERROR}, not {mode!r}")
     ctx = context(task)
     log.info("%s decision task started %s", task.workflow_type, _ids(ctx), extra=ctx)
     try:
@@ -107,6 +138,28 @@ def run_decision_task(instance: Workflow, task: tasks.Decision) -> str | None:
     except Exception as exc:
         if task.closed:
             log.exception("%s decider raised after responding %s", task.workflow_type, _ids(ctx), extra=ctx)
+        elif task.lost and is_fault(exc, "UnknownResourceFault"):
+            log.warning(
+                "%s decision task finished after it timed out (SWF no longer knows it); its decisions were discarded "
+                "and the new decision task goes to a decider %s",
+                task.workflow_type,
+                _ids(ctx),
+                extra=ctx,
+            )
+            return LOST
+        elif mode == RETRY:
+            timeout = getattr(type(instance), "task_start_to_close_timeout", None)
+            log.warning(
+                "%s decider failed: %s; the decision task is left to time out (task start-to-close timeout, %s s "
+                "by default) and SWF then gives it to a decider again (on_decider_error=retry) %s",
+                task.workflow_type,
+                _reason(exc),
+                duration(timeout) or "?",
+                _ids(ctx),
+                extra=ctx,
+                exc_info=True,
+            )
+            return LEFT
         else:
             log.warning("%s decider failed: %s %s", task.workflow_type, _reason(exc), _ids(ctx), extra=ctx, exc_info=True)
             details, reason = traceback.format_exc(), _reason(exc)
@@ -120,6 +173,31 @@ class Executor(Protocol):
     def wait_for_capacity(self, stopping: threading.Event) -> None: ...
 
     def submit(self, runner: Runner, task: Any) -> None: ...
+
+
+def _register_hint() -> str:
+    return "start one worker or decider with --register, or call Domain.register()"
+
+
+class _Outage:
+    """Consecutive failures to reach SWF, shared by a runner's threads (one traceback per outage)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.since: float | None = None
+        self.failures = 0
+        self.traceback_said = False
+        self.unregistered_said = False
+
+    def recovered(self, name: str | None) -> None:
+        if self.since is None:
+            return
+        with self.lock:
+            if self.since is None:
+                return
+            if self.traceback_said:
+                log.info("%s: SWF answers again after %d failed attempt(s) in %.0f s", name, self.failures, time.monotonic() - self.since)
+            self.since, self.failures, self.traceback_said = None, 0, False
 
 
 class Runner(abc.ABC):
@@ -138,6 +216,9 @@ class Runner(abc.ABC):
         on_stop: Callable[[], None] | None = None,
         executor: Executor | None = None,
         error_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        give_up_after: float | None = GIVE_UP_AFTER,
+        register: bool = False,
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
@@ -149,6 +230,13 @@ class Runner(abc.ABC):
         self.on_stop = on_stop
         self.executor = executor
         self.error_backoff = error_backoff
+        self.max_backoff = max(max_backoff, error_backoff)
+        self.give_up_after = give_up_after or None
+        self.register = register
+        self._registered = not register
+        self._outage = _Outage()
+        self.gave_up = False
+        """Set when the backend stayed unreachable for ``give_up_after`` seconds (``run`` then returns 1)."""
         self._stopping = threading.Event()
         self._forced = threading.Event()
         self._in_hand: dict[str, Any] = {}
@@ -156,6 +244,8 @@ class Runner(abc.ABC):
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self.handled = 0
+        self.failed = 0
+        """Tasks whose handler raised, or whose answer SWF refused (counted in ``handled`` too)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.type_cls.__name__} x{self.threads}>"
@@ -205,14 +295,18 @@ class Runner(abc.ABC):
         still_polling = sum(1 for t in self._threads if t.is_alive() and t.name not in left)
         if still_polling:
             log.info("%d poll(s) still held by the server are abandoned", still_polling)
-        log.info("%s for %s stopped after %d task(s)", self.kind, self.type_cls.name, self.handled)
+        failed = f", {self.failed} failed" if self.failed else ""
+        log.info("%s for %s stopped after %d task(s)%s", self.kind, self.type_cls.name, self.handled, failed)
 
     @abc.abstractmethod
     def _give_up(self, thread_name: str, task: Any) -> None:
         """The grace period is over and ``task`` is still in hand."""
 
     def run(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> int:
-        """Start, serve until one of ``signals``, stop gracefully; returns 0. Call from the main thread."""
+        """Start, serve until one of ``signals``, stop gracefully. Call from the main thread.
+
+        Returns 0, or 1 when it gave up on an unreachable backend (``give_up_after``).
+        """
         previous = {sig: signal.getsignal(sig) for sig in signals}
 
         received: list[int] = []
@@ -224,7 +318,8 @@ class Runner(abc.ABC):
         for sig in previous:
             signal.signal(sig, on_signal)
         try:
-            self.start()
+            if self._register_first():
+                self.start()
             while not self._stopping.wait(0.2):
                 if not any(t.is_alive() for t in self._threads):
                     break
@@ -234,7 +329,7 @@ class Runner(abc.ABC):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return 0
+        return 1 if self.gave_up else 0
 
     def __enter__(self) -> Runner:
         return self.start()
@@ -245,39 +340,139 @@ class Runner(abc.ABC):
     # -- the loop -----------------------------------------------------------------------------
     def _loop(self, identity: str) -> None:
         name = threading.current_thread().name
+        delay = self.error_backoff
         while not self._stopping.is_set():
             if self.executor is not None:
                 self.executor.wait_for_capacity(self._stopping)
                 if self._stopping.is_set():
                     break
+            what = "polling"
             try:
+                if not self._registered:
+                    what = "registering the domain and its types"
+                    self._register()
+                    what = "polling"
                 task = self._poll(identity)
-            except Exception:
+            except Exception as exc:
                 if self._stopping.is_set():
                     break
-                log.exception("polling for %s failed; retrying in %.1f s", self.type_cls.name, self.error_backoff)
-                self._stopping.wait(self.error_backoff)
+                wait = self._failed(exc, what, delay)
+                if wait is None:
+                    break
+                self._stopping.wait(wait)
+                delay = min(delay * 2, self.max_backoff)
                 continue
+            delay = self.error_backoff
+            self._outage.recovered(self.type_cls.name)
             if task is None:
                 continue
             with self._lock:
                 self._in_hand[name] = task
+            outcome = None
             try:
-                self._dispatch(task)
+                outcome = self._dispatch(task)
             except Exception:
+                outcome = "failed"
                 log.exception("handling %s failed %s", task, _ids(context(task)))
             finally:
                 with self._lock:
                     self._in_hand.pop(name, None)
                     self.handled += 1
+                    if outcome in ("failed", LOST, LEFT):
+                        self.failed += 1
+
+    def _register_first(self) -> bool:
+        """Register (``register=True``) before polling, retrying as polls do; False if stopped or given up."""
+        delay = self.error_backoff
+        while not self._registered and not self._stopping.is_set():
+            try:
+                self._register()
+            except Exception as exc:
+                wait = self._failed(exc, "registering the domain and its types", delay)
+                if wait is None:
+                    return False
+                self._stopping.wait(wait)
+                delay = min(delay * 2, self.max_backoff)
+        self._outage.recovered(self.type_cls.name)
+        return not self._stopping.is_set()
+
+    def _register(self) -> None:
+        with self._lock:
+            if self._registered:
+                return
+        self.domain.register()  # idempotent: threads may race here
+        with self._lock:
+            if not self._registered:
+                self._registered = True
+                log.info("registered domain %s and its types", self.domain.name)
+
+    def _failed(self, exc: Exception, what: str, delay: float) -> float | None:
+        """Log a failed poll (or registration) as the outage so far calls for; the seconds to wait, or None: give up."""
+        outage = self._outage
+        with outage.lock:
+            now = time.monotonic()
+            if outage.since is None:
+                outage.since = now
+            outage.failures += 1
+            elapsed = now - outage.since
+            unregistered = is_fault(exc, "UnknownResourceFault")
+            if self.give_up_after is not None and elapsed >= self.give_up_after:
+                if not self.gave_up:
+                    self.gave_up = True
+                    hint = f" ({_register_hint()})" if unregistered else ""
+                    log.error(
+                        "giving up: %s for %s has failed for %.1f s (%d attempts; give up after %g s): %s%s",
+                        what,
+                        self.type_cls.name,
+                        elapsed,
+                        outage.failures,
+                        self.give_up_after,
+                        _reason(exc),
+                        hint,
+                    )
+                    self.request_stop()
+                return None
+            wait = delay if self.give_up_after is None else min(delay, self.give_up_after - elapsed + 0.01)
+            if unregistered:  # e.g. a worker started at the same moment as `flowser decider --register`
+                if not outage.unregistered_said:
+                    outage.unregistered_said = True
+                    log.info(
+                        "%s for %s: %s; waiting for it to be registered (%s)",
+                        what,
+                        self.type_cls.name,
+                        exc,
+                        _register_hint(),
+                    )
+                return min(wait, 2.0)
+            if not outage.traceback_said:
+                outage.traceback_said = True
+                log.error(
+                    "%s for %s failed; retrying with backoff (at most %g s apart%s)",
+                    what,
+                    self.type_cls.name,
+                    self.max_backoff,
+                    f", giving up after {self.give_up_after:g} s" if self.give_up_after else "",
+                    exc_info=exc,
+                )
+            else:
+                log.warning(
+                    "%s for %s failed again (%d attempts in %.0f s): %s; retrying in %.1f s",
+                    what,
+                    self.type_cls.name,
+                    outage.failures,
+                    elapsed,
+                    _reason(exc),
+                    wait,
+                )
+            return wait
 
     @abc.abstractmethod
     def _poll(self, identity: str) -> Any:
         """One poll for a task of this runner's type; None when it came back empty."""
 
     @abc.abstractmethod
-    def _dispatch(self, task: Any) -> None:
-        """Handle one task."""
+    def _dispatch(self, task: Any) -> str | None:
+        """Handle one task; returns its outcome (``"completed"``, ``"failed"``...)."""
 
 
 class ActivityRunner(Runner):
@@ -287,7 +482,7 @@ class ActivityRunner(Runner):
     def _poll(self, identity: str) -> tasks.Activity | None:
         return self.domain.poll_activity(self.type_cls, identity=identity)
 
-    def _dispatch(self, task: tasks.Activity) -> None:
+    def _dispatch(self, task: tasks.Activity) -> str | None:
         if self.executor is not None:
             try:
                 self.executor.submit(self, task)
@@ -295,8 +490,8 @@ class ActivityRunner(Runner):
                 reason = f"could not hand the task to the executor: {_reason(exc)}"
                 _respond_safely(task, "fail the task", lambda: task.fail(details=traceback.format_exc(), reason=reason))
                 raise
-            return
-        run_activity_task(self.type_cls(self.domain), task)
+            return None
+        return run_activity_task(self.type_cls(self.domain), task)
 
     def _give_up(self, thread_name: str, task: tasks.Activity) -> None:
         if task.closed:
@@ -314,11 +509,18 @@ class DecisionRunner(Runner):
     kind = "decider"
     type_cls: type[Workflow]
 
+    def __init__(self, domain: Domain, type_cls: type[Type], *, on_decider_error: str | None = None, **kwargs: Any) -> None:
+        """``on_decider_error``: ``"fail"`` or ``"retry"``; default, the workflow class's ``on_decider_error``."""
+        if on_decider_error is not None and on_decider_error not in ON_DECIDER_ERROR:
+            raise ValueError(f"on_decider_error must be one of {ON_DECIDER_ERROR}, not {on_decider_error!r}")
+        super().__init__(domain, type_cls, **kwargs)
+        self.on_decider_error = on_decider_error
+
     def _poll(self, identity: str) -> tasks.Decision | None:
         return self.domain.poll_decision(self.type_cls, identity=identity)
 
-    def _dispatch(self, task: tasks.Decision) -> None:
-        run_decision_task(self.type_cls(self.domain), task)
+    def _dispatch(self, task: tasks.Decision) -> str | None:
+        return run_decision_task(self.type_cls(self.domain), task, self.on_decider_error)
 
     def _give_up(self, thread_name: str, task: tasks.Decision) -> None:
         if task.closed:

@@ -213,11 +213,47 @@ class BrokenWorkflow(Base, types.Workflow):
         raise ValueError("the decider is broken")
 
 
+# -- late answers and decider retries (virtual time) ---------------------------------------------------
+class GatedActivity(Base, types.Activity):
+    """Waits (real time) until the test opens ``gate``; SWF gives it 60 s of (virtual) time."""
+
+    name = "Gated"
+    task_list = "gated"
+    start_to_close_timeout = "60"
+    auto_heartbeat = False
+
+    started = threading.Event()
+    gate = threading.Event()
+
+    def run(self, input: Any) -> Any:
+        type(self).started.set()
+        assert type(self).gate.wait(20)
+        return "late"
+
+
+class FlakyWorkflow(Base, types.Workflow):
+    """``decide`` raises on its first call (per id), then schedules nothing and completes."""
+
+    name = "Flaky"
+    task_list = "flaky-decisions"
+    task_start_to_close_timeout = "30"
+    on_decider_error = "retry"
+
+    calls: dict[str, int] = {}
+
+    def decide(self, task: Any) -> None:
+        key = task.start_input["id"]
+        type(self).calls[key] = type(self).calls.get(key, 0) + 1
+        if type(self).calls[key] == 1:
+            raise ConnectionError("the database is down")
+        task.complete_workflow({"attempts": type(self).calls[key]})
+
+
 class WorkerDomain(flowser.Domain):
     name = "workers"
     retention_period = "1"
-    workflow_types = [OneActivityWorkflow, BrokenWorkflow]
-    activity_types = [SumModelActivity, FailingActivity, SlowActivity, ShortActivity]
+    workflow_types = [OneActivityWorkflow, BrokenWorkflow, FlakyWorkflow]
+    activity_types = [SumModelActivity, FailingActivity, SlowActivity, ShortActivity, GatedActivity]
 
 
 # -- every way a run closes (run.result() and its exceptions) -----------------------------------------

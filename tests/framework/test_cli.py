@@ -6,6 +6,7 @@ redis://...``); the test drives executions through its own client.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -33,11 +34,12 @@ EXAMPLE = "examples/arithmetic"
 class Proc:
     """A ``python -m flowser.cli ...`` child whose stderr (the log) is collected."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.args = args
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flowser.cli", *args],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -74,8 +76,8 @@ class Proc:
 def spawn() -> Iterator[Callable[..., Proc]]:
     started: list[Proc] = []
 
-    def start(*args: str) -> Proc:
-        proc = Proc(*args)
+    def start(*args: str, env: dict[str, str] | None = None) -> Proc:
+        proc = Proc(*args, env=env)
         started.append(proc)
         return proc
 
@@ -122,7 +124,8 @@ def test_arithmetic_example_under_the_cli(spawn: Callable[..., Proc], client: An
     ids = f"workflowId=ArithmeticWorkflow.{run_id} runId={run.run_id}"
     multiply.wait_log(f"{ids} activityId=MultiplyActivity.{run_id}")
     add.wait_log(f"{ids} activityId=SumActivity.{run_id}")
-    decider.wait_log(f"{ids} activityId=-")
+    decider.wait_log(f"decision task completed (2 decisions) {ids}")
+    assert "activityId" not in decider.log
     for proc in (decider, multiply, add):
         began = time.monotonic()
         assert proc.signal(signal.SIGTERM) == 0, proc.log
@@ -176,6 +179,8 @@ def test_exceptions_fail_tasks_and_workflows(spawn: Callable[..., Proc], domain:
     assert closed is not None and closed.get("reason") == "ValueError: the decider is broken"
     for proc in (worker, broken):
         assert proc.signal() == 0
+    assert "activity worker for Failing stopped after 1 task(s), 1 failed" in worker.log
+    assert "decider for Broken stopped after 1 task(s), 1 failed" in broken.log
 
 
 def flows_broken() -> Any:
@@ -310,3 +315,99 @@ def test_a_second_signal_ends_the_grace_period(spawn: Callable[..., Proc], domai
         record = run.wait(timeout=10).activities["Slow.twice"]
     assert record.status == "FAILED" and record.reason == "worker shutting down: stopped at once by a second signal"
     assert "stopping at once (second signal)" in worker.log
+
+
+# -- the first hour: configuration mistakes, unreachable backends, registration races -------------------
+def log_records(proc: Proc) -> list[str]:
+    """The log lines proper (a record's first line), without traceback lines."""
+    return [line for line in proc.lines if line[:4].isdigit() and " flowser." in line]
+
+
+def test_configuration_errors_print_one_line_and_exit_2(spawn: Callable[..., Proc], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "FLOWSER_BACKEND"}
+    no_aws = {**clean, "HOME": str(home)}
+    cases = [
+        (("worker", f"{FLOWS}:SumModelActivity", "--backend", "ftp://nowhere"), clean, "unknown SWF backend 'ftp://nowhere'"),
+        (("decider", f"{FLOWS}:OneActivityWorkflow", "--backend", "aws"), no_aws, "--backend aws: no AWS region is configured"),
+        (
+            ("worker", f"{FLOWS}:SumModelActivity"),
+            {**clean, "FLOWSER_DATA_DIR": str(not_a_dir / "data")},
+            "cannot start the local engine: ",
+        ),
+        (
+            ("worker", f"{FLOWS}:Nope", "--backend", "ftp://x"),
+            clean,
+            "flowser worker: cannot load tests/framework/flows.py:Nope: module 'flows' has no attribute 'Nope'",
+        ),
+        (
+            ("decider", "no_such_module:Flow"),
+            clean,
+            "flowser decider: cannot load no_such_module:Flow: No module named 'no_such_module'",
+        ),
+    ]
+    for args, env, expected in cases:
+        proc = spawn(*args, env=env)
+        assert proc.proc.wait(30) == 2, proc.log
+        wait_until(lambda proc=proc: proc.lines, timeout=5)
+        assert len(proc.lines) == 1 and expected in proc.lines[0], (args, proc.log)
+
+
+@pytest.mark.parametrize("scheme", ["redis", "http"])
+def test_an_unreachable_backend_is_retried_with_backoff_then_given_up(spawn: Callable[..., Proc], scheme: str) -> None:
+    from .conftest import free_port
+
+    url = f"{scheme}://127.0.0.1:{free_port()}"
+    began = time.monotonic()
+    worker = spawn("worker", f"{FLOWS}:SumModelActivity", "--domain", "workers", "--backend", url, "--give-up-after", "3.5")
+    assert worker.proc.wait(30) == 1, worker.log
+    took = time.monotonic() - began
+    assert 3.5 < took < 15, worker.log
+    records = log_records(worker)
+    # one (chained) traceback, under the first failure; none after
+    tracebacks = [n for n, line in enumerate(worker.lines) if line.startswith("Traceback")]
+    second = worker.lines.index(next(r for r in records if " WARNING " in r))
+    assert tracebacks and max(tracebacks) < second, worker.log
+    failures = [r for r in records if " ERROR " in r or " WARNING " in r]
+    # attempts 1 s, 2 s, then what is left of 3.5 s apart: the first with its traceback, one line each after, the verdict
+    assert 4 <= len(failures) <= 5, worker.log
+    assert "retrying with backoff" in failures[0]
+    assert all("retrying in" in line for line in failures[1:-1])
+    assert "giving up" in failures[-1] and "3.5 s" in failures[-1]
+    assert len(worker.lines) < 120
+
+
+def test_a_worker_waits_quietly_for_the_decider_that_registers(
+    spawn: Callable[..., Proc], client: Any, redis_url: str
+) -> None:
+    worker = spawn("worker", f"{FLOWS}:SumModelActivity", "--domain", "workers", "--backend", redis_url)
+    worker.wait_log("waiting for it to be registered")
+    decider = spawn("decider", f"{FLOWS}:OneActivityWorkflow", "--backend", redis_url, "--register")
+    decider.wait_log("registered domain workers")
+    domain = WorkerDomain(client)
+    run = start_one(domain, "SumModel", {"id": "quiet", "values": [1, 2]})
+    assert run.result(timeout=20) == {"total": 3}
+    for proc in (worker, decider):
+        assert proc.signal() == 0, proc.log
+    waiting = [line for line in worker.lines if "registered" in line]
+    assert len(waiting) == 1 and " INFO " in waiting[0], worker.log
+    assert "Unknown domain: workers" in waiting[0] and "--register" in waiting[0]
+    assert not [line for line in worker.lines if " ERROR " in line or " WARNING " in line or "Traceback" in line], worker.log
+
+
+def test_on_decider_error_retry_leaves_the_decision_task_to_time_out(
+    spawn: Callable[..., Proc], domain: WorkerDomain, redis_url: str
+) -> None:
+    from .flows import BrokenWorkflow
+
+    decider = spawn("decider", f"{FLOWS}:BrokenWorkflow", "--backend", redis_url, "--on-decider-error", "retry")
+    decider.wait_log("polling")
+    run = domain.start(BrokenWorkflow, {"id": "retry"})
+    decider.wait_log("the decision task is left to time out")
+    history = run.history()
+    assert history.closed is None and history.filter("DecisionTaskStarted") and not history.filter("DecisionTaskCompleted")
+    assert decider.signal() == 0
+    assert "decider for Broken stopped after 1 task(s), 1 failed" in decider.log

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import backends
+from flowser.exceptions import WorkflowFailed
 from flowser.testing import Environment, wait_until
 from flowser.worker import ActivityRunner, DecisionRunner, find_domain, load_object, runner_for
 
@@ -132,3 +133,63 @@ def test_connect_http_and_aws_clients_wait_longer_than_a_poll(monkeypatch: pytes
     assert aws.meta.config.read_timeout == backends.READ_TIMEOUT == 70
     with pytest.raises(ValueError):
         backends.connect("ftp://nowhere")
+
+
+# -- late answers, decider retries: on virtual time ----------------------------------------------------
+def test_an_activity_that_finishes_after_its_timeout_logs_one_warning(redis_client: Any, redis_url: str, caplog: Any) -> None:
+    from .flows import GatedActivity
+
+    caplog.set_level(logging.INFO, logger="flowser")
+    GatedActivity.started.clear()
+    GatedActivity.gate.clear()
+    with Environment(WorkerDomain, redis_url, poll_hold=0.2) as env:
+        with env.workers(OneActivityWorkflow), runner_for(env.domain, GatedActivity) as worker:
+            run = env.domain.start(OneActivityWorkflow, {"id": "late", "activity": "Gated", "input": {"id": "late"}})
+            assert GatedActivity.started.wait(10)
+            env.sleep(61)  # the 60 s start-to-close timeout fires
+            history = run.wait(timeout=10)
+            assert history.activities["Gated.late"].status == "TIMED_OUT"
+            GatedActivity.gate.set()
+            wait_until(lambda: worker.handled == 1, timeout=10)
+        assert worker.failed == 1
+    about = [r for r in caplog.records if r.name == "flowser.worker" and "Gated.late" in r.getMessage()]
+    assert [r.levelname for r in about] == ["INFO", "WARNING"], [r.getMessage() for r in about]
+    warning = about[1]
+    assert "Gated (1.0) task finished after it timed out" in warning.getMessage()
+    assert "its result was discarded" in warning.getMessage()
+    assert warning.exc_info is None
+    assert not [r for r in caplog.records if r.exc_info or "could not" in r.getMessage()]
+
+
+def test_on_decider_error_retry_lets_the_decision_task_time_out_and_run_again(redis_client: Any, redis_url: str) -> None:
+    from .flows import FlakyWorkflow
+
+    FlakyWorkflow.calls.clear()
+    with Environment(WorkerDomain, redis_url, poll_hold=0.2) as env, env.workers(FlakyWorkflow):
+        run = env.domain.start(FlakyWorkflow, {"id": "flaky"})
+        wait_until(lambda: FlakyWorkflow.calls.get("flaky") == 1, timeout=10)
+        assert not run.is_closed()
+        env.sleep(30)  # the decision task's start-to-close timeout: SWF schedules a new one
+        assert run.result(timeout=10) == {"attempts": 2}
+    assert [e.type for e in run.history() if e.type.startswith("DecisionTask")] == [
+        "DecisionTaskScheduled",
+        "DecisionTaskStarted",
+        "DecisionTaskTimedOut",
+        "DecisionTaskScheduled",
+        "DecisionTaskStarted",
+        "DecisionTaskCompleted",
+    ]
+
+
+def test_on_decider_error_as_a_runner_option(redis_client: Any, redis_url: str) -> None:
+    with Environment(WorkerDomain, redis_url, poll_hold=0.2) as env:
+        with runner_for(env.domain, BrokenWorkflow, on_decider_error="retry") as decider:
+            run = env.domain.start(BrokenWorkflow, {"id": "left"})
+            wait_until(lambda: decider.failed == 1, timeout=10)
+        assert run.history().closed is None
+        with runner_for(env.domain, BrokenWorkflow) as decider:  # the class's default: fail
+            env.sleep(121)
+            with pytest.raises(WorkflowFailed, match="ValueError: the decider is broken"):
+                run.result(timeout=10)
+    with pytest.raises(ValueError, match="on_decider_error"):
+        runner_for(WorkerDomain(None), BrokenWorkflow, on_decider_error="ignore")
