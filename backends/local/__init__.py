@@ -64,6 +64,10 @@ def connect(
 ) -> Any:
     """A boto3 SWF client backed by the local engine (embedded Redis unless ``url`` is given).
 
+    Empty polls answer ``taskToken: ""``, as AWS documents; ``empty_poll_token="absent"``
+    leaves it out, as moto does. SWF's quotas and limits come from ``config``
+    (``EngineConfig(max_domains=..., max_types=..., max_open_executions=...)``);
+    ``region_name`` is the region of domain ARNs.
     ``lambdas`` maps Lambda function names to Python callables that run for
     ``ScheduleLambdaFunction`` decisions (see ``lambdas``).
     """

@@ -190,14 +190,16 @@ def test_empty_polls_are_skipped_absent_or_empty_token() -> None:
         Work(CompatDomain(FakeClient([{"taskToken": ""}])))._poll_for_activity_task()
 
 
-def test_empty_token_form_on_the_engine(redis_client: Any, redis_url: str) -> None:
+@pytest.mark.parametrize("form", ["empty", "absent", None])
+def test_both_empty_poll_forms_on_the_engine(redis_client: Any, redis_url: str, form: Any) -> None:
     from backends.local import connect
 
-    client = connect(redis_url, poll_hold=0.1, empty_poll_token="empty")
+    client = connect(redis_url, poll_hold=0.1, **({"empty_poll_token": form} if form else {}))
     try:
         domain = CompatDomain(client)
         domain.register()
-        assert client.poll_for_activity_task(domain="compat", taskList={"name": "work"})["taskToken"] == ""
+        answer = client.poll_for_activity_task(domain="compat", taskList={"name": "work"})
+        assert answer.get("taskToken", "(none)") == {"empty": "", "absent": "(none)", None: ""}[form]
         assert domain.poll_activity(Work) is None and domain.poll_decision(Flow) is None
     finally:
         client.close()
