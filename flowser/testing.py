@@ -23,6 +23,8 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -115,7 +117,15 @@ class _Base(abc.ABC):
 
 
 class Environment(_Base):
-    """``domain_cls`` on the local engine with a virtual clock (embedded Redis unless ``url``)."""
+    """``domain_cls`` on the local engine with a virtual clock, in a private, throwaway store by default.
+
+    With neither ``url`` nor ``data_dir`` it starts its own ``redis-server``
+    in a new temporary data directory, removed by ``close()``: nothing is
+    shared with other tests or with ``flowser worker``/``decider`` processes
+    on the same machine, and nothing is left behind ($FLOWSER_DATA_DIR and
+    $FLOWSER_REDIS_URL are ignored). Sharing is opt-in: ``url`` (a Redis
+    URL) or ``data_dir`` (that data directory's embedded server, kept).
+    """
 
     def __init__(
         self,
@@ -127,9 +137,26 @@ class Environment(_Base):
         poll_hold: float = 0.5,
         register: bool = True,
     ) -> None:
+        from backends.local.embedded import EmbeddedRedis
         from backends.local.testing import LocalEnvironment
 
-        self.local = LocalEnvironment(url, data_dir=data_dir, start=start, poll_hold=poll_hold)
+        self.private_dir: str | None = None
+        """The temporary data directory of a private store (None when shared)."""
+        self._server: Any = None
+        if url is None:
+            if data_dir is None:
+                self.private_dir = data_dir = tempfile.mkdtemp(prefix="flowser-test-")
+            try:
+                self._server = EmbeddedRedis.acquire(data_dir)
+                url = self._server.url
+                self.local = LocalEnvironment(url, start=start, poll_hold=poll_hold)
+            except BaseException:
+                self._release()
+                raise
+        else:
+            self.local = LocalEnvironment(url, start=start, poll_hold=poll_hold)
+        self.url: str = url
+        """The Redis URL of the store (a private one's lives as long as the environment)."""
         self.client = self.local.client
         self.domain = domain_cls(self.client)
         if register:
@@ -143,7 +170,23 @@ class Environment(_Base):
         return self.local.now()
 
     def close(self) -> None:
-        self.local.close()
+        try:
+            self.local.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self.private_dir is not None:
+            # the server stops once its last user has gone; its supervisor removes supervisor.pid when done
+            pid_file = os.path.join(self.private_dir, "supervisor.pid")
+            give_up = time.monotonic() + 10
+            while os.path.exists(pid_file) and time.monotonic() < give_up:
+                time.sleep(0.01)
+            shutil.rmtree(self.private_dir, ignore_errors=True)
+            self.private_dir = None
 
 
 class MotoEnvironment(_Base):
