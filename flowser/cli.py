@@ -12,7 +12,11 @@ from typing import Any
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flowser", description="Amazon SWF tools and a local SWF on Redis")
     sub = parser.add_subparsers(dest="command", required=True)
-    redis_cmd = sub.add_parser("redis-url", help="start (or join) the embedded redis-server and print its URL")
+    redis_cmd = sub.add_parser(
+        "redis-url",
+        help="print the URL of a data directory's embedded redis-server (started if needed; "
+        "it stops when no process uses it any more)",
+    )
     redis_cmd.add_argument("--data-dir", default=None, help="data directory (default: $FLOWSER_DATA_DIR or per-user)")
     _add_worker_commands(sub)  # worker / decider
     # -- serve: backends.http.serve parses its own options --------------------------
