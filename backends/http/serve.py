@@ -2,7 +2,8 @@
 
     flowser serve [--host 127.0.0.1] [--port 8765] [--redis URL | --data-dir DIR]
                   [--poll-hold SECONDS] [--empty-poll-token empty|absent]
-                  [--credentials FILE] [--insecure] ...
+                  [--credentials FILE] [--insecure] [--region REGION]
+                  [--max-domains N] [--max-types N] [--max-open-executions N] ...
 
 The process opens the engine (the embedded Redis of ``--data-dir``, the same
 default directory as ``backends.local.connect()``, unless ``--redis`` names
