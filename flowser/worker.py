@@ -7,8 +7,18 @@
 exception in user code fails the task -- an activity task with
 ``RespondActivityTaskFailed``, a decision task with ``FailWorkflowExecution``
 (SWF has nothing else) -- with the exception as reason and the traceback as
-details, cut to SWF's limits. Every log line names the workflowId, runId and
-activityId it is about.
+details, cut to SWF's limits. A decider may instead leave the decision task
+to time out, so that SWF hands it to a decider again
+(``on_decider_error="retry"``). Every log line names the workflowId, runId
+and (for activity tasks) activityId it is about. An answer SWF refuses
+because the task timed out meanwhile is one warning: the result is discarded.
+
+Failing polls (SWF unreachable, the domain not registered yet) are retried
+with exponential backoff (``error_backoff`` doubling up to ``max_backoff``):
+the first failure of an outage is logged with its traceback, each further
+one in one line, an unregistered domain once at INFO (another process may be
+registering it). After ``give_up_after`` seconds without success the runner
+stops and ``run`` returns 1.
 
 Shutdown: polling stops at once (``on_stop`` may cut held polls short, as
 the local engine can), tasks in hand get ``grace`` seconds to finish; an
@@ -34,7 +44,7 @@ from typing import Any, ClassVar, Protocol
 
 from . import tasks
 from .domain import Domain
-from .exceptions import is_fault
+from .exceptions import fault_name, is_fault
 from .types import Activity, Type, Workflow, default_identity, duration
 
 log = logging.getLogger("flowser.worker")
@@ -173,6 +183,13 @@ class Executor(Protocol):
     def wait_for_capacity(self, stopping: threading.Event) -> None: ...
 
     def submit(self, runner: Runner, task: Any) -> None: ...
+
+
+def _fault_message(exc: BaseException) -> str:
+    """An SWF fault's own message (``Unknown domain: demo``), without botocore's preamble."""
+    response: Any = getattr(exc, "response", None)
+    message = response.get("Error", {}).get("Message") if isinstance(response, dict) else None
+    return f"{fault_name(exc)}: {message}" if message else str(exc)
 
 
 def _register_hint() -> str:
@@ -440,7 +457,7 @@ class Runner(abc.ABC):
                         "%s for %s: %s; waiting for it to be registered (%s)",
                         what,
                         self.type_cls.name,
-                        exc,
+                        _fault_message(exc),
                         _register_hint(),
                     )
                 return min(wait, 2.0)
