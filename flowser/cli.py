@@ -117,6 +117,79 @@ def _confirmed(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+# -- reset: wipe a development store while its servers run ------------------------------------
+def _reset(argv: list[str]) -> int:
+    """``flowser reset``: delete flowser's keys in a Redis (``backends.local.reset``); 0 done, 1 not
+    confirmed, 2 bad options or the store cannot be reached (one line on stderr)."""
+    import re
+    from pathlib import Path
+
+    import redis
+
+    from backends.local import reset
+    from backends.local.embedded import EmbeddedRedis, EmbeddedRedisError, default_data_dir
+
+    parser = argparse.ArgumentParser(
+        prog="flowser reset",
+        description="Delete every domain, type, execution and task of a local SWF store: flowser's keys in that "
+        "Redis, nothing else. Servers using it keep running, and forget the domains they had cached.",
+    )
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument("--data-dir", metavar="DIR", help="data directory of the embedded Redis (default: $FLOWSER_DATA_DIR or per-user)")
+    store.add_argument("--redis", metavar="URL", help="the Redis to wipe (default: $FLOWSER_REDIS_URL, else the embedded one)")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+    url = args.redis or (None if args.data_dir else os.environ.get("FLOWSER_REDIS_URL")) or None
+    server: Any = None
+    client: Any = None
+    where = f"the Redis at {args.redis}"
+    try:
+        if url is None:
+            data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+            if not data_dir.is_dir():
+                print(f"flowser reset: nothing to reset: {data_dir} does not exist")
+                return 0
+            where = f"the embedded Redis of {data_dir}"
+            server = EmbeddedRedis.acquire(data_dir)
+            url = server.url
+        else:
+            where = re.sub(r"//[^/@]*@", "//", url)  # no password in messages
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
+        domains, keys = reset.inventory(client)
+        question = f"Delete all flowser data in {where} ({domains} domain(s), {keys} key(s))? Servers keep running. [y/N] "
+        if not args.yes and not _confirmed(question):
+            print("flowser reset: not confirmed, nothing deleted (--yes skips the question)", file=sys.stderr)
+            return 1
+        wiped = reset.wipe(client)
+    except (redis.RedisError, EmbeddedRedisError, ValueError, OSError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"flowser reset: cannot reach {where}: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        if client is not None:
+            client.close()
+        if server is not None:
+            server.close()
+    print(
+        f"flowser reset: deleted {wiped.domains} domain(s) and {wiped.keys} key(s) in {where}; "
+        f"{wiped.acknowledged} running engine(s) dropped their caches"
+    )
+    if wiped.acknowledged < wiped.engines:
+        print(f"flowser reset: {wiped.engines - wiped.acknowledged} engine(s) did not confirm in time", file=sys.stderr)
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    print(question, end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline() if sys.stdin is not None else ""
+    except (OSError, ValueError, KeyboardInterrupt):
+        answer = ""
+    if not answer.endswith("\n"):
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
+
+
 # -- worker / decider: one long-running process per workflow or activity type ------------------
 def _add_worker_commands(sub: Any) -> None:
     for command, what in (("worker", "activity"), ("decider", "workflow")):
