@@ -62,7 +62,7 @@ def test_environment_is_private_by_default(monkeypatch: pytest.MonkeyPatch) -> N
     env_vars = {**os.environ, "FLOWSER_DATA_DIR": str(dev_dir)}
     env_vars.pop("FLOWSER_REDIS_URL", None)
     env_vars.pop("FLOWSER_BACKEND", None)
-    dev_worker = Proc("worker", "tests/framework/flows.py:SumModelActivity", "--domain", "workers", env=env_vars)
+    dev_worker = Proc("worker", "tests/framework/flows.py:SumModelActivity", "--register", env=env_vars)
     try:
         dev_worker.wait_log("polling")
         monkeypatch.setenv("FLOWSER_DATA_DIR", str(dev_dir))  # the user's default store
