@@ -7,6 +7,10 @@
             run = env.domain.start(ArithmeticWorkflow, {"id": "1", "operations": [...]})
             assert run.result(timeout=10) == {...}
 
+Each ``Environment`` runs on a private, throwaway store (its own
+``redis-server`` in a temporary directory) unless given ``url=`` or
+``data_dir=`` to share one.
+
 Virtual time: ``env.sleep(3600)`` fires every timeout and timer due in that
 hour at once (``backends.local.testing.LocalEnvironment``); nothing else
 makes time pass. Step by step, without threads: ``env.decide(Workflow)``
@@ -40,7 +44,10 @@ __all__ = ["Environment", "MotoEnvironment", "Workers", "wait_until", "workers"]
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Call ``predicate`` until it returns something truthy (real time); return that. Raises TimeoutError."""
+    """Call ``predicate`` every ``interval`` s until it returns something truthy; return that.
+
+    Real time, not virtual: ``TimeoutError`` after ``timeout`` seconds (10 by default).
+    """
     give_up = time.monotonic() + timeout
     while True:
         value = predicate()
