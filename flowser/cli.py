@@ -239,7 +239,7 @@ def _connect(args: argparse.Namespace) -> Any:
     delay, attempts = 1.0, 0
     while True:
         try:
-            return backends.connect(args.backend)
+            client = backends.connect(args.backend)
         except ValueError as exc:
             print(f"{what}: {exc}", file=sys.stderr)
             return 2
@@ -273,6 +273,21 @@ def _connect(args: argparse.Namespace) -> Any:
                 log.warning("cannot connect to %s (%d attempts in %.0f s): %s; retrying in %.1f s", args.backend, attempts, elapsed, exc, wait)
             time.sleep(wait)
             delay = min(delay * 2, 30.0)
+            continue
+        if str(args.backend).partition("://")[0] == "aws" and _has_no_credentials(client):
+            print(
+                f"{what}: --backend {args.backend}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance or task role",
+                file=sys.stderr,
+            )
+            return 2
+        return client
+
+
+def _has_no_credentials(client: Any) -> bool:
+    """True if botocore found no credentials for ``client`` (it looks them up when the client is made)."""
+    signer = getattr(client, "_request_signer", None)
+    return signer is not None and getattr(signer, "_credentials", True) is None
 
 
 def _rq_executor(args: argparse.Namespace, type_cls: Any, domain_cls: Any) -> Any:

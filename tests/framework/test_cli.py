@@ -334,6 +334,11 @@ def test_configuration_errors_print_one_line_and_exit_2(spawn: Callable[..., Pro
         (("worker", f"{FLOWS}:SumModelActivity", "--backend", "ftp://nowhere"), clean, "unknown SWF backend 'ftp://nowhere'"),
         (("decider", f"{FLOWS}:OneActivityWorkflow", "--backend", "aws"), no_aws, "--backend aws: no AWS region is configured"),
         (
+            ("decider", f"{FLOWS}:OneActivityWorkflow", "--backend", "aws://us-east-1"),
+            no_aws,
+            "--backend aws://us-east-1: no AWS credentials found",
+        ),
+        (
             ("worker", f"{FLOWS}:SumModelActivity"),
             {**clean, "FLOWSER_DATA_DIR": str(not_a_dir / "data")},
             "cannot start the local engine: ",
