@@ -197,7 +197,7 @@ def _register_hint() -> str:
 
 
 class _Outage:
-    """Consecutive failures to reach SWF, shared by a runner's threads (one traceback per outage)."""
+    """Consecutive failures to reach SWF, shared by a runner's threads (one traceback, one INFO line per outage)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -214,7 +214,7 @@ class _Outage:
                 return
             if self.traceback_said:
                 log.info("%s: SWF answers again after %d failed attempt(s) in %.0f s", name, self.failures, time.monotonic() - self.since)
-            self.since, self.failures, self.traceback_said = None, 0, False
+            self.since, self.failures, self.traceback_said, self.unregistered_said = None, 0, False, False
 
 
 class Runner(abc.ABC):
