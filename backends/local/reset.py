@@ -32,6 +32,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,7 @@ class DomainCache:
         self._generation: Generation | None = None
         self._pid: int | None = None  # the process whose listener fills _generation
         self._lock = threading.Lock()
+        _caches.add(self)
 
     def current(self) -> Generation | None:
         if self._pid != os.getpid():  # first use, or a forked child: its listener did not come along
@@ -193,3 +195,15 @@ class DomainCache:
                     pass
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
+
+
+_caches: weakref.WeakSet[DomainCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A lock held by another thread at the fork stays held in the child: give each cache a new one."""
+    for cache in list(_caches):
+        cache._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -111,3 +111,40 @@ def test_listener_ends_with_its_store(fresh_redis: FreshRedis) -> None:
     wait_for(lambda: listeners() == already)
     with redis.Redis.from_url(url) as client:
         assert wipe(client, timeout=0.5).engines == 0
+
+
+def test_a_forked_child_listens_for_itself(fresh_redis: FreshRedis) -> None:
+    import os
+
+    url = fresh_redis()
+    swf = connect(url, timekeeper=False)
+    engine = swf.flowser_engine
+    inherited = wait_for(engine.domain_cache.current)
+    report_r, report_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's listener did not come along, nor may its generation be used
+        try:
+            os.close(report_r)
+            os.close(done_w)
+            fresh = engine.domain_cache.current() is None
+            mine = wait_for(engine.domain_cache.current)
+            os.write(report_w, b"1" if fresh and mine is not inherited else b"0")
+            wait_for(lambda: engine.domain_cache.current() is not mine)  # dropped by the parent's wipe
+            os.write(report_w, b"2")
+            os.read(done_r, 1)  # until the parent is done: the listener is still answering
+        finally:
+            os._exit(0)
+    os.close(report_w)
+    os.close(done_r)
+    try:
+        assert os.read(report_r, 1) == b"1"
+        with redis.Redis.from_url(url) as client:
+            wiped = wipe(client)
+        assert (wiped.engines, wiped.acknowledged) == (2, 2)
+        assert os.read(report_r, 1) == b"2"
+    finally:
+        os.close(done_w)
+        os.close(report_r)
+        os.waitpid(pid, 0)
+        swf.close()
