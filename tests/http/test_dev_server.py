@@ -79,10 +79,13 @@ def test_quota_options_refuse_nonsense(serve: Callable[..., Server]) -> None:
 
 
 # -- flowser reset -----------------------------------------------------------------------------------
-def flowser_reset(*args: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
+def flowser_reset(
+    *args: str, answer: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``flowser reset ARGS``; ``answer`` is typed at its question (None: no stdin at all)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("FLOWSER_REDIS_URL", "FLOWSER_DATA_DIR")}
     return subprocess.run(
-        [sys.executable, "-m", "flowser.cli", "reset", *args], cwd=ROOT, input=answer,
+        [sys.executable, "-m", "flowser.cli", "reset", *args], cwd=ROOT, input=answer, env={**environ, **(env or {})},
         stdin=subprocess.DEVNULL if answer is None else None, capture_output=True, text=True, timeout=60,
     )
 
@@ -170,6 +173,21 @@ def test_reset_of_the_embedded_redis_of_a_data_dir(serve: Callable[..., Server],
     assert_gone(swf, "embedded")
     assert_usable_again(swf, "embedded")
     assert flowser_reset("--data-dir", str(tmp_path / "none"), "--yes").returncode == 0  # nothing there
+
+
+def test_reset_finds_the_store_as_serve_does(serve: Callable[..., Server], fresh_redis: FreshRedis, tmp_path: Path) -> None:
+    url = fresh_redis()
+    swf = serve("--poll-hold", "1", redis=url).client()
+    use_everything(swf, "by-url")
+    done = flowser_reset("--yes", env={"FLOWSER_REDIS_URL": url})
+    assert done.returncode == 0 and "deleted 1 domain(s)" in done.stdout, done
+    assert_gone(swf, "by-url")
+    data_dir = tmp_path / "data"
+    swf = serve("--poll-hold", "1", redis=None, env={"FLOWSER_DATA_DIR": str(data_dir)}).client()
+    use_everything(swf, "by-dir")
+    done = flowser_reset("--yes", env={"FLOWSER_DATA_DIR": str(data_dir)})
+    assert done.returncode == 0 and f"in the embedded Redis of {data_dir}" in done.stdout, done
+    assert_gone(swf, "by-dir")
 
 
 @pytest.mark.parametrize(
