@@ -10,14 +10,15 @@ old state; a second pass deletes what they wrote meanwhile.
 
 What an engine caches (``DomainCache``): that a domain exists (polls and
 counts check it; a positive answer is kept a few seconds) and a domain's
-retention period. Each engine process subscribes to the Pub/Sub channel
-``swf:reset:<database number>`` (``channel``) and keeps its entries in a ``Generation``:
-a reset replaces the generation, so every entry, and any entry being made
-from a read that came before the wipe, is dropped at once. An engine caches
-nothing while it is not subscribed (before the subscription is confirmed,
-after its connection broke): a reset it could miss finds nothing to drop.
-The cost per request is none: the listener is one thread and one connection
-per engine, woken only by resets.
+retention period. Each engine subscribes to the Pub/Sub channel
+``swf:reset:<database number>`` (``channel``) and keeps its entries in a
+``Generation``: a reset replaces the generation, so every entry, and any
+entry being made from a read that came before the wipe, is dropped at once.
+An engine caches nothing while it is not subscribed (before the subscription
+is confirmed, after its connection broke): a reset it could miss finds
+nothing to drop. No request makes a Redis call for this: the listener is one
+thread and one connection per engine, woken only by resets. The stop keys of
+a shutdown under way (``...:stop:...``) are left to expire.
 
 Protocol: ``wipe`` subscribes to a reply channel ``swf:reset:ack:<random>``,
 deletes, publishes the reply channel's name on ``swf:reset:<db>`` (Redis answers
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -100,9 +102,13 @@ def _next_message(listener: Any, deadline: float, kind: str) -> dict[str, Any] |
     return None
 
 
+_STOP_KEY = re.compile(rb"^" + re.escape(PREFIX.encode()) + rb":(\{[0-9a-f]+\}|tk):stop:")
+"""Wake-ups of a shutdown, or of a poll whose poller went, under way: left to expire (60 s)."""
+
+
 def _flowser_keys(client: Any) -> Any:
     for key in client.scan_iter(match=f"{PREFIX}:*", count=1000):
-        if b":stop:" not in key:  # wake-ups of a shutdown under way: left to expire (60 s)
+        if not _STOP_KEY.match(key):
             yield key
 
 

@@ -92,9 +92,12 @@ def test_wipe_keeps_other_data_and_tells_only_engines_of_its_database(fresh_redi
         with redis.Redis.from_url(mine) as client:
             client.set("rq:job:1", "x")
             client.set("swfish", "y")  # not under flowser's prefix "swf:"
+            stop = DomainKeys("d").stop("engine")
+            client.rpush(stop, 1)  # a shutdown under way: its wake-ups stay, and expire
+            client.zadd(DomainKeys("d").by_tag("a:stop:b"), {"run": 1})  # an index like any other
             wiped = wipe(client)
             assert (wiped.engines, wiped.acknowledged) == (1, 1)
-            assert sorted(client.keys("*")) == [b"rq:job:1", b"swfish"]
+            assert sorted(client.keys("*")) == sorted([b"rq:job:1", b"swfish", stop.encode()])
         assert there.describe_domain(name="d")["domainInfo"]["name"] == "d"
     finally:
         here.close()
