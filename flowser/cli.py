@@ -274,7 +274,7 @@ def _connect(args: argparse.Namespace) -> Any:
             time.sleep(wait)
             delay = min(delay * 2, 30.0)
             continue
-        if str(args.backend).partition("://")[0] == "aws" and _has_no_credentials(client):
+        if str(args.backend).partition("://")[0] == "aws" and _no_aws_credentials():
             print(
                 f"{what}: --backend {args.backend}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance or task role",
@@ -284,10 +284,11 @@ def _connect(args: argparse.Namespace) -> Any:
         return client
 
 
-def _has_no_credentials(client: Any) -> bool:
-    """True if botocore found no credentials for ``client`` (it looks them up when the client is made)."""
-    signer = getattr(client, "_request_signer", None)
-    return signer is not None and getattr(signer, "_credentials", True) is None
+def _no_aws_credentials() -> bool:
+    """True if boto3's credential chain (environment, profile, instance or task role) finds nothing."""
+    import boto3
+
+    return boto3.session.Session().get_credentials() is None
 
 
 def _rq_executor(args: argparse.Namespace, type_cls: Any, domain_cls: Any) -> Any:
