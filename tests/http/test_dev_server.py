@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,29 @@ def test_reset_wipes_the_store_of_a_running_server(serve: Callable[..., Server],
         assert other.keys("swf:*") == []
     assert_usable_again(swf, "before")
     assert server.proc.poll() is None
+
+
+def test_a_poll_held_across_a_reset_takes_the_next_task(serve: Callable[..., Server], fresh_redis: FreshRedis) -> None:
+    import threading
+
+    url = fresh_redis()
+    server = serve("--poll-hold", "20", redis=url)
+    swf = server.client()
+    use_everything(swf, "held")
+    answers: list[dict[str, Any]] = []
+    poller = threading.Thread(
+        target=lambda: answers.append(server.client().poll_for_decision_task(domain="held", taskList={"name": "tl2"}))
+    )
+    poller.start()
+    deadline = time.monotonic() + 10
+    while b"flowser_polls_held 1" not in raw(server.url, None, b"", method="GET", path="/metrics")[2]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert flowser_reset("--redis", url, "--yes").returncode == 0
+    register_basics(swf, "held", task_list="tl2")
+    run_id = swf.start_workflow_execution(domain="held", workflowId="w1", workflowType=WF)["runId"]
+    poller.join(10)
+    assert answers and answers[0]["workflowExecution"]["runId"] == run_id
 
 
 def test_reset_asks_first(serve: Callable[..., Server], fresh_redis: FreshRedis) -> None:
