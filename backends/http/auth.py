@@ -39,10 +39,13 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import ReadOnlyCredentials
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "swf"
@@ -205,21 +208,18 @@ class Credentials:
         signed = fields["SignedHeaders"].split(";")
         if "host" not in signed or signed != sorted(set(signed)) or any(h not in headers for h in signed):
             raise AuthError("InvalidSignatureException", _MISMATCH)
-        canonical = "\n".join(
-            [
-                method.upper(),
-                quote(unquote(path), safe="/~"),
-                _canonical_query(query),
-                "".join(f"{h}:{' '.join(headers[h].split())}\n" for h in signed),
-                fields["SignedHeaders"],
-                hashlib.sha256(body).hexdigest(),
-            ]
+        body_hash = headers.get("x-amz-content-sha256")
+        if "x-amz-content-sha256" in signed and body_hash != hashlib.sha256(body).hexdigest():
+            raise AuthError("InvalidSignatureException", _MISMATCH)  # the signed hash is not this body's
+        signed_request = AWSRequest(
+            method=method.upper(),
+            url=f"http://host{path}",  # only the path counts: the Host header is among the signed ones
+            headers={h: headers[h] for h in signed},
+            data=body,
+            params=parse_qsl(query, keep_blank_values=True),  # "b+c" and "b%20c" are both "b c"
         )
-        string_to_sign = "\n".join(
-            [ALGORITHM, amz_date, f"{date}/{region}/{service}/aws4_request", hashlib.sha256(canonical.encode()).hexdigest()]
-        )
-        expected = hmac.new(_signing_key(key.secret_access_key, date, region), string_to_sign.encode(), hashlib.sha256)
-        if not hmac.compare_digest(expected.hexdigest(), fields["Signature"]):
+        expected = _expected_signature(key, region, amz_date, signed_request)
+        if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
             raise AuthError("InvalidSignatureException", _MISMATCH)
         return key
 
@@ -228,13 +228,6 @@ _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
-
-
-def _canonical_query(query: str) -> str:
-    if not query:
-        return ""
-    pairs = [pair.partition("=") for pair in query.split("&")]
-    return "&".join(f"{k}={v}" for k, _, v in sorted(pairs))
 
 
 _SCOPE_REGION = re.compile(r"Credential\s*=\s*[^/,\s]*/[0-9]{8}/([a-z0-9][a-z0-9-]{0,31})/")
@@ -250,12 +243,24 @@ def signed_region(headers: dict[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
-@lru_cache(maxsize=256)
-def _signing_key(secret: str, date: str, region: str) -> bytes:
-    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
-    for part in (region, SERVICE, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
+class _Verifier(SigV4Auth):
+    """botocore's SigV4 signer, told which headers the request signed (botocore's choice
+    is its own: it would leave out, say, a signed ``User-Agent``)."""
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        return request.headers
+
+
+def _expected_signature(key: AccessKey, region: str, amz_date: str, request: AWSRequest) -> str:
+    """The signature ``key`` gives ``request`` (holding only its signed headers) at ``amz_date``.
+
+    botocore builds the canonical request (the path URI-encoded, the query's
+    names and values decoded, then URI-encoded and sorted), the string to sign
+    and the signing key, exactly as its clients do when they sign.
+    """
+    signer = _Verifier(ReadOnlyCredentials(key.access_key_id, key.secret_access_key, None), SERVICE, region)
+    request.context["timestamp"] = amz_date
+    return str(signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request))
 
 
 def denied(key: AccessKey, operation: str, resource: str) -> AuthError:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
-from backends.http.auth import Credentials, CredentialsError
+from backends.http.auth import AuthError, Credentials, CredentialsError
 from backends.http.serve import is_loopback
 
 from .conftest import KEY_ID, SECRET, raw, register_basics, swf_client, target
@@ -132,3 +138,56 @@ def test_credentials_documents() -> None:
         with pytest.raises(CredentialsError):
             Credentials.parse(bad)
     assert Credentials.from_environment({}) is None
+
+
+def botocore_signed(url: str, params: dict[str, str], body: bytes, **extra_headers: str) -> tuple[str, dict[str, str]]:
+    """The path with its query, and the headers, of a ListDomains request signed by botocore."""
+    request = AWSRequest(method="POST", url=url + "/", params=params, data=body, headers={
+        "X-Amz-Target": target("ListDomains"), "Content-Type": "application/x-amz-json-1.0", **extra_headers})
+    SigV4Auth(BotoCredentials(KEY_ID, SECRET), "swf", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    parts = urlsplit(prepared.url)
+    return f"{parts.path}?{parts.query}", dict(prepared.headers)
+
+
+def test_a_query_that_needs_encoding_is_checked_as_sigv4_encodes_it() -> None:
+    """SigV4 signs each query name and value URI-encoded: "b c" as b%20c, "/" as %2F, whichever way it was sent."""
+    creds = Credentials.parse([{"access_key_id": KEY_ID, "secret_access_key": SECRET}])
+    body = b'{"registrationStatus":"REGISTERED"}'
+    path, headers = botocore_signed("http://127.0.0.1:8000", {"a": "b c", "x": "/"}, body)
+    assert path == "/?a=b+c&x=%2F"  # botocore's own encoding on the wire
+    sent = {k.lower(): v for k, v in headers.items()} | {"host": "127.0.0.1:8000"}
+
+    def check(query: str, request_body: bytes = body, **changed: str) -> str | None:
+        try:
+            creds.authenticate("POST", "/", query, sent | changed, request_body, now=time.time())
+        except AuthError as err:
+            return err.code
+        return None
+
+    assert check("a=b+c&x=%2F") is None
+    assert check("x=%2F&a=b%20c") is None  # the same query, encoded and ordered otherwise
+    assert check("a=b+c&x=%2Fy") == "InvalidSignatureException"
+    assert check("a=b+c") == "InvalidSignatureException"
+    assert check("a=b+c&x=%2F", body.replace(b"REGISTERED", b"DEPRECATED")) == "InvalidSignatureException"
+    assert check("a=b+c&x=%2F", **{"x-amz-target": target("DescribeDomain")}) == "InvalidSignatureException"
+
+    # a signed payload hash must be this body's
+    path, headers = botocore_signed("http://127.0.0.1:8000", {}, body, **{"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    sent = {k.lower(): v for k, v in headers.items()} | {"host": "127.0.0.1:8000"}
+    assert "x-amz-content-sha256" in sent["authorization"]
+    assert check("") is None
+    forged = {"x-amz-content-sha256": hashlib.sha256(b"{}").hexdigest()}
+    assert check("", b"{}", **forged) == "InvalidSignatureException"
+
+
+def test_a_signed_query_over_http(serve: Any, domain: str) -> None:
+    document = json.dumps({"keys": [{"access_key_id": KEY_ID, "secret_access_key": SECRET}]})
+    server = serve("--poll-hold", "1", env={"FLOWSER_CREDENTIALS": document})
+    server.client().register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+    body = b'{"registrationStatus":"REGISTERED"}'
+    path, headers = botocore_signed(server.url, {"a": "b c", "x": "/"}, body)
+    status, _, answer = raw(server.url, None, body, headers, path=path)
+    assert status == 200 and domain in [d["name"] for d in json.loads(answer)["domainInfos"]]
+    status, _, answer = raw(server.url, None, body, headers, path=path.replace("%2F", "%2E"))
+    assert (status, json.loads(answer)["__type"]) == (400, "com.amazon.coral.service#InvalidSignatureException")
