@@ -30,6 +30,7 @@ from .engine import Engine
 from .events import load_event
 from .faults import UnknownResourceFault
 from .keys import DOMAINS, LAMBDA_WAKE, DomainKeys
+from .polling import drop_claim
 from .run import Run, attributes_key, deadline, parse_member
 
 log = logging.getLogger("flowser.lambdas")
@@ -114,7 +115,7 @@ class LambdaRunner:
             entry = run.s.get("lambdas", {}).get(str(scheduled))
             raw = pipe.lindex(dk.history(run_id), scheduled - 1)
             pipe.multi()
-            engine.drop_claim(pipe, dk, "l", name, member)
+            drop_claim(pipe, dk, "l", name, member)
             if not run.is_open or entry is None or entry["st"] or entry.get("m") != member:
                 return None
             event = load_event(raw)

@@ -1,20 +1,19 @@
 """Page tokens: opaque to clients, checked by the engine.
 
 A token is the offset of the next item, a digest of the query it belongs to
-and its issue time, base64 of msgpack. A token replayed with other arguments,
+and its issue time, packed by ``tokens``. A token replayed with other arguments,
 tampered with, or older than its lifetime gives ValidationException, as SWF
 does.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from typing import Any
 
 import msgpack
 
+from . import tokens
 from .faults import ValidationException
 
 DEFAULT_PAGE_SIZE = 1000
@@ -36,8 +35,7 @@ def query_digest(*parts: Any) -> bytes:
 
 
 def make_token(offset: int, digest: bytes, now: float, extra: Any = None) -> str:
-    raw = msgpack.packb([offset, digest, int(now), extra], use_bin_type=True)
-    return base64.urlsafe_b64encode(raw).decode()
+    return tokens.pack(offset, digest, int(now), extra)
 
 
 def read_token(token: str | None, digest: bytes, now: float) -> tuple[int, Any]:
@@ -45,9 +43,9 @@ def read_token(token: str | None, digest: bytes, now: float) -> tuple[int, Any]:
     if not token:
         return 0, None
     try:
-        offset, token_digest, issued, extra = msgpack.unpackb(base64.urlsafe_b64decode(token.encode()), raw=False)
-        valid = isinstance(offset, int) and offset >= 0 and token_digest == digest
-    except (ValueError, TypeError, binascii.Error, msgpack.UnpackException):
+        offset, token_digest, issued, extra = tokens.unpack(token, 4)
+        valid = isinstance(offset, int) and offset >= 0 and token_digest == digest and isinstance(issued, int)
+    except ValueError:
         valid = False
     if not valid:
         raise ValidationException("Invalid nextPageToken")

@@ -18,15 +18,14 @@ Outbox kinds (member ``<kind>|<runId>|<ref>``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .core import Core
 from .events import load_event
+from .executions import new_run
 from .keys import DomainKeys
 from .run import Run, attributes_key
 from .store import unpack
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 OUTBOX_KINDS = frozenset({"chs", "chc", "sig", "rcx"})
 
@@ -44,7 +43,7 @@ def _event_attributes(pipe: Any, dk: DomainKeys, run_id: str, event_id: int) -> 
     return dict(event[attributes_key(event["eventType"])])
 
 
-def deliver(engine: Engine, dk: DomainKeys, member: str, kind: str, run_id: str, ref: int, now: float) -> bool:
+def deliver(engine: Core, dk: DomainKeys, member: str, kind: str, run_id: str, ref: int, now: float) -> bool:
     handler = {"chs": _start_child, "chc": _child_closed, "sig": _external, "rcx": _external}[kind]
 
     def body(pipe: Any) -> bool:
@@ -68,7 +67,7 @@ def deliver(engine: Engine, dk: DomainKeys, member: str, kind: str, run_id: str,
     return bool(engine.commit([dk.run(run_id)], body))
 
 
-def _start_child(engine: Engine, pipe: Any, dk: DomainKeys, parent: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
+def _start_child(engine: Core, pipe: Any, dk: DomainKeys, parent: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
     entry = parent.s.get("children", {}).get(str(initiated))
     if entry is None or entry["rid"] or not parent.is_open:
         return []  # already started, or the parent closed first: no child (docs/semantics.md)
@@ -95,7 +94,7 @@ def _start_child(engine: Engine, pipe: Any, dk: DomainKeys, parent: Run, kind: s
         if k in ev
     }
     settings: dict[str, Any] = {k: ev[k] for k in ("input", "tagList") if k in ev}
-    child = engine.new_run(
+    child = new_run(
         dk.domain, workflow_id, ev["workflowType"], cfg, settings, now, parent=parent.execution, parent_initiated=initiated
     )
     entry["rid"] = child.run_id
@@ -106,7 +105,7 @@ def _start_child(engine: Engine, pipe: Any, dk: DomainKeys, parent: Run, kind: s
     return [(child, True)]
 
 
-def _child_closed(engine: Engine, pipe: Any, dk: DomainKeys, child: Run, kind: str, _ref: int, now: float) -> list[tuple[Run, bool]]:
+def _child_closed(engine: Core, pipe: Any, dk: DomainKeys, child: Run, kind: str, _ref: int, now: float) -> list[tuple[Run, bool]]:
     parent_execution = child.s.get("parent")
     if not parent_execution or child.is_open:
         return []
@@ -132,7 +131,7 @@ def _child_closed(engine: Engine, pipe: Any, dk: DomainKeys, child: Run, kind: s
     return [(parent, False)]
 
 
-def _external(engine: Engine, pipe: Any, dk: DomainKeys, source: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
+def _external(engine: Core, pipe: Any, dk: DomainKeys, source: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
     ev = _event_attributes(pipe, dk, source.run_id, initiated)
     wf_key = dk.workflow_id(ev["workflowId"])
     pipe.watch(wf_key)

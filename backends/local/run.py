@@ -267,3 +267,49 @@ class Run:
                 self.effects.dequeue.append(("a", act["tl"], act["m"]))
                 act["m"] = None
         self.effects.closed = True
+
+
+def run_deadlines(s: dict[str, Any]) -> set[str]:
+    """Every deadline member an open run may hold; all go when it closes."""
+    rid = s["rid"]
+    out = {deadline("wto", rid)}
+    dt = s["dt"]
+    if dt["started"]:
+        out.add(deadline("dto", rid, int(dt['started'])))
+    for sid in s["acts"]:
+        out.update(deadline(k, rid, int(sid)) for k in ("a4ss", "a1sc", "a2st", "a3hb"))
+    for started in s["timers"].values():
+        out.add(deadline("tmr", rid, int(started)))
+    for scheduled in s.get("lambdas", {}):
+        out.add(deadline("l2c", rid, int(scheduled)))
+    if dt["sched"]:
+        out.add(deadline("dts", rid, int(dt['sched'])))
+    return out
+
+
+def execution_info(s: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "execution": {"workflowId": s["wid"], "runId": s["rid"]},
+        "workflowType": {"name": s["type"][0], "version": s["type"][1]},
+        "startTimestamp": s["start"],
+    }
+    if s["close"] is not None:
+        info["closeTimestamp"] = s["close"]
+    info["executionStatus"] = s["status"]
+    if s["cs"]:
+        info["closeStatus"] = s["cs"]
+    if s.get("parent"):
+        info["parent"] = s["parent"]
+    if s["tags"]:
+        info["tagList"] = s["tags"]
+    info["cancelRequested"] = bool(s["cr"])
+    return info
+
+
+def apply_event_limit(run: Run, history_events: int) -> None:
+    """SWF's hard limit on history length: the run that reaches it is terminated (§13)."""
+    if run.is_open and run.s["n"] >= history_events:
+        policy = run.s["cfg"]["childPolicy"]
+        run.add("WorkflowExecutionTerminated", {"childPolicy": policy, "cause": "EVENT_LIMIT_EXCEEDED"})
+        run.s["policy"] = policy
+        run.close("TERMINATED")

@@ -133,10 +133,10 @@ def test_a_woken_poll_whose_poller_went_wakes_the_next_one(swf: Any) -> None:
 
     first = threading.Thread(target=gone_poll)
     first.start()
-    wait_until(lambda: engine._waiting.get(DOMAIN) == 1)  # blocked first: Redis wakes it first
+    wait_until(lambda: engine.polling.waiting(DOMAIN) == 1)  # blocked first: Redis wakes it first
     second = threading.Thread(target=live_poll)
     second.start()
-    wait_until(lambda: engine._waiting.get(DOMAIN) == 2)
+    wait_until(lambda: engine.polling.waiting(DOMAIN) == 2)
     began = time.monotonic()
     run_id = start(swf)
     first.join(5)

@@ -1,0 +1,323 @@
+"""What every room of the engine shares: the store, the clock, the settings, and the transition.
+
+``Core.transition`` loads a run under WATCH, applies a change and writes it
+in one ``EXEC`` (``write_run`` queues every write a transition implies);
+``commit`` is the same for any transaction, and wakes timekeepers and
+Lambda runners for what it added. Reads that several rooms make (a domain,
+a run, a page of history) live here too. The rooms (``registration``,
+``executions``, ``polling``, ``decision_tasks``, ``activity_tasks``,
+``deadlines``) each hold a ``Core``; ``engine.Engine`` is a ``Core`` that
+routes operations to them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import caller
+from . import decisions as decision_rules
+from .clock import Clock, SystemClock
+from .events import EventPage, dump_event
+from .faults import UnknownResourceFault, ValidationException
+from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys
+from .paging import make_token, page_size, query_digest, read_token
+from .reset import DomainCache
+from .run import Run, apply_event_limit, deadline, ms, run_deadlines
+from .store import RedisStore, pack, unpack
+
+KIND_NAMES = {"w": "WorkflowType", "a": "ActivityType"}
+ONE_YEAR = 31_536_000
+RUN_LOCK_STRIPES = 256
+
+
+@dataclass
+class EngineConfig:
+    """Settings of one engine; every process sharing a Redis should use the same."""
+
+    poll_hold: float = 60.0
+    """Seconds a poll waits for a task before answering empty (SWF: 60)."""
+    empty_poll_token: Literal["absent", "empty"] = "empty"
+    """Empty poll answers carry ``taskToken: ""`` (as AWS documents) or none (as moto; docs/semantics.md)."""
+    region: str = "us-east-1"
+    account: str = "000000000000"
+    lease: float = 30.0
+    """Seconds a claimed task may stay unstarted before another poller may take it."""
+    limits: decision_rules.Limits = field(default_factory=decision_rules.Limits)
+    max_domains: int = 100
+    max_types: int = 10_000
+    max_open_executions: int = 100_000
+
+
+@dataclass
+class _Pending:
+    """What a transaction added that others must be woken for, once it has committed."""
+
+    deadline: float = math.inf
+    lambdas: bool = False
+
+
+def unknown_type(kind: str, name: str, version: str) -> UnknownResourceFault:
+    return UnknownResourceFault(f"Unknown type: {KIND_NAMES[kind]}=[name={name}, version={version}]")
+
+
+def unknown_execution(workflow_id: str, run_id: str | None) -> UnknownResourceFault:
+    return UnknownResourceFault(f"Unknown execution: WorkflowExecution=[workflowId={workflow_id}, runId={run_id}]")
+
+
+def seconds(value: str | None) -> float | None:
+    """A duration string as seconds; None for NONE/absent."""
+    if value is None or value == "NONE":
+        return None
+    return float(int(value))
+
+
+def check_year(p: dict[str, Any], member: str) -> None:
+    value = p.get(member)
+    if value and value != "NONE" and int(value) > ONE_YEAR:
+        raise ValidationException(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+            f"Member must be at most {ONE_YEAR} seconds (1 year)"
+        )
+
+
+class Core:
+    """The shared machinery of one engine (see the module docstring)."""
+
+    def __init__(self, store: RedisStore, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
+        self.store = store
+        self.r: Any = store.redis  # redis-py's own annotations are too loose to help here
+        self.clock: Clock = clock or SystemClock()
+        self.config = config or EngineConfig()
+        self.timekeeper_notify: Callable[[float], None] | None = None
+        self.lambda_notify: Callable[[], None] | None = None
+        self.instance_id = uuid.uuid4().hex
+        self.domain_cache = DomainCache(store.redis, lambda: store.closed)
+        self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
+        self._local = threading.local()
+
+    def now(self) -> float:
+        return ms(self.clock.now())
+
+    def domain(self, name: str) -> dict[str, Any]:
+        raw = self.r.hget(DOMAINS, name)
+        if raw is None:
+            raise UnknownResourceFault(f"Unknown domain: {name}")
+        return dict(unpack(raw))
+
+    def known_domain(self, name: str) -> None:
+        """Existence check for the hot paths (polls, counts): only ``flowser reset`` deletes
+        domains, so a positive answer is cached for a few seconds, until a reset (``reset``)."""
+        cached = self.domain_cache.current()  # taken before the read: a reset in between drops it
+        if cached is not None and cached.knows(name):
+            return
+        self.domain(name)
+        if cached is not None:
+            cached.saw(name)
+
+    def region(self) -> str:
+        """The region of this request's ARNs: the one its caller signed for, else the configured one."""
+        return caller.signed_region.get() or self.config.region
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/{name}"
+
+    def domain_of_arn(self, arn: str) -> str:
+        prefix = f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/"
+        if not arn.startswith(prefix) or len(arn) == len(prefix):
+            raise UnknownResourceFault(f"Unknown resource: {arn}")
+        return arn[len(prefix) :]
+
+    def load(self, dk: DomainKeys, run_id: str, reader: Any = None) -> Run | None:
+        raw = (reader or self.r).get(dk.run(run_id))
+        if raw is None:
+            return None
+        return Run(unpack(raw), self.clock.now())
+
+    def execution(self, p: dict[str, Any]) -> tuple[DomainKeys, Run]:
+        """The run ``p["execution"]`` names (open, or closed within retention)."""
+        self.domain(p["domain"])
+        dk = DomainKeys(p["domain"])
+        ex = p["execution"]
+        run = self.load(dk, ex["runId"])
+        if run is None or run.workflow_id != ex["workflowId"]:
+            raise unknown_execution(ex["workflowId"], ex["runId"])
+        return dk, run
+
+    def write_run(self, pipe: Any, dk: DomainKeys, run: Run, *, created: bool = False) -> None:
+        """Queue a transition's writes: state, new events, task lists, deadlines, indexes."""
+        run.effects.written = True
+        apply_event_limit(run, self.config.limits.history_events)
+        s = run.s
+        rid = run.run_id
+        pipe.set(dk.run(rid), pack(s))
+        if run.events:
+            pipe.rpush(dk.history(rid), *[dump_event(e) for e in run.events])
+        effects = run.effects
+        if created:
+            pipe.set(dk.workflow_id(run.workflow_id), rid)
+            start = s["start"]
+            pipe.zadd(dk.open, {rid: start})
+            pipe.zadd(dk.by_workflow_id(run.workflow_id), {rid: start})
+            pipe.zadd(dk.by_type(s["type"][0]), {rid: start})
+            for tag_value in s["tags"]:
+                pipe.zadd(dk.by_tag(tag_value), {rid: start})
+        dropped = set(effects.dequeue)
+        for kind, task_list, member in dropped.difference(effects.enqueue):
+            pipe.zrem(dk.task_list(kind, task_list), member)
+        for task_list, held_run in effects.hold:
+            pipe.sadd(dk.held(task_list), held_run)
+        for task_list, held_run in effects.unhold:
+            pipe.srem(dk.held(task_list), held_run)
+        by_list: dict[tuple[str, str], dict[str, float]] = {}
+        for kind, task_list, member in effects.enqueue:
+            if (kind, task_list, member) in dropped:
+                continue  # scheduled and withdrawn in one transition
+            by_list.setdefault((kind, task_list), {})[member] = 0
+        for (kind, task_list), members in by_list.items():  # a fan-out is 3 commands per list
+            pipe.zadd(dk.task_list(kind, task_list), members)
+            wake = dk.wake(kind, task_list)
+            pipe.rpush(wake, *([1] * len(members)))
+            pipe.ltrim(wake, -1000, -1)
+        if effects.closed:
+            effects.deadlines_remove.update(run_deadlines(s))
+            pipe.delete(dk.workflow_id(run.workflow_id))
+            pipe.zrem(dk.open, rid)
+            pipe.zadd(dk.closed, {rid: s["start"]})
+            pipe.zadd(dk.closed_by_close, {rid: s["close"]})
+            pipe.zadd(dk.by_close_status(s["cs"]), {rid: s["start"]})
+            retention = self.retention_days(dk.domain)
+            effects.deadlines_add[deadline("purge", rid)] = s["close"] + retention * 86400
+            if s.get("parent") and s["cs"] != "CONTINUED_AS_NEW":
+                effects.deadlines_add[deadline("chc", rid)] = s["close"]  # outbox: tell the parent
+            policy = s.get("policy")
+            if policy in ("TERMINATE", "REQUEST_CANCEL"):
+                kind = "cpt" if policy == "TERMINATE" else "cpc"
+                for child in s.get("children", {}).values():
+                    if child["rid"]:
+                        effects.deadlines_add[deadline(kind, child['rid'])] = s["close"]
+        if effects.deadlines_remove:
+            for member in effects.deadlines_remove.intersection(effects.deadlines_add):
+                del effects.deadlines_add[member]  # set and withdrawn in one transition
+            pipe.zrem(dk.deadlines, *effects.deadlines_remove)
+        pending: _Pending | None = getattr(self._local, "pending", None)
+        if effects.deadlines_add:
+            pipe.zadd(dk.deadlines, effects.deadlines_add)
+            if pending is not None:
+                pending.deadline = min(pending.deadline, *effects.deadlines_add.values())
+        if pending is not None and any(kind == "l" for kind, _, _ in effects.enqueue):
+            pending.lambdas = True
+
+    def retention_days(self, domain: str) -> float:
+        """A domain's retention never changes (SWF has no UpdateDomain): read it once, and again
+        after a reset (which may have deleted it and let it be registered anew)."""
+        cached = self.domain_cache.current()
+        days = cached.retention.get(domain) if cached is not None else None
+        if days is None:
+            raw = self.r.hget(DOMAINS, domain)
+            retention = unpack(raw)["retention"] if raw else "0"
+            days = 0.0 if retention == "NONE" else float(retention)
+            if cached is not None:
+                cached.retention[domain] = days
+        return days
+
+    def transition(
+        self,
+        dk: DomainKeys,
+        run_id: str,
+        change: Callable[[Run, Any], Any],
+        also_read: tuple[tuple[Any, ...], ...] = (),
+    ) -> Any:
+        """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically.
+
+        ``also_read`` commands go in the same round trip as the run's state;
+        their replies are in ``pipe.prefetched`` for ``change``.
+        """
+
+        def body(pipe: Any) -> Any:
+            raw, *pipe.prefetched = pipe.read_many(("GET", dk.run(run_id)), *also_read)
+            if raw is None:
+                raise UnknownResourceFault(f"Unknown execution: runId={run_id}")
+            run = Run(unpack(raw), self.clock.now())
+            result = change(run, pipe)
+            if not pipe.explicit_transaction:
+                pipe.multi()
+            if not run.effects.written:
+                self.write_run(pipe, dk, run)
+            return result
+
+        # Threads of this process take turns on a run (striped locks): a transaction
+        # another thread here would make fail is not even started. WATCH still
+        # guards against every other process.
+        with self._run_locks[hash(run_id) % len(self._run_locks)]:
+            return self.commit([dk.run(run_id)], body)
+
+    def commit(self, watch: list[str], body: Callable[[Any], Any]) -> Any:
+        """``store.transaction``, then wake whoever must act on what it added.
+
+        A new deadline wakes this process's timekeeper directly, or, without
+        one, a timekeeper of another process through the Redis wake list; a
+        Lambda task wakes the Lambda runners. The wake-ups are sent after the
+        EXEC (never inside it: the lists are global keys, and a transaction
+        stays within its domain's slot).
+        """
+        pending = _Pending()
+        self._local.pending = pending
+        try:
+            result = self.store.transaction(watch, body)
+        finally:
+            self._local.pending = None
+        if pending.deadline < math.inf:
+            if self.timekeeper_notify is not None:
+                self.timekeeper_notify(pending.deadline)
+            else:
+                with self.r.pipeline(transaction=False) as pipe:
+                    pipe.rpush(TIMEKEEPER_WAKE, 1)
+                    pipe.ltrim(TIMEKEEPER_WAKE, -100, -1)
+                    pipe.execute()
+        if pending.lambdas:
+            if self.lambda_notify is not None:
+                self.lambda_notify()
+            with self.r.pipeline(transaction=False) as pipe:
+                pipe.rpush(LAMBDA_WAKE, 1)
+                pipe.ltrim(LAMBDA_WAKE, -100, -1)
+                pipe.execute()
+        return result
+
+    def page(self, items: list[Any], p: dict[str, Any], query: tuple[Any, ...]) -> tuple[list[Any], str | None]:
+        size = page_size(p)
+        digest = query_digest(*query)
+        now = self.now()
+        offset, _ = read_token(p.get("nextPageToken"), digest, now)
+        page = items[offset : offset + size]
+        more = offset + size < len(items)
+        return page, (make_token(offset + size, digest, now) if more else None)
+
+    def page_plan(
+        self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...] | None, bool, str | None]:
+        """The LRANGE reading one page of events ``first..last``, its order, and the next page's token."""
+        size = page_size(p)
+        digest = query_digest(*query)
+        now = self.now()
+        offset, _ = read_token(p.get("nextPageToken"), digest, now)
+        total = max(0, last - first + 1)
+        if offset >= total:
+            return None, False, None
+        count = min(size, total - offset)
+        reverse = bool(p.get("reverseOrder"))
+        lo = last - offset - count + 1 if reverse else first + offset
+        more = offset + count < total
+        token = make_token(offset + count, digest, now) if more else None
+        return (dk.history(run_id), lo - 1, lo + count - 2), reverse, token
+
+    def history_page(
+        self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
+    ) -> tuple[EventPage, str | None]:
+        """Events ``first..last`` (ids), one page; reads only the page (LRANGE by index)."""
+        read, reverse, token = self.page_plan(dk, run_id, first, last, p, query)
+        return EventPage(self.r.lrange(*read) if read else [], reverse), token

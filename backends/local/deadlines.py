@@ -1,0 +1,124 @@
+"""Firing due deadlines (timeouts, timers, retention purges, outbox deliveries), each exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import relations, timeouts
+from .core import Core
+from .keys import DOMAINS, DomainKeys
+from .run import Run, deadline, ms
+from .store import unpack
+
+FIRE_BATCH = 64
+class Deadlines:
+    """Firing due deadlines: each one exactly once, whatever number of timekeepers run."""
+
+    def __init__(self, engine: Core) -> None:
+        self.engine = engine
+
+    def earliest(self) -> float | None:
+        r = self.engine.r
+        domains = [d.decode() for d in r.hkeys(DOMAINS)]
+        if not domains:
+            return None
+        with r.pipeline(transaction=False) as pipe:
+            for name in domains:
+                pipe.zrange(DomainKeys(name).deadlines, 0, 0, withscores=True)
+            found = [rows[0][1] for rows in pipe.execute() if rows]
+        return min(found) if found else None
+
+    def fire_due(self, now: float | None = None) -> int:
+        """Fire every deadline at or before ``now``, earliest first; return how many fired."""
+        engine = self.engine
+        now = engine.clock.now() if now is None else now
+        fired = 0
+        for name in sorted(d.decode() for d in engine.r.hkeys(DOMAINS)):
+            dk = DomainKeys(name)
+            while True:
+                due = engine.r.zrangebyscore(dk.deadlines, "-inf", now, start=0, num=1024)
+                if not due:
+                    break
+                batch: list[str] = []
+                for raw_member in due:
+                    member = raw_member.decode()
+                    if member.split("|", 1)[0] in relations.OUTBOX_KINDS:
+                        fired += self.fire_batch(dk, batch, now)
+                        batch = []
+                        kind, run_id, ref = timeouts.parse(member)
+                        fired += relations.deliver(engine, dk, member, kind, run_id, int(ref or 0), now)
+                        continue
+                    batch.append(member)
+                    if len(batch) == FIRE_BATCH:
+                        fired += self.fire_batch(dk, batch, now)
+                        batch = []
+                fired += self.fire_batch(dk, batch, now)
+        return fired
+
+    def fire_batch(self, dk: DomainKeys, members: list[str], now: float) -> int:
+        """Fire due single-run deadlines in one transaction over their runs: one round trip to
+        read them (under WATCH), one to write; a conflicting change makes the batch run again."""
+        if not members:
+            return 0
+        engine = self.engine
+        run_ids = list(dict.fromkeys(timeouts.parse(m)[1] for m in members))
+
+        def body(tx: Any) -> int:
+            tx.watch(*(dk.run(r) for r in run_ids))
+            replies = tx.read_many(
+                *(("ZSCORE", dk.deadlines, m) for m in members), *(("GET", dk.run(r)) for r in run_ids)
+            )
+            scores, raws = replies[: len(members)], replies[len(members) :]
+            runs = {r: Run(unpack(raw), now) for r, raw in zip(run_ids, raws, strict=True) if raw is not None}
+            changed: dict[str, Run] = {}
+            dropped: list[str] = []
+            moved: dict[str, float] = {}
+            purged: list[dict[str, Any]] = []
+            fired = 0
+            for member, score in zip(members, scores, strict=True):
+                if score is None or score > now:
+                    continue  # fired by another timekeeper, or moved (heartbeat) meanwhile
+                kind, run_id, ref = timeouts.parse(member)
+                run = runs.get(run_id)
+                dropped.append(member)
+                if run is None:
+                    continue
+                run.now = ms(score)  # the event carries its deadline
+                if kind == "purge":
+                    purged.append(runs.pop(run_id).s)
+                    changed.pop(run_id, None)
+                    fired += 1
+                elif kind in ("cpt", "cpc") and run.s["cs"] == "CONTINUED_AS_NEW":
+                    # the child went on as a new run: the policy follows it there
+                    current = tx.get(dk.workflow_id(run.workflow_id))
+                    if current is not None:
+                        moved[deadline(kind, current.decode())] = score
+                elif timeouts.fire(run, kind, ref):
+                    changed[run_id] = run
+                    fired += 1
+            tx.multi()
+            for state in purged:
+                _purge(tx, dk, state)
+            for run in changed.values():
+                engine.write_run(tx, dk, run)
+            if dropped:
+                tx.zrem(dk.deadlines, *dropped)
+            if moved:
+                tx.zadd(dk.deadlines, moved)
+            return fired
+
+        return int(engine.commit([], body))
+
+
+def _purge(pipe: Any, dk: DomainKeys, s: dict[str, Any]) -> None:
+    """A closed run past its retention vanishes with its history and index entries."""
+    rid = s["rid"]
+    pipe.delete(dk.run(rid), dk.history(rid))
+    pipe.zrem(dk.closed, rid)
+    pipe.zrem(dk.closed_by_close, rid)
+    pipe.zrem(dk.by_workflow_id(s["wid"]), rid)
+    pipe.zrem(dk.by_type(s["type"][0]), rid)
+    for tag_value in s["tags"]:
+        pipe.zrem(dk.by_tag(tag_value), rid)
+    if s["cs"]:
+        pipe.zrem(dk.by_close_status(s["cs"]), rid)

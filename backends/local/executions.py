@@ -1,0 +1,333 @@
+"""Executions: start, describe, history, signal, cancel and terminate, and visibility (list, count)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .core import Core, check_year, seconds, unknown_execution, unknown_type
+from .faults import (
+    DefaultUndefinedFault,
+    LimitExceededFault,
+    TypeDeprecatedFault,
+    UnknownResourceFault,
+    ValidationException,
+    WorkflowExecutionAlreadyStartedFault,
+)
+from .keys import DOMAINS, DomainKeys, type_field
+from .run import Run, deadline, execution_info, ms, new_run_id
+from .store import unpack
+
+
+class Executions:
+    """The operations on executions as a whole, and the visibility queries."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def start_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        dk = DomainKeys(p["domain"])
+        wtype = p["workflowType"]
+        workflow_id = p["workflowId"]
+        wf_key = dk.workflow_id(workflow_id)
+
+        def body(pipe: Any) -> str:
+            # one round trip: the domain, the type, the workflowId (WATCHed) and the open count
+            raw_domain, raw_type, exists, open_count = pipe.read_many(
+                ("HGET", DOMAINS, p["domain"]),
+                ("HGET", dk.types, type_field("w", wtype["name"], wtype["version"])),
+                ("EXISTS", wf_key),
+                ("ZCARD", dk.open),
+            )
+            if raw_domain is None:
+                raise UnknownResourceFault(f"Unknown domain: {p['domain']}")
+            if raw_type is None:
+                raise unknown_type("w", wtype["name"], wtype["version"])
+            domain, record = unpack(raw_domain), unpack(raw_type)
+            if record["status"] != "REGISTERED" or domain["status"] != "REGISTERED":
+                raise TypeDeprecatedFault(
+                    f"WorkflowType=[name={wtype['name']}, version={wtype['version']}] is deprecated"
+                )
+            if p.get("executionStartToCloseTimeout") == "NONE":
+                raise ValidationException("executionStartToCloseTimeout cannot be NONE")
+            check_year(p, "executionStartToCloseTimeout")
+            cfg, missing = resolve_workflow_settings(record, p)
+            if missing:
+                raise DefaultUndefinedFault(f"{missing} is not set for this execution and has no default in its type")
+            if cfg["executionStartToCloseTimeout"] == "NONE":
+                raise DefaultUndefinedFault("executionStartToCloseTimeout cannot be NONE")
+            if exists:
+                raise WorkflowExecutionAlreadyStartedFault(
+                    f"WorkflowExecution=[workflowId={workflow_id}] is already started"
+                )
+            if open_count >= self.core.config.max_open_executions:
+                raise LimitExceededFault("Limit of open executions in this domain reached")
+            run = new_run(p["domain"], workflow_id, wtype, cfg, p, self.core.clock.now())
+            pipe.multi()
+            self.core.write_run(pipe, dk, run, created=True)
+            return run.run_id
+
+        run_id = self.core.commit([wf_key], body)
+        return {"runId": run_id}
+
+    def describe_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, run = self.core.execution(p)
+        s = run.s
+        cfg = s["cfg"]
+        configuration = {
+            "taskStartToCloseTimeout": cfg["taskStartToCloseTimeout"],
+            "executionStartToCloseTimeout": cfg["executionStartToCloseTimeout"],
+            "taskList": cfg["taskList"],
+        }
+        if "taskPriority" in cfg:
+            configuration["taskPriority"] = cfg["taskPriority"]
+        configuration["childPolicy"] = cfg["childPolicy"]
+        if "lambdaRole" in cfg:
+            configuration["lambdaRole"] = cfg["lambdaRole"]
+        dt = s["dt"]
+        out: dict[str, Any] = {
+            "executionInfo": execution_info(s),
+            "executionConfiguration": configuration,
+            "openCounts": {
+                "openActivityTasks": len(s["acts"]),
+                "openDecisionTasks": 1 if (dt["sched"] or dt["started"]) else 0,
+                "openTimers": len(s["timers"]),
+                "openChildWorkflowExecutions": len(s.get("children", {})),
+                "openLambdaFunctions": len(s.get("lambdas", {})),
+            },
+        }
+        if s.get("lat") is not None:
+            out["latestActivityTaskTimestamp"] = s["lat"]
+        if s.get("ctx") is not None:
+            out["latestExecutionContext"] = s["ctx"]
+        return out
+
+    def get_workflow_execution_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        dk, run = self.core.execution(p)
+        query = ("History", p["domain"], run.run_id, p.get("reverseOrder"))
+        events, token = self.core.history_page(dk, run.run_id, 1, run.s["n"], p, query)
+        out: dict[str, Any] = {"events": events}
+        if token:
+            out["nextPageToken"] = token
+        return out
+
+    def _resolve_run_id(self, dk: DomainKeys, workflow_id: str, run_id: str | None) -> str:
+        """The run a Signal/RequestCancel/Terminate targets: the given one if open, else the open one."""
+        open_run = self.core.r.get(dk.workflow_id(workflow_id))
+        if open_run is None or (run_id and run_id != open_run.decode()):
+            raise unknown_execution(workflow_id, run_id)
+        return str(open_run.decode())
+
+    def _control(self, p: dict[str, Any], change: Callable[[Run], None]) -> dict[str, Any]:
+        """Signal, RequestCancel, Terminate: the given run if open, else the workflowId's open run."""
+        self.core.domain(p["domain"])
+        dk = DomainKeys(p["domain"])
+        run_id = self._resolve_run_id(dk, p["workflowId"], p.get("runId"))
+
+        def guarded(run: Run, _pipe: Any) -> None:
+            if not run.is_open:
+                raise unknown_execution(p["workflowId"], p.get("runId"))
+            change(run)
+
+        self.core.transition(dk, run_id, guarded)
+        return {}
+
+    def signal_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        def change(run: Run) -> None:
+            attrs: dict[str, Any] = {"signalName": p["signalName"]}
+            if "input" in p:
+                attrs["input"] = p["input"]
+            attrs["externalInitiatedEventId"] = 0
+            run.add("WorkflowExecutionSignaled", attrs)
+
+        return self._control(p, change)
+
+    def request_cancel_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        def change(run: Run) -> None:
+            run.s["cr"] = True
+            run.add("WorkflowExecutionCancelRequested", {"externalInitiatedEventId": 0})
+
+        return self._control(p, change)
+
+    def terminate_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        def change(run: Run) -> None:
+            attrs: dict[str, Any] = {k: p[k] for k in ("reason", "details") if k in p}
+            attrs["childPolicy"] = p.get("childPolicy") or run.s["cfg"]["childPolicy"]
+            run.add("WorkflowExecutionTerminated", attrs)
+            run.s["policy"] = attrs["childPolicy"]
+            run.close("TERMINATED")
+
+        return self._control(p, change)
+
+    def _executions(self, p: dict[str, Any], closed: bool) -> tuple[list[dict[str, Any]], int, DomainKeys]:
+        """Matching run states, newest first (or oldest first with reverseOrder) — for list/count."""
+        self.core.domain(p["domain"])
+        dk = DomainKeys(p["domain"])
+        start_filter = p.get("startTimeFilter")
+        close_filter = p.get("closeTimeFilter")
+        if closed and (start_filter is None) == (close_filter is None):
+            raise ValidationException("Exactly one of startTimeFilter or closeTimeFilter must be specified")
+        if not closed and start_filter is None:
+            raise ValidationException("startTimeFilter is required")
+        filters = [k for k in ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter") if k in p]
+        if len(filters) > 1:
+            raise ValidationException(
+                "executionFilter, typeFilter, tagFilter and closeStatusFilter are mutually exclusive; "
+                "only one can be specified"
+            )
+        by_close = close_filter is not None
+        window = close_filter if by_close else start_filter
+        assert window is not None
+        lo = window["oldestDate"]
+        hi = window.get("latestDate", math.inf)
+        if not filters:
+            zkey = (dk.closed_by_close if by_close else dk.closed) if closed else dk.open
+            ids = [m.decode() for m in self.core.r.zrangebyscore(zkey, lo, hi)]
+        else:
+            f = filters[0]
+            if f == "executionFilter":
+                zkey = dk.by_workflow_id(p[f]["workflowId"])
+            elif f == "typeFilter":
+                zkey = dk.by_type(p[f]["name"])
+            elif f == "tagFilter":
+                zkey = dk.by_tag(p[f]["tag"])
+            else:
+                zkey = dk.by_close_status(p[f]["status"])
+            ids = [m.decode() for m in (self.core.r.zrange(zkey, 0, -1) if by_close else self.core.r.zrangebyscore(zkey, lo, hi))]
+        states = [unpack(raw) for raw in self.core.r.mget([dk.run(i) for i in ids]) if raw is not None] if ids else []
+        wanted = "CLOSED" if closed else "OPEN"
+        version = p.get("typeFilter", {}).get("version")
+        time_key = "close" if by_close else "start"
+        matches = [
+            s
+            for s in states
+            if s["status"] == wanted
+            and (version is None or s["type"][1] == version)
+            and lo <= s[time_key] <= hi
+        ]
+        matches.sort(key=lambda s: (s[time_key], s.get("seq", 0), s["rid"]), reverse=not p.get("reverseOrder"))
+        return matches, len(matches), dk
+
+    def _list_executions(self, p: dict[str, Any], closed: bool) -> dict[str, Any]:
+        matches, _, _ = self._executions(p, closed)
+        query = (
+            "Executions",
+            closed,
+            p["domain"],
+            *(
+                str(p.get(k))
+                for k in (
+                    "startTimeFilter",
+                    "closeTimeFilter",
+                    "executionFilter",
+                    "typeFilter",
+                    "tagFilter",
+                    "closeStatusFilter",
+                    "reverseOrder",
+                )
+            ),
+        )
+        page, token = self.core.page(matches, p, query)
+        out: dict[str, Any] = {"executionInfos": [execution_info(s) for s in page]}
+        if token:
+            out["nextPageToken"] = token
+        return out
+
+    def list_open_workflow_executions(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list_executions(p, closed=False)
+
+    def list_closed_workflow_executions(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list_executions(p, closed=True)
+
+    def count_open_workflow_executions(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, count, _ = self._executions(p, closed=False)
+        return {"count": count, "truncated": False}
+
+    def count_closed_workflow_executions(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, count, _ = self._executions(p, closed=True)
+        return {"count": count, "truncated": False}
+
+
+def resolve_workflow_settings(
+    record: dict[str, Any], p: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """Resolve a new run's settings from the request, then the type (§3.1); return (cfg, missing field)."""
+    defaults = record.get("configuration", {})
+    cfg: dict[str, Any] = {}
+    for member in ("executionStartToCloseTimeout", "taskList", "taskStartToCloseTimeout", "childPolicy"):
+        value = p.get(member) or defaults.get("default" + member[0].upper() + member[1:])
+        if not value:
+            return cfg, member
+        cfg[member] = value
+    priority = p.get("taskPriority", defaults.get("defaultTaskPriority"))
+    if priority is not None:
+        cfg["taskPriority"] = priority
+    role = p.get("lambdaRole", defaults.get("defaultLambdaRole"))
+    if role is not None:
+        cfg["lambdaRole"] = role
+    return cfg, None
+
+
+def new_run(
+    domain: str,
+    workflow_id: str,
+    workflow_type: dict[str, str],
+    cfg: dict[str, Any],
+    p: dict[str, Any],
+    now: float,
+    *,
+    parent: dict[str, str] | None = None,
+    parent_initiated: int = 0,
+    continued_from: str | None = None,
+) -> Run:
+    """A new open run with WorkflowExecutionStarted and its first DecisionTaskScheduled."""
+    run_id = new_run_id()
+    state: dict[str, Any] = {
+        "d": domain,
+        "wid": workflow_id,
+        "rid": run_id,
+        "type": [workflow_type["name"], workflow_type["version"]],
+        "start": ms(now),
+        "seq": time.time_ns(),  # orders runs started within one millisecond (not SWF time)
+        "close": None,
+        "status": "OPEN",
+        "cs": None,
+        "cfg": cfg,
+        "tags": list(p.get("tagList") or []),
+        "parent": parent,
+        "pie": parent_initiated,
+        "cr": False,
+        "n": 0,
+        "dt": {"sched": 0, "started": 0, "ssched": 0, "prev": 0, "m": None, "tl": None},
+        "acts": {},
+        "timers": {},
+        "ctx": None,
+        "lat": None,
+    }
+    run = Run(state, now)
+    attrs: dict[str, Any] = {}
+    if "input" in p:
+        attrs["input"] = p["input"]
+    attrs["executionStartToCloseTimeout"] = cfg["executionStartToCloseTimeout"]
+    attrs["taskStartToCloseTimeout"] = cfg["taskStartToCloseTimeout"]
+    attrs["childPolicy"] = cfg["childPolicy"]
+    attrs["taskList"] = cfg["taskList"]
+    if "taskPriority" in cfg:
+        attrs["taskPriority"] = cfg["taskPriority"]
+    attrs["workflowType"] = workflow_type
+    if state["tags"]:
+        attrs["tagList"] = state["tags"]
+    if continued_from:
+        attrs["continuedExecutionRunId"] = continued_from
+    if parent:
+        attrs["parentWorkflowExecution"] = parent
+    attrs["parentInitiatedEventId"] = parent_initiated
+    if "lambdaRole" in cfg:
+        attrs["lambdaRole"] = cfg["lambdaRole"]
+    run.add("WorkflowExecutionStarted", attrs)
+    timeout = seconds(cfg["executionStartToCloseTimeout"])
+    if timeout is not None:
+        run.effects.deadlines_add[deadline("wto", run_id)] = run.now + timeout
+    return run
