@@ -28,16 +28,15 @@ from typing import Any
 
 from backends.local import caller, pollers, wire
 from backends.local.engine import OPERATIONS, Engine, decode_token
-from backends.local.faults import LimitExceededFault, SWFFault
+from backends.local.faults import LimitExceededFault, SWFFault, UnknownOperationException
 from backends.local.validation import validate
 
-from .auth import AccessKey, AuthError, Credentials, denied, signed_region
+from .auth import CORAL, AccessKey, AuthError, Credentials, denied, signed_region
 from .metrics import Metrics
 from .server import Request, Response
 
 log = logging.getLogger("flowser.http.app")
 
-CORAL = "com.amazon.coral.service"
 JSON_TYPES = frozenset({"application/x-amz-json-1.0", "application/x-amz-json-1.1", "application/json"})
 POLLS = frozenset({"PollForDecisionTask", "PollForActivityTask"})
 KNOWN = frozenset(OPERATIONS)
@@ -53,13 +52,6 @@ TOKEN_KIND = {
 
 ABANDON = Response(0, {}, abandon=True)
 """No answer: the connection closes (its poller is gone, or shares it with another process)."""
-
-
-def error_body(code: str, message: str | None, namespace: str = CORAL) -> bytes:
-    body: dict[str, str] = {"__type": f"{namespace}#{code}"}
-    if message is not None:
-        body["message"] = message
-    return json.dumps(body).encode()
 
 
 class App:
@@ -98,7 +90,7 @@ class App:
             return self.http_error(500, "InternalFailure", "Internal failure; nothing was changed")
 
     def http_error(self, status: int, code: str, message: str) -> Response:
-        return Response(status, _headers(), error_body(code, message))
+        return Response(status, _headers(), wire.error_body(f"{CORAL}#{code}", message))
 
     # -- SWF ----------------------------------------------------------------------------
     def swf(self, request: Request) -> Response:
@@ -129,7 +121,7 @@ class App:
                     request.method, request.path, request.query, request.headers, request.body
                 )
             except AuthError as err:
-                return Response(err.status, _headers(), error_body(err.code, err.message))
+                return Response(err.status, _headers(), wire.error_body(err.wire_type, err.message))
         if key is not None and operation is not None:
             refusal = self._authorize(key, operation, request.body)
             if refusal is not None:
@@ -177,7 +169,7 @@ class App:
 
     def _denied(self, key: AccessKey, operation: str, resource: str) -> Response:
         err = denied(key, operation, resource)
-        return Response(err.status, _headers(), error_body(err.code, err.message))
+        return Response(err.status, _headers(), wire.error_body(err.wire_type, err.message))
 
     def _poll(self, operation: str, target: str | None, request: Request) -> Response:
         connection = request.connection
@@ -237,13 +229,12 @@ def _headers() -> dict[str, str]:
 
 
 def _operation(target: str | None) -> str | None:
-    if not target:
+    """The SWF operation ``X-Amz-Target`` names, or None (the engine answers UnknownOperationException)."""
+    try:
+        name = wire.operation_of(target)
+    except UnknownOperationException:
         return None
-    for prefix in wire.TARGET_PREFIXES:
-        if target.startswith(prefix):
-            name = target[len(prefix) :]
-            return name if name in KNOWN else None
-    return None
+    return name if name in KNOWN else None
 
 
 def _error_code(response: Response) -> str:

@@ -72,11 +72,18 @@ class _RequestIds:
 request_id = _RequestIds()
 
 
-def fault_body(fault: SWFFault) -> bytes:
-    body: dict[str, Any] = {"__type": fault.wire_type}
-    if fault.message is not None and not isinstance(fault, SerializationException):
-        body["message"] = fault.message
+def error_body(wire_type: str, message: str | None) -> bytes:
+    """``{"__type": "<namespace>#<code>", "message": ...}``: the body of every error answer,
+    the engine's faults and the HTTP server's own refusals alike."""
+    body: dict[str, Any] = {"__type": wire_type}
+    if message is not None:
+        body["message"] = message
     return json.dumps(body).encode()
+
+
+def fault_body(fault: SWFFault) -> bytes:
+    """A fault's error body (SWF sends a SerializationException without a message)."""
+    return error_body(fault.wire_type, None if isinstance(fault, SerializationException) else fault.message)
 
 
 def handle(engine: Handler, target: str | None, body: bytes) -> tuple[int, dict[str, str], bytes]:
