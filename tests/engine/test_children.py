@@ -10,18 +10,7 @@ from backends.local import EngineConfig
 from backends.local.decisions import Limits
 from backends.local.testing import LocalEnvironment
 
-from .helpers import complete
-from .helpers_flow import (
-    DOMAIN,
-    DTS,
-    WF,
-    Flow,
-    at,
-    close_status,
-    continue_as_new,
-    decision,
-    start_child,
-)
+from .helpers import DOMAIN, DTS, WF, Flow, at, close_status, complete, continue_as_new, decision, start_child
 
 KIDS = {"name": "kids"}
 DTS_KIDS = {**DTS, "taskList": KIDS}

@@ -7,16 +7,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .helpers import complete, poll_activity, schedule
-from .helpers_flow import (
+from .helpers import (
     DOMAIN,
     DTS,
     WF,
     Flow,
     at,
     close_status,
+    complete,
     continue_as_new,
     deadlines_of,
+    poll_activity,
+    schedule,
     timer,
 )
 

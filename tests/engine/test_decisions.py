@@ -11,14 +11,15 @@ import redis
 from backends.local import EngineConfig, connect
 from backends.local.decisions import Limits
 
-from .helpers import WF, complete, setup_domain
-from .helpers_tasks import (
+from .helpers import (
     ACT,
     DOMAIN,
+    WF,
     attrs,
     body,
     cancel_activity,
     cancel_workflow,
+    complete,
     describe,
     fail_workflow,
     fault,
@@ -33,6 +34,7 @@ from .helpers_tasks import (
     raw_call,
     respond,
     schedule,
+    setup_domain,
     start,
     types,
 )

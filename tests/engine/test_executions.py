@@ -13,17 +13,23 @@ from backends.local import faults
 from .helpers import (
     DOMAIN,
     WF,
+    at,
     attrs,
+    body,
     complete,
+    describe,
+    fault,
     history,
+    ids_of,
     poll_activity,
     poll_decision,
     schedule,
     setup_domain,
     start,
+    terminate,
     types,
+    whole_second,
 )
-from .helpers_exec import at, body, describe, fault, ids_of, terminate, whole_second
 
 EXECUTION_TYPE_DEFAULTS = {
     "executionStartToCloseTimeout": "3600",
@@ -302,7 +308,7 @@ def test_task_priority_from_type_default_and_explicit_zero(swf: Any) -> None:
 
 def test_describe_a_new_run(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     setup_domain(swf)
     run_id = start(swf, "w1", tagList=["t1"])
     assert describe(swf, run_id) == {
@@ -349,7 +355,7 @@ def test_describe_unknown_execution(swf: Any) -> None:
 
 def test_describe_tracks_activities_and_execution_context(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     setup_domain(swf)
     run_id = start(swf, "w1")
     env.sleep(5)
@@ -403,7 +409,7 @@ def test_describe_tracks_activities_and_execution_context(env: Any) -> None:
 
 def test_describe_a_closed_run(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     setup_domain(swf)
     run_id = start(swf, "w1")
     env.sleep(30)
@@ -575,7 +581,7 @@ def test_signal_cancel_terminate_of_closed_or_unknown_run(swf: Any) -> None:
 
 def test_terminate_with_reason_details_and_child_policy(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     setup_domain(swf)
     run_id = start(swf, "w1")
     env.sleep(12)
@@ -672,7 +678,7 @@ class Population:
 
     def __init__(self, env: Any) -> None:
         self.swf = swf = env.client
-        self.t0 = t0 = whole_second(env)
+        self.t0 = t0 = whole_second(env, 10)
         setup_domain(swf)
         for name, version in (("wf", "2"), ("other", "1")):
             swf.register_workflow_type(
@@ -1086,7 +1092,7 @@ def test_a_deprecated_domain_keeps_its_runs_working(swf: Any) -> None:
 
 def test_closed_run_vanishes_after_retention(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     setup_domain(swf)  # retention "1" day
     run_id = start(swf, "w1", tagList=["t"])
     terminate(swf, "w1")

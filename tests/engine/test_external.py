@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
-from .helpers import complete, setup_domain
-from .helpers_flow import (
+from .helpers import (
     DOMAIN,
     DTS,
     Flow,
     at,
     cancel_external,
     close_status,
+    complete,
     decision,
+    setup_domain,
     signal_external,
 )
 

@@ -14,16 +14,7 @@ from backends.local import EngineConfig, connect
 from backends.local.decisions import Limits
 from backends.local.testing import LocalEnvironment
 
-from .helpers import complete, setup_domain
-from .helpers_flow import (
-    DOMAIN,
-    DTS,
-    WF,
-    Flow,
-    at,
-    lambda_fn,
-    wait_for,
-)
+from .helpers import DOMAIN, DTS, WF, Flow, at, complete, lambda_fn, setup_domain, wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/swf-lambda"
 
@@ -97,7 +88,7 @@ def until(flow: Flow, run_id: str, event_type: str, count: int = 1) -> list[tupl
         seq = flow.seq(run_id)
         return seq if [t for t, _ in seq].count(event_type) >= count else None
 
-    return list(wait_for(check))
+    return list(wait_until(check, interval=0.005))
 
 
 def scheduled(lambda_id: str, name: str, dtc: int = 4, timeout: str = "900", **kw: Any) -> tuple[str, dict[str, Any]]:

@@ -11,8 +11,8 @@ from backends.local import EngineConfig
 from backends.local.decisions import Limits
 from backends.local.testing import LocalEnvironment
 
-from .helpers import ACT, schedule
-from .helpers_flow import (
+from .helpers import (
+    ACT,
     DOMAIN,
     DTS,
     WF,
@@ -22,6 +22,7 @@ from .helpers_flow import (
     continue_as_new,
     decision,
     lambda_fn,
+    schedule,
     start_child,
     timer,
 )

@@ -8,7 +8,7 @@ import pytest
 
 from backends.local import faults
 
-from .helpers_exec import ARN_PREFIX, at, body, fault, whole_second
+from .helpers import ARN_PREFIX, at, body, fault, whole_second
 
 NAME_RULE = (
     "Member must not contain ':', '/', '|', control characters, leading or trailing whitespace, "
@@ -373,7 +373,7 @@ ACT = {"name": "act", "version": "1"}
 
 def test_workflow_type_stores_every_default_given(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     register(swf, "d")
     swf.register_workflow_type(domain="d", name="wf", version="1", description="the flow", **WORKFLOW_DEFAULTS)
     assert body(swf.describe_workflow_type(domain="d", workflowType=WF)) == {
@@ -384,7 +384,7 @@ def test_workflow_type_stores_every_default_given(env: Any) -> None:
 
 def test_activity_type_stores_every_default_given(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     register(swf, "d")
     swf.register_activity_type(domain="d", name="act", version="1", description="does it", **ACTIVITY_DEFAULTS)
     assert body(swf.describe_activity_type(domain="d", activityType=ACT)) == {
@@ -484,7 +484,7 @@ def test_describe_unknown_type(swf: Any) -> None:
 
 def test_deprecate_undeprecate_workflow_type(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     register(swf, "d")
     swf.register_workflow_type(domain="d", name="wf", version="1")
     env.sleep(60)
@@ -510,7 +510,7 @@ def test_deprecate_undeprecate_workflow_type(env: Any) -> None:
 
 def test_deprecate_undeprecate_activity_type(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     register(swf, "d")
     swf.register_activity_type(domain="d", name="act", version="1", description="x")
     env.sleep(5)
@@ -557,7 +557,7 @@ def test_unknown_domains_and_types(swf: Any) -> None:
 
 def test_delete_workflow_type_then_register_again(env: Any) -> None:
     swf = env.client
-    whole_second(env)
+    whole_second(env, 10)
     register(swf, "d")
     swf.register_workflow_type(domain="d", name="wf", version="1", defaultChildPolicy="ABANDON")
     with fault("TypeNotDeprecatedFault"):
@@ -657,7 +657,7 @@ def test_list_workflow_types_paging_chain(swf: Any) -> None:
 
 def test_deprecating_a_domain_deprecates_its_types(env: Any) -> None:
     swf = env.client
-    t0 = whole_second(env)
+    t0 = whole_second(env, 10)
     register(swf, "d")
     swf.register_workflow_type(domain="d", name="wf", version="1")
     swf.register_workflow_type(domain="d", name="old", version="1")

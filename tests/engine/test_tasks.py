@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from .helpers import WF, complete, setup_domain
-from .helpers_tasks import (
+from .helpers import (
     ACT,
     DOMAIN,
+    WF,
     attrs,
     body,
+    complete,
     fault,
     first_decision,
     history,
@@ -27,9 +28,10 @@ from .helpers_tasks import (
     quick_client,
     respond,
     schedule,
+    setup_domain,
     start,
     types,
-    whole_seconds,
+    whole_second,
 )
 
 
@@ -552,7 +554,7 @@ def test_tokens_of_a_closed_run(swf_d: Any) -> None:
 
 def test_heartbeat_details_in_heartbeat_timeout(env_d: Any) -> None:
     swf = env_d.client
-    whole_seconds(env_d)
+    whole_second(env_d)
     run_id, task = first_decision(swf)
     respond(swf, task, schedule("a1", heartbeatTimeout="30"), schedule("a2", heartbeatTimeout="30"))
     one = poll_activity(swf)

@@ -19,8 +19,7 @@ from backends.local.embedded import EmbeddedRedis
 from backends.local.keys import DomainKeys
 from backends.local.timekeeper import Timekeeper
 
-from .helpers import DOMAIN, WF, history, poll_activity, schedule, setup_domain
-from .helpers_flow import timer
+from .helpers import DOMAIN, WF, history, poll_activity, schedule, setup_domain, timer
 
 
 def decide(swf: Any, *decisions: dict[str, Any], task_list: str = "deciders") -> dict[str, Any]:

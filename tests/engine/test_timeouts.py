@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from .helpers import complete, setup_domain
-from .helpers_tasks import (
+from .helpers import (
     DOMAIN,
+    at,
     attrs,
+    complete,
     describe,
     fault,
     first_decision,
@@ -22,9 +23,10 @@ from .helpers_tasks import (
     poll_decision,
     respond,
     schedule,
+    setup_domain,
     start,
     types,
-    whole_seconds,
+    whole_second,
 )
 
 
@@ -33,12 +35,8 @@ def env_d(env: Any) -> Any:
     """A virtual-time environment on a whole second, with the helpers' domain and a short poll hold."""
     setup_domain(env.client)
     env.engine.config.poll_hold = 0.1
-    whole_seconds(env)
+    whole_second(env)
     return env
-
-
-def at(t: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(t, dt.UTC)
 
 
 def now(env: Any) -> float:
@@ -285,7 +283,7 @@ def test_sleep_fires_a_timeout_started_off_a_whole_millisecond(env: Any) -> None
     swf = env.client
     setup_domain(swf)
     run_id, task = first_decision(swf)
-    env.clock.set(whole_seconds(env) + 0.0006)
+    env.clock.set(whole_second(env) + 0.0006)
     respond(swf, task, schedule("a1", scheduleToStartTimeout="10"))
     env.sleep(10)
     events = history(swf, run_id)

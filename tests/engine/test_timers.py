@@ -11,18 +11,7 @@ from backends.local import EngineConfig
 from backends.local.decisions import Limits
 from backends.local.testing import LocalEnvironment
 
-from .helpers import complete
-from .helpers_flow import (
-    DOMAIN,
-    DTS,
-    WF,
-    Flow,
-    at,
-    cancel_timer,
-    close_status,
-    deadlines_of,
-    timer,
-)
+from .helpers import DOMAIN, DTS, WF, Flow, at, cancel_timer, close_status, complete, deadlines_of, timer
 
 STARTED = {
     "executionStartToCloseTimeout": "3600",
