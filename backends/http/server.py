@@ -4,7 +4,7 @@ Why not ``http.server``: it cannot bound the time a client takes to send its
 request (a slow client holds a thread forever), answers bad requests with
 HTML, and cannot be drained gracefully. This one reads requests on the raw
 socket with deadlines, always answers through the handler's own error
-format, and shuts down in steps (see ``HttpServer.shutdown``).
+format, and shuts down in steps (``HttpServer.stop_accepting``, ``wait_idle``, ``close``).
 
 A connection is served by one thread: it waits for a request (at most
 ``idle_timeout``), reads its head (``header_timeout`` from the first byte)
@@ -37,6 +37,7 @@ log = logging.getLogger("flowser.http")
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
 _HEADER_LINE = rb"(?:" + _TOKEN + rb":[^\x00\r\n]*\r?)"
+_METHOD_START = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEADER_BLOCK = re.compile(_HEADER_LINE + rb"(?:\n" + _HEADER_LINE + rb")*")
 
 
@@ -130,6 +131,18 @@ class _Closed(Exception):
 
 class _Timeout(Exception):
     pass
+
+
+class _Interleaved(Exception):
+    """The bytes of two requests are mixed: processes sharing one connection wrote at once.
+
+    A request whose body is the start of another request (a request line), or
+    whose request line is the end of another's JSON body, can only come from
+    two writers on one socket (botocore sends a request's head and body in two
+    writes). Whoever reads an answer would take another's: nothing is answered,
+    and the connection closes, so that each client retries on a connection of
+    its own.
+    """
 
 
 class _Watcher:
@@ -226,16 +239,6 @@ class HttpServer:
     def url(self) -> str:
         host, port = self.address
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-    @property
-    def active_requests(self) -> int:
-        with self._lock:
-            return self._active
-
-    @property
-    def open_connections(self) -> int:
-        with self._lock:
-            return len(self._connections)
 
     @property
     def watcher(self) -> _Watcher:
@@ -505,6 +508,8 @@ class _Connection:
         limits = self.server.limits
         try:
             request, keep = self._read_request(limits)
+        except _Interleaved:
+            return False
         except _Timeout:
             self._answer_error(408, "RequestTimeoutException", "Timed out reading the request")
             return False
@@ -543,11 +548,15 @@ class _Connection:
             raise _HttpError(431, "MalformedHttpRequestException", "Request headers too large")
         head = bytes(self.buf[:end])
         del self.buf[: end + sep]
+        if head[:1] == b"{":
+            raise _Interleaved()
         self.pipelined, self.next_was_sent_early = self.next_was_sent_early, False
         method, target, version, headers = _parse_head(head)
         keep = _keep_alive(version, headers.get("connection", ""))
         path, query = _split_target(target)
         body = self._read_body(headers, limits)
+        if body[:1] in _METHOD_START and _REQUEST_LINE.match(body.partition(b"\n")[0].rstrip(b"\r")):
+            raise _Interleaved()
         return Request(method, target, path, query, version, headers, body, self.peer, self), keep
 
     def _read_body(self, headers: dict[str, str], limits: Limits) -> bytes:

@@ -265,6 +265,34 @@ def test_a_poll_pipelined_behind_another_request_claims_nothing(serve: Any, doma
     assert kinds.count("DecisionTaskStarted") == 1
 
 
+def test_requests_whose_bytes_interleave_are_not_answered(serve: Any, domain: str) -> None:
+    """Two processes on one connection, each writing a head then a body (as botocore does), at once."""
+    server = serve("--poll-hold", "1")
+    swf = server.client()
+    register_basics(swf, domain)
+    execution = start(swf, domain, "wf-i")  # a task is ready: a poll that ran would claim it
+    poll = _request("PollForDecisionTask", {"domain": domain, "taskList": {"name": "tl"}, "identity": "sharer"})
+    describe = _request("DescribeDomain", {"name": domain})
+    (poll_head, poll_body), (describe_head, describe_body) = (r.split(b"\r\n\r\n", 1) for r in (poll, describe))
+    orders = [
+        # the poll's body is read from the start of the other head: a body that is a request line
+        [poll_head + b"\r\n\r\n", describe_head + b"\r\n\r\n", poll_body, describe_body],
+        # a whole request, then a body where the next request line should be
+        [describe, poll_body, poll_head + b"\r\n\r\n"],
+    ]
+    for parts in orders:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            for part in parts:
+                s.sendall(part)
+            answers = _read_all(s)
+        assert b"HTTP/1.1 4" not in answers, answers  # no error answer that a process would take for its own
+        assert answers.count(b"HTTP/1.1") == (1 if parts[0] == describe else 0), answers
+    task = swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"}, identity="live")
+    assert task["workflowExecution"] == execution
+    started = [e for e in history(swf, domain, execution) if e["eventType"] == "DecisionTaskStarted"]
+    assert [e["decisionTaskStartedEventAttributes"]["identity"] for e in started] == ["live"]
+
+
 def test_pipelined_requests_without_a_held_poll_are_answered_in_order(serve: Any, domain: str) -> None:
     server = serve("--poll-hold", "1")
     swf = server.client()
