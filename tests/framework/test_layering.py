@@ -63,3 +63,35 @@ def test_the_check_sees_relative_and_absolute_imports() -> None:
     assert "backends.local.testing" in imported_modules(ROOT / "flowser" / "testing.py")
     assert "backends.local.engine" in imported_modules(ROOT / "backends" / "local" / "__init__.py")
     assert "flowser.domain" in imported_modules(ROOT / "flowser" / "__init__.py")
+
+
+def test_the_engine_modules_import_no_cycle() -> None:
+    """backends/local is layered: each module imports only modules below it (engine.py routes, rooms share core)."""
+    folder = ROOT / "backends" / "local"
+    names = {path.stem for path in folder.glob("*.py")} - {"__init__"}
+    graph = {
+        name: {
+            module.split(".")[2]
+            for module in imported_modules(folder / f"{name}.py")
+            if module.startswith("backends.local.") and module.split(".")[2] in names and module.split(".")[2] != name
+        }
+        for name in names
+    }
+    cycles: list[str] = []
+    state: dict[str, str] = {}  # "open" while on the current path, "done" after
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[name] = "done"
+
+    for name in sorted(names):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+    rooms = ("registration", "executions", "polling", "decision_tasks", "activity_tasks", "deadlines", "core")
+    assert all("engine" not in graph[room] for room in rooms)
