@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import redis
@@ -15,18 +12,12 @@ from backends.local.keys import DomainKeys
 from backends.local.reset import Generation, wipe
 
 from ..conftest import FreshRedis
+from .helpers import wait_until
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
-    return value
-
-
-def listeners() -> int:
-    return sum(1 for t in threading.enumerate() if t.name == "flowser-reset-listener")
+def listeners() -> set[threading.Thread]:
+    """The reset listener threads alive in this process (those of earlier tests' clients may still be ending)."""
+    return {t for t in threading.enumerate() if t.name == "flowser-reset-listener"}
 
 
 def test_engine_caches_only_while_subscribed_and_a_wipe_drops_it(fresh_redis: FreshRedis) -> None:
@@ -35,7 +26,7 @@ def test_engine_caches_only_while_subscribed_and_a_wipe_drops_it(fresh_redis: Fr
     engine = swf.flowser_engine
     try:
         assert engine.domain_cache.current() is None  # the listener starts: nothing cached until it listens
-        before = wait_for(engine.domain_cache.current)
+        before = wait_until(engine.domain_cache.current)
         assert isinstance(before, Generation)
         swf.register_domain(name="d", workflowExecutionRetentionPeriodInDays="3")
         swf.count_pending_decision_tasks(domain="d", taskList={"name": "tl"})
@@ -73,7 +64,7 @@ def test_retention_is_read_again_after_a_reset(fresh_redis: FreshRedis) -> None:
         return float(purge) - closed["executionInfo"]["closeTimestamp"].timestamp()
 
     try:
-        wait_for(engine.domain_cache.current)
+        wait_until(engine.domain_cache.current)
         assert close_one("3") == pytest.approx(3 * 86400, abs=1)
         with redis.Redis.from_url(url) as client:
             assert wipe(client).acknowledged == 1
@@ -87,7 +78,7 @@ def test_wipe_keeps_other_data_and_tells_only_engines_of_its_database(fresh_redi
     here, there = connect(mine, timekeeper=False), connect(other, timekeeper=False)
     try:
         for swf in (here, there):
-            wait_for(swf.flowser_engine.domain_cache.current)
+            wait_until(swf.flowser_engine.domain_cache.current)
             swf.register_domain(name="d", workflowExecutionRetentionPeriodInDays="1")
         with redis.Redis.from_url(mine) as client:
             client.set("rq:job:1", "x")
@@ -108,10 +99,14 @@ def test_listener_ends_with_its_store(fresh_redis: FreshRedis) -> None:
     url = fresh_redis()
     already = listeners()
     swf = connect(url, timekeeper=False)
-    wait_for(swf.flowser_engine.domain_cache.current)
-    assert listeners() == already + 1
-    swf.close()
-    wait_for(lambda: listeners() == already)
+    try:
+        wait_until(swf.flowser_engine.domain_cache.current)
+        started = listeners() - already
+        assert len(started) == 1, started  # one listener, of this store
+        (mine,) = started
+    finally:
+        swf.close()  # even on a failure: a store left open would answer the next test's wipe
+    wait_until(lambda: not mine.is_alive())
     with redis.Redis.from_url(url) as client:
         assert wipe(client, timeout=0.5).engines == 0
 
@@ -122,7 +117,7 @@ def test_a_forked_child_listens_for_itself(fresh_redis: FreshRedis) -> None:
     url = fresh_redis()
     swf = connect(url, timekeeper=False)
     engine = swf.flowser_engine
-    inherited = wait_for(engine.domain_cache.current)
+    inherited = wait_until(engine.domain_cache.current)
     report_r, report_w = os.pipe()
     done_r, done_w = os.pipe()
     pid = os.fork()
@@ -131,9 +126,9 @@ def test_a_forked_child_listens_for_itself(fresh_redis: FreshRedis) -> None:
             os.close(report_r)
             os.close(done_w)
             fresh = engine.domain_cache.current() is None
-            mine = wait_for(engine.domain_cache.current)
+            mine = wait_until(engine.domain_cache.current)
             os.write(report_w, b"1" if fresh and mine is not inherited else b"0")
-            wait_for(lambda: engine.domain_cache.current() is not mine)  # dropped by the parent's wipe
+            wait_until(lambda: engine.domain_cache.current() is not mine)  # dropped by the parent's wipe
             os.write(report_w, b"2")
             os.read(done_r, 1)  # until the parent is done: the listener is still answering
         finally:
