@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ __all__ = [
     "Flow",
     "at",
     "attrs",
+    "blocked_clients",
     "body",
     "cancel_activity",
     "cancel_external",
@@ -72,6 +74,7 @@ __all__ = [
     "timer",
     "types",
     "wait_until",
+    "waiting_polls",
     "whole_second",
 ]
 
@@ -145,6 +148,17 @@ def pending_decisions(swf: Any, task_list: str = "deciders") -> int:
 
 def pending_activities(swf: Any, task_list: str = "workers") -> int:
     return int(swf.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": task_list})["count"])
+
+
+def waiting_polls(swf: Any, domain: str = DOMAIN) -> int:
+    """Polls of this client's engine past their claim and waiting for a task of ``domain`` now: a task
+    made dispatchable from here on wakes them (its token waits on the list, should one be a moment late)."""
+    return int(swf.flowser_engine.polling.waiting(domain))
+
+
+def blocked_clients(redis_client: Any) -> int:
+    """Connections of any process blocked in a Redis command (a long poll's or a timekeeper's BLPOP)."""
+    return int(redis_client.info("clients")["blocked_clients"])
 
 
 def raw_call(swf: Any, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -357,12 +371,23 @@ def quick_client(redis_url: str, poll_hold: float = 0.1, **kw: Any) -> Iterator[
 
 
 def poll_in_process(redis_url: str, queue: Any, hold: float) -> None:
-    """Run in a spawned process: long-poll for a decision task, report when and what came back."""
+    """Run in a spawned process: long-poll for a decision task; report "ready" once the poll waits
+    (or ended), then when it began and ended and what came back."""
     client = connect(redis_url, poll_hold=hold, timekeeper=False)
-    try:
-        queue.put("ready")
-        began = time.time()
+    answers: list[tuple[float, dict[str, Any]]] = []
+
+    def poll() -> None:
         task = client.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
-        queue.put((began, time.time(), task.get("taskToken"), task.get("workflowExecution")))
+        answers.append((time.time(), task))
+
+    try:
+        began = time.time()
+        poller = threading.Thread(target=poll)
+        poller.start()
+        wait_until(lambda: waiting_polls(client) == 1 or not poller.is_alive(), timeout=hold + 10)
+        queue.put("ready")
+        poller.join()
+        done, task = answers[0]
+        queue.put((began, done, task.get("taskToken"), task.get("workflowExecution")))
     finally:
         client.close()

@@ -230,7 +230,7 @@ def test_sigkilled_users_release_the_server(data_dir: pathlib.Path, users: Users
 
     a.kill()
     a.wait()
-    time.sleep(0.2)  # give a (wrong) shutdown the chance to happen
+    time.sleep(0.2)  # the window under test: a (wrong) shutdown would happen in it; no event marks its absence
     assert _alive(server_pid) and _alive(supervisor_pid)
     assert ping(socket_path)
     assert redis.Redis(unix_socket_path=socket_path).info("server")["run_id"] == rid_a
@@ -247,7 +247,7 @@ def test_sigkilled_user_while_an_in_process_user_remains(data_dir: pathlib.Path,
     server_pid, supervisor_pid = er.server_pid(), er.supervisor_pid()
     proc.kill()
     proc.wait()
-    time.sleep(0.2)
+    time.sleep(0.2)  # as above: the window in which a (wrong) shutdown would happen
     assert _alive(server_pid) and ping(er.socket_path)
     er.close()
     assert_stops(data_dir, server_pid, supervisor_pid)

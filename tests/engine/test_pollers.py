@@ -16,7 +16,7 @@ import pytest
 
 from backends.local import connect, pollers
 
-from .helpers import DOMAIN, history, setup_domain, start
+from .helpers import DOMAIN, history, setup_domain, start, wait_until
 
 
 class ScriptedPoller:
@@ -152,10 +152,3 @@ def test_a_poller_reported_gone_ends_its_wait_at_once(swf: Any) -> None:
     with pytest.raises(pollers.PollerGone):
         poll_as(swf, ScriptedPoller([False, False, False], report_after=0.1))
     assert time.monotonic() - began < 1.0  # not the 5 s hold
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.002)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
@@ -31,6 +32,8 @@ from .helpers import (
     setup_domain,
     start,
     types,
+    wait_until,
+    waiting_polls,
     whole_second,
 )
 
@@ -231,7 +234,7 @@ def test_waiting_poll_gets_a_task_scheduled_meanwhile(swf_d: Any) -> None:
 
     thread = threading.Thread(target=poller)
     thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: waiting_polls(swf) == 1)  # found nothing, and waits
     assert thread.is_alive()
     run_id = start(swf)
     scheduled = time.monotonic()
@@ -247,7 +250,7 @@ def test_waiting_poll_gets_a_task_scheduled_meanwhile(swf_d: Any) -> None:
 
     thread = threading.Thread(target=activity_poller)
     thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: waiting_polls(swf) == 1)
     respond(swf, got["task"], schedule("a1"))
     scheduled = time.monotonic()
     thread.join(5)
@@ -262,8 +265,7 @@ def test_poller_in_another_process_is_woken(swf_d: Any, redis_url: str) -> None:
     process = ctx.Process(target=poll_in_process, args=(redis_url, queue, 10.0))
     process.start()
     try:
-        assert queue.get(timeout=30) == "ready"
-        time.sleep(0.5)  # let it reach its blocking wait
+        assert queue.get(timeout=30) == "ready"  # its poll found nothing, and waits
         run_id = start(swf_d)
         scheduled = time.time()
         began, done, token, execution = queue.get(timeout=10)
@@ -282,20 +284,21 @@ def test_a_task_goes_to_exactly_one_waiting_poller(swf_d: Any, redis_url: str) -
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
 
-    def poller() -> None:
-        with quick_client(redis_url, poll_hold=1.0) as client:
-            answer = body(client.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"}))
+    def poller(client: Any) -> None:
+        answer = body(client.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"}))
         with lock:
             results.append(answer)
 
-    threads = [threading.Thread(target=poller) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.2)
-    run1 = start(swf_d, "w1")
-    run2 = start(swf_d, "w2")
-    for thread in threads:
-        thread.join(5)
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(quick_client(redis_url, poll_hold=1.0)) for _ in range(4)]
+        threads = [threading.Thread(target=poller, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: sum(waiting_polls(client) for client in clients) == 4)
+        run1 = start(swf_d, "w1")
+        run2 = start(swf_d, "w2")
+        for thread in threads:
+            thread.join(5)
     got = [r for r in results if r.get("taskToken")]
     assert len(results) == 4 and len(got) == 2
     assert sorted(r["workflowExecution"]["runId"] for r in got) == sorted([run1, run2])

@@ -19,7 +19,17 @@ from backends.local.embedded import EmbeddedRedis
 from backends.local.keys import DomainKeys
 from backends.local.timekeeper import Timekeeper
 
-from .helpers import DOMAIN, WF, history, poll_activity, schedule, setup_domain, timer
+from .helpers import (
+    DOMAIN,
+    WF,
+    blocked_clients,
+    history,
+    poll_activity,
+    schedule,
+    setup_domain,
+    timer,
+    wait_until,
+)
 
 
 def decide(swf: Any, *decisions: dict[str, Any], task_list: str = "deciders") -> dict[str, Any]:
@@ -37,15 +47,6 @@ def fired(swf: Any, runs: dict[str, str]) -> Counter[tuple[str, str]]:
             if event["eventType"] == "TimerFired":
                 counts[(workflow_id, event["timerFiredEventAttributes"]["timerId"])] += 1
     return counts
-
-
-def wait_until(check: Any, timeout: float, interval: float = 0.02) -> float:
-    """Real-time wait for check() to hold; return when it did (time.time())."""
-    give_up = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < give_up, "not reached in time"
-        time.sleep(interval)
-    return time.time()
 
 
 @pytest.fixture
@@ -122,8 +123,12 @@ def test_three_timekeeper_processes_fire_each_of_1000_timers_exactly_once(privat
             def all_fired() -> bool:
                 return sum(fired(setup, runs).values()) >= 1000
 
-            done = wait_until(all_fired, timeout=30)
-            time.sleep(1.0)  # anything fired twice would show up by now
+            wait_until(all_fired, timeout=30)
+            done = time.time()
+            # the timekeepers stop: once their processes are gone, whatever fired twice is in
+            stop.set()
+            for process in processes:
+                process.join(15)
             counts = fired(setup, runs)
         finally:
             setup.close()
@@ -173,8 +178,12 @@ def test_missed_deadlines_fire_in_deadline_order_when_a_timekeeper_starts(privat
     try:
         swf = connect(redis_url, timekeeper=False, poll_hold=0.1)
         try:
-            finished = wait_until(lambda: len(order) >= 6, timeout=5)
-            time.sleep(0.2)
+            wait_until(lambda: len(order) >= 6, timeout=5)
+            finished = time.time()
+            # and written: a deadline leaves the ZSET in the transaction that fires it
+            with redis.Redis.from_url(redis_url) as plain:
+                due = DomainKeys(DOMAIN).deadlines
+                wait_until(lambda: plain.zcount(due, "-inf", time.time()) == 0, timeout=5)
             a_events = history(swf, a, "a")
             b_events = history(swf, b, "b")
             assert poll_activity(swf)["taskToken"] == ""  # x40 timed out before anyone took it
@@ -231,10 +240,19 @@ def test_an_idle_timekeeper_with_10000_pending_timers_sends_no_commands(private_
 
         keeper_client = connect(redis_url)  # its timekeeper: nothing due for an hour
         try:
-            time.sleep(1.0)  # let it start, drain the wake-ups the setup left, and go to sleep
+            def asleep() -> bool:
+                """Its wake-up listener blocks, and Redis saw no command for 0.5 s: it started,
+                drained the wake-ups the setup left, and went to sleep."""
+                if blocked_clients(redis_client) < 1:
+                    return False
+                before = command_counts(redis_client)
+                time.sleep(0.5)
+                return command_counts(redis_client) == before
+
+            wait_until(asleep, timeout=20)
             before = command_counts(redis_client)
             cpu_before = time.process_time()
-            time.sleep(2.0)
+            time.sleep(2.0)  # the window under test: an idle timekeeper sends nothing in it
             cpu = time.process_time() - cpu_before
             after = command_counts(redis_client)
             sent = {name: after.get(name, 0) - calls for name, calls in before.items() if after.get(name, 0) != calls}
@@ -253,7 +271,8 @@ def test_an_idle_timekeeper_with_10000_pending_timers_sends_no_commands(private_
             def soon_fired() -> bool:
                 return history(setup, run_id, "late")[-2]["eventType"] == "TimerFired"
 
-            got = wait_until(soon_fired, timeout=5, interval=0.005)
+            wait_until(soon_fired, timeout=5, interval=0.005)
+            got = time.time()
             print(f"deadline added by another process fired {got - deadline:.3f} s after it")
             assert got - deadline < 0.5
         finally:
