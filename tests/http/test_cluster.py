@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from flowser.testing import wait_until
+
 from .conftest import raw, register_basics, swf_client
 
 WF = {"name": "wf", "version": "1"}
@@ -53,20 +55,32 @@ def test_timers_and_timeouts_fire_once_across_servers(serve: Any, domain: str) -
         "activityType": {"name": "act", "version": "1"}, "activityId": "late", "taskList": {"name": "nobody"},
         "scheduleToStartTimeout": "1"}})
     swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
-    time.sleep(2.0)
-    events = swf.get_workflow_execution_history(domain=domain, execution={"workflowId": "timers", "runId": run_id})["events"]
-    fired = [e["timerFiredEventAttributes"]["timerId"] for e in events if e["eventType"] == "TimerFired"]
+
+    def events() -> list[dict[str, Any]]:
+        execution = {"workflowId": "timers", "runId": run_id}
+        return list(swf.get_workflow_execution_history(domain=domain, execution=execution)["events"])
+
+    def counted() -> tuple[int, int]:
+        """Timers and timeouts fired, by the two processes' counters together."""
+        timers = timeouts = 0
+        for server in servers:
+            text = raw(server.url, None, b"", method="GET", path="/metrics")[2].decode()
+            timers += sum(int(n) for n in re.findall(rf'flowser_timers_fired_total{{domain="{domain}"}} (\d+)', text))
+            timeouts += sum(int(n) for n in re.findall(
+                rf'flowser_timeouts_fired_total{{domain="{domain}",kind="activity",type="SCHEDULE_TO_START"}} (\d+)', text))
+        return timers, timeouts
+
+    # until all is in (a deadline fired twice would come as soon as the first firing), then exactly that
+    wait_until(lambda: (kinds := [e["eventType"] for e in events()]).count("TimerFired") >= 10
+               and "ActivityTaskTimedOut" in kinds, timeout=10)
+    wait_until(lambda: (counts := counted())[0] >= 10 and counts[1] >= 1, timeout=10)
+    history = events()
+    fired = [e["timerFiredEventAttributes"]["timerId"] for e in history if e["eventType"] == "TimerFired"]
     assert sorted(fired) == sorted(f"t{i}" for i in range(10))
-    timed_out = [e for e in events if e["eventType"] == "ActivityTaskTimedOut"]
+    timed_out = [e for e in history if e["eventType"] == "ActivityTaskTimedOut"]
     assert [e["activityTaskTimedOutEventAttributes"]["timeoutType"] for e in timed_out] == ["SCHEDULE_TO_START"]
     # the two processes' counters add up to what fired
-    timers = timeouts = 0
-    for server in servers:
-        text = raw(server.url, None, b"", method="GET", path="/metrics")[2].decode()
-        timers += sum(int(n) for n in re.findall(rf'flowser_timers_fired_total{{domain="{domain}"}} (\d+)', text))
-        timeouts += sum(int(n) for n in re.findall(
-            rf'flowser_timeouts_fired_total{{domain="{domain}",kind="activity",type="SCHEDULE_TO_START"}} (\d+)', text))
-    assert (timers, timeouts) == (10, 1)
+    assert counted() == (10, 1)
 
 
 @pytest.mark.slow
@@ -122,13 +136,12 @@ def test_sigterm_answers_held_polls_loses_no_task_and_exits_0(serve: Any, domain
 
 def wait_held(url: str, count: int, timeout: float = 10.0) -> None:
     """Until the server at ``url`` holds ``count`` polls."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def holds() -> bool:
         text = raw(url, None, b"", method="GET", path="/metrics")[2].decode()
-        if f"flowser_polls_held {count}" in text.splitlines():
-            return
-        assert time.monotonic() < deadline, text
-        time.sleep(0.02)
+        return f"flowser_polls_held {count}" in text.splitlines()
+
+    wait_until(holds, timeout=timeout)
 
 
 def test_embedded_redis_of_a_data_dir_shared_with_connect(serve: Any, tmp_path: Any, domain: str) -> None:
@@ -162,7 +175,7 @@ def test_held_polls_cost_no_cpu(serve: Any, domain: str) -> None:
         sockets.append(s)
     wait_held(server.url, 200)
     before = cpu_seconds(server.pid)
-    time.sleep(1.5)
+    time.sleep(1.5)  # the window under test: the CPU it costs, which no event marks
     assert cpu_seconds(server.pid) - before < 0.1  # blocked in BLPOP: nothing spins
     for s in sockets:
         answer = b""
