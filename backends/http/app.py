@@ -200,8 +200,6 @@ class App:
             pollers.watching.reset(watching)
             with self._polls_lock:
                 self._polls -= 1
-        if status == 200 and answer.startswith(b'{"taskToken":"') and len(answer) > 16:
-            self.metrics.task_delivered(operation, answer)
         return Response(status, headers, answer)
 
     # -- health and metrics -------------------------------------------------------------

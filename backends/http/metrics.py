@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import bisect
 import logging
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from backends.local.engine import Engine, decode_token
+from backends.local.engine import Engine
 from backends.local.events import load_event
-from backends.local.keys import DOMAINS, PREFIX, DomainKeys, tag
+from backends.local.keys import DOMAINS, DomainKeys
+from backends.local.observers import DeadlineFired, TaskStarted
 from backends.local.timeouts import ACTIVITY_TIMEOUTS
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -40,7 +40,6 @@ TIMEOUT_KINDS: dict[str, tuple[str, str]] = {
     "l2c": ("lambda", "START_TO_CLOSE"),
     **{kind: ("activity", timeout) for kind, timeout in ACTIVITY_TIMEOUTS.items()},
 }
-_TOKEN = re.compile(rb'^\{"taskToken":"([A-Za-z0-9_=-]+)"')
 
 
 def _escape(value: str) -> str:
@@ -126,66 +125,17 @@ class Metrics:
                 what, timeout = TIMEOUT_KINDS[kind]
                 self.timeouts[(domain, what, timeout)] += 1
 
-    def instrument(self, engine: Engine) -> None:
-        """Count the timeouts and timers this process's timekeeper fires.
-
-        The engine has no hook for it: this wraps ``timeouts.fire`` (the pure
-        transition a due deadline goes through; True when it changed the run)
-        and ``engine.commit``, and counts what fired in transactions that
-        committed (an attempt retried after a conflict is not counted twice).
-        If a later engine lacks either, those counters stay at 0.
-        """
-        from backends.local import timeouts
-
-        original_fire = getattr(timeouts, "fire", None)
-        original_commit = getattr(engine, "commit", None)
-        if not callable(original_fire) or not callable(original_commit):
-            log.warning("cannot count fired timeouts and timers with this engine; those metrics stay at 0")
-            return
-        local = threading.local()
-
-        def fire(run: Any, kind: str, *args: Any, **kwargs: Any) -> Any:
-            changed = original_fire(run, kind, *args, **kwargs)
-            fired = getattr(local, "fired", None)
-            if changed and fired is not None:
-                fired.append((str(run.s.get("d", "")), kind))
-            return changed
-
-        def commit(watch: Any, body: Callable[[Any], Any], *args: Any, **kwargs: Any) -> Any:
-            if getattr(local, "fired", None) is not None:  # nested: the outer commit counts
-                return original_commit(watch, body, *args, **kwargs)
-
-            def attempt(tx: Any) -> Any:
-                local.fired = []
-                return body(tx)
-
-            try:
-                result = original_commit(watch, attempt, *args, **kwargs)
-                fired = local.fired or []
-            finally:
-                local.fired = None
-            for domain, kind in fired:
-                self.fired(domain, kind)
-            return result
-
-        timeouts.fire = fire  # one engine per server process
-        engine.commit = commit  # type: ignore[method-assign]
-
-    def task_delivered(self, operation: str, body: bytes) -> None:
-        """Note the task a poll answered with; its latency is read later, in batches (``flush``)."""
-        match = _TOKEN.match(body)
-        if match is None:
-            return
-        kind = "decision" if operation == "PollForDecisionTask" else "activity"
-        try:
-            domain, run_id, scheduled, started = decode_token(match.group(1).decode(), kind[0])
-        except Exception:  # bookkeeping only: never let it disturb serving
-            return
-        with self._lock:
-            self._delivered.append((kind, domain, run_id, scheduled, started))
-            first = len(self._delivered) == 1
-        if first:
-            self._pending.set()
+    def observe(self, event: Any) -> None:
+        """The engine's observer (``backends.local.observers``): timeouts and timers fired, tasks started."""
+        if isinstance(event, DeadlineFired):
+            self.fired(event.domain, event.kind)
+        elif isinstance(event, TaskStarted):
+            kind = "decision" if event.kind == "d" else "activity"
+            with self._lock:
+                self._delivered.append((kind, event.domain, event.run_id, event.scheduled_event_id, event.started_event_id))
+                first = len(self._delivered) == 1
+            if first:
+                self._pending.set()
 
     def flush(self, engine: Engine) -> None:
         """Schedule-to-start latencies of the tasks handed out since the last flush (one Redis round trip)."""
@@ -290,7 +240,6 @@ class Metrics:
     def _from_redis(self, engine: Engine) -> list[str]:
         r: Any = engine.r
         domains = sorted(d.decode() for d in r.hkeys(DOMAINS))
-        by_tag = {tag(d): d for d in domains}
         with r.pipeline(transaction=False) as pipe:
             for domain in domains:
                 pipe.zcard(DomainKeys(domain).open)
@@ -301,35 +250,18 @@ class Metrics:
         ]
         out += [f"flowser_open_executions{_labels(domain=d)} {n}" for d, n in zip(domains, open_counts, strict=True)]
 
-        # task lists: those Redis holds now (empty ones vanish from Redis), and those seen before (now 0)
-        found: set[tuple[str, str, str]] = set(self._task_lists)
-        pattern = re.compile(rf"^{PREFIX}:\{{([0-9a-f]+)\}}:tl:([da]):(.*?)(:held)?$", re.S)
-        for key_type in ("zset", "set"):
-            for raw in r.scan_iter(match=f"{PREFIX}:*:tl:*", count=1000, _type=key_type):
-                match = pattern.match(raw.decode("utf-8", "replace"))
-                if match is None or match.group(1) not in by_tag:
-                    continue
-                if (key_type == "set") != (match.group(4) is not None):
-                    continue
-                found.add((by_tag[match.group(1)], match.group(2), match.group(3)))
-                if len(found) >= MAX_TASK_LISTS:
-                    break
-        lists = sorted(t for t in found if t[0] in by_tag.values())
-        with r.pipeline(transaction=False) as pipe:
-            for domain, kind, name in lists:
-                dk = DomainKeys(domain)
-                pipe.zcard(dk.task_list(kind, name))
-                if kind == "d":
-                    pipe.scard(dk.held(name))
-                else:
-                    pipe.echo(b"0")
-            counts = pipe.execute()
+        # task lists: those holding something now (the engine's own count), and those seen before (now 0)
+        counts: dict[tuple[str, str, str], int] = {}
+        for domain in domains:
+            for (kind, name), count in engine.polling.pending_by_task_list(domain, MAX_TASK_LISTS).items():
+                counts[(domain, kind, name)] = count
+        lists = sorted({*counts, *(t for t in self._task_lists if t[0] in domains)})[:MAX_TASK_LISTS]
         with self._lock:
             self._task_lists = set(lists)
         out.append("# HELP flowser_pending_tasks Tasks waiting on a task list (as CountPending*Tasks counts them).")
         out.append("# TYPE flowser_pending_tasks gauge")
-        for i, (domain, kind, name) in enumerate(lists):
-            pending = int(counts[2 * i]) + int(counts[2 * i + 1])
+        for domain, kind, name in lists:
             label = "decision" if kind == "d" else "activity"
+            pending = counts.get((domain, kind, name), 0)
             out.append(f"flowser_pending_tasks{_labels(domain=domain, kind=label, task_list=name)} {pending}")
         return out

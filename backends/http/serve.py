@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = engine.r.connection_pool
     pool.max_connections = max(pool.max_connections, args.max_polls + args.max_connections // 4 + 64)
     metrics = Metrics()
-    metrics.instrument(engine)
+    engine.observers.append(metrics.observe)
     metrics.start(engine)
     app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls)
     limits = Limits(

@@ -10,6 +10,7 @@ from .core import Core, seconds
 from .events import load_event
 from .faults import UnknownResourceFault
 from .keys import DomainKeys
+from .observers import TaskStarted
 from .polling import Polling, drop_claim
 from .run import Run, deadline, parse_member
 
@@ -61,6 +62,8 @@ class ActivityTasks:
             if result is None:
                 return None
             started, activity_id, ev, workflow_id = result
+            if self.core.observers:
+                self.core.publish(TaskStarted(dk.domain, "a", task_list, run_id, scheduled, started))
             task: dict[str, Any] = {
                 "taskToken": tokens.encode_task(dk.domain, run_id, "a", scheduled, started),
                 "activityId": activity_id,

@@ -12,6 +12,7 @@ routes operations to them.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import uuid
@@ -25,10 +26,13 @@ from .clock import Clock, SystemClock
 from .events import EventPage, dump_event
 from .faults import UnknownResourceFault, ValidationException
 from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys
+from .observers import Observer, TransitionCommitted
 from .paging import make_token, page_size, query_digest, read_token
 from .reset import DomainCache
 from .run import Run, apply_event_limit, deadline, ms, run_deadlines
 from .store import RedisStore, pack, unpack
+
+log = logging.getLogger("flowser.engine")
 
 KIND_NAMES = {"w": "WorkflowType", "a": "ActivityType"}
 ONE_YEAR = 31_536_000
@@ -55,10 +59,12 @@ class EngineConfig:
 
 @dataclass
 class _Pending:
-    """What a transaction added that others must be woken for, once it has committed."""
+    """What a transaction added that others must be woken for, or told of, once it has committed."""
 
     deadline: float = math.inf
     lambdas: bool = False
+    notes: list[Any] | None = None
+    """Observer events of the attempt under way (None: nobody observes)."""
 
 
 def unknown_type(kind: str, name: str, version: str) -> UnknownResourceFault:
@@ -99,6 +105,23 @@ class Core:
         self.domain_cache = DomainCache(store.redis, lambda: store.closed)
         self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
         self._local = threading.local()
+        self.observers: list[Observer] = []
+        """Told what happened (``observers``), right after it committed."""
+
+    def publish(self, event: Any) -> None:
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("observer %r failed on %s", observer, type(event).__name__)
+
+    def note(self, event: Any) -> None:
+        """Publish ``event`` when the transaction under way commits (at once outside one)."""
+        pending: _Pending | None = getattr(self._local, "pending", None)
+        if pending is None:
+            self.publish(event)
+        elif pending.notes is not None:
+            pending.notes.append(event)
 
     def now(self) -> float:
         return ms(self.clock.now())
@@ -205,6 +228,8 @@ class Core:
                 del effects.deadlines_add[member]  # set and withdrawn in one transition
             pipe.zrem(dk.deadlines, *effects.deadlines_remove)
         pending: _Pending | None = getattr(self._local, "pending", None)
+        if pending is not None and pending.notes is not None and run.events:
+            pending.notes.append(TransitionCommitted(dk.domain, rid, run.workflow_id, tuple(run.events)))
         if effects.deadlines_add:
             pipe.zadd(dk.deadlines, effects.deadlines_add)
             if pending is not None:
@@ -267,10 +292,19 @@ class Core:
         """
         pending = _Pending()
         self._local.pending = pending
+        if self.observers:
+
+            def attempt(tx: Any) -> Any:
+                pending.notes = []  # a retried attempt starts over
+                return body(tx)
+
         try:
-            result = self.store.transaction(watch, body)
+            result = self.store.transaction(watch, attempt if self.observers else body)
         finally:
             self._local.pending = None
+        if pending.notes:
+            for event in pending.notes:
+                self.publish(event)
         if pending.deadline < math.inf:
             if self.timekeeper_notify is not None:
                 self.timekeeper_notify(pending.deadline)

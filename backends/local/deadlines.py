@@ -7,6 +7,7 @@ from typing import Any
 from . import relations, timeouts
 from .core import Core
 from .keys import DOMAINS, DomainKeys
+from .observers import DeadlineFired
 from .run import Run, deadline, ms
 from .store import unpack
 
@@ -96,6 +97,7 @@ class Deadlines:
                 elif timeouts.fire(run, kind, ref):
                     changed[run_id] = run
                     fired += 1
+                    engine.note(DeadlineFired(dk.domain, run_id, kind))
             tx.multi()
             for state in purged:
                 _purge(tx, dk, state)

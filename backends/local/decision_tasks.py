@@ -11,6 +11,7 @@ from .events import EventPage
 from .executions import new_run, resolve_workflow_settings
 from .faults import UnknownResourceFault, ValidationException
 from .keys import DomainKeys, type_field
+from .observers import TaskStarted
 from .polling import Polling, drop_claim
 from .run import Run, deadline, parse_member
 from .store import unpack
@@ -64,6 +65,10 @@ class DecisionTasks:
         claimed = self.polling.long_poll(dk, "d", task_list, take)
         if claimed is None:
             return self.polling.empty_answer({"previousStartedEventId": 0, "startedEventId": 0})
+        run = claimed["run"]
+        if self.core.observers:
+            dt = run.s["dt"]
+            self.core.publish(TaskStarted(dk.domain, "d", task_list, run.run_id, dt["ssched"], dt["started"]))
         index = claimed["index"]
         raw = claimed["tx"].results[index] if index is not None else []
         events = EventPage(raw, claimed["reverse"])

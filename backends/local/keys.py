@@ -117,6 +117,19 @@ class DomainKeys:
         return self.base + "deadlines"
 
 
+def parse_task_list_key(dk: DomainKeys, key: str) -> tuple[str, str] | None:
+    """(kind, name) of a task list's own key, its wake key or its held set; None for any other key."""
+    prefix = dk.base + "tl:"
+    if not key.startswith(prefix):
+        return None
+    kind, sep, name = key[len(prefix) :].partition(":")
+    if not sep or not name:
+        return None
+    for suffix in (":wake", ":held"):  # task list names hold no ':' (validation)
+        name = name.removesuffix(suffix)
+    return (kind, name) if ":" not in name else None
+
+
 def inflight_member(task_list_key: str, member: str) -> str:
     """A claim in the in-flight set: its list's key and its member, so an ended lease goes back to its own list."""
     return f"{task_list_key}\n{member}"

@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 
 from . import pollers
 from .core import Core
-from .keys import DomainKeys, inflight_member
+from .keys import DomainKeys, inflight_member, parse_task_list_key
+from .observers import TaskClaimed
 
 MIN_BLOCK = 0.01
 """Shortest BLPOP timeout sent to Redis (seconds)."""
@@ -61,6 +62,39 @@ class Polling:
         leased = sum(1 for member in replies[1] if member.startswith(prefix))
         return int(replies[0]) + leased + (int(replies[2]) if kind == "d" else 0)
 
+    def pending_by_task_list(self, domain: str, limit: int = 2000) -> dict[tuple[str, str], int]:
+        """What ``CountPending*Tasks`` answers, for every decision and activity list of ``domain``
+        that holds something (at most ``limit`` lists): ``{(kind, name): count}``."""
+        dk = DomainKeys(domain)
+        r = self.core.r
+        found: set[tuple[str, str]] = set()
+        for raw in r.scan_iter(match=dk.base + "tl:*", count=1000):
+            parsed = parse_task_list_key(dk, raw.decode("utf-8", "replace"))
+            if parsed is not None and parsed[0] in ("d", "a"):
+                found.add(parsed)
+                if len(found) >= limit:
+                    break
+        lists = sorted(found)
+        with r.pipeline(transaction=False) as pipe:
+            pipe.zrange(dk.inflight, 0, -1)
+            for kind, name in lists:
+                pipe.zcard(dk.task_list(kind, name))
+                if kind == "d":
+                    pipe.scard(dk.held(name))
+                else:
+                    pipe.echo(b"0")
+            replies = pipe.execute()
+        leased: dict[tuple[str, str], int] = {}
+        for member in replies[0]:
+            parsed = parse_task_list_key(dk, member.decode("utf-8", "replace").partition("\n")[0])
+            if parsed is not None:
+                leased[parsed] = leased.get(parsed, 0) + 1
+        counts = replies[1:]
+        return {
+            (kind, name): int(counts[2 * i]) + int(counts[2 * i + 1]) + leased.get((kind, name), 0)
+            for i, (kind, name) in enumerate(lists)
+        }
+
     def long_poll(self, dk: DomainKeys, kind: str, task_list: str, take: Callable[[str], Any]) -> Any:
         """Claim a task now, or wait (blocking on the list's wake key) until one comes or the hold ends.
 
@@ -87,6 +121,8 @@ class Polling:
                     woken = False
                     if member is None:
                         break
+                    if self.core.observers:
+                        self.core.publish(TaskClaimed(dk.domain, kind, task_list, member))
                     result = take(member)
                     if result is not None:
                         return result
