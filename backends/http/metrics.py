@@ -1,14 +1,16 @@
 """Prometheus metrics of one server process (text exposition format 0.0.4).
 
 Counted in this process (sum them over the processes sharing a Redis):
-requests and errors per operation, request durations, polls held now and
-polls refused past the cap, the schedule-to-start latency of every task this
-process handed out, and the timeouts and timers its timekeeper fired.
+requests and errors per operation, request durations, polls held now,
+refused past the cap and abandoned, and, as the engine's observer
+(``backends.local.observers``), the schedule-to-start latency of every task
+this process handed out and the timeouts and timers its timekeeper fired.
 
-Read from Redis at each scrape (the same for every process): open executions
-per domain and pending tasks per task list (what ``CountPending*Tasks``
-answers: dispatchable tasks, plus for decision lists the runs whose
-scheduled decision task waits behind a started one).
+Asked of the engine at each scrape (the same for every process): open
+executions per domain and pending tasks per task list (what
+``CountPending*Tasks`` answers: dispatchable tasks, tasks claimed and not
+yet started, and for decision lists the runs whose scheduled decision task
+waits behind a started one).
 """
 
 from __future__ import annotations
