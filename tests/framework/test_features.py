@@ -7,7 +7,6 @@ decide, respond, let virtual time pass.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,15 +171,29 @@ def test_pydantic_models_through_workers(env: Environment) -> None:
 
 
 def _run_slow(env: Environment, activity: type[types.Activity], rounds: int) -> Any:
-    """Run ``activity`` for about ``rounds`` x 0.2 s of real time while 20 s of virtual time pass per round."""
+    """Run ``activity`` for about ``rounds`` x 0.2 s of real time while 20 s of virtual time pass per
+    round; an activity that heartbeats automatically has heartbeated at each round's virtual time first."""
     activity.started.clear()  # type: ignore[attr-defined]
-    with env.workers(OneActivityWorkflow, activity):
+    beats: list[None] = []
+    record = flowser.tasks.Activity.heartbeat
+
+    def counted(self: flowser.tasks.Activity, details: Any = None) -> bool:
+        answer = record(self, details)
+        beats.append(None)
+        return answer
+
+    with pytest.MonkeyPatch.context() as patch, env.workers(OneActivityWorkflow, activity):
+        patch.setattr(flowser.tasks.Activity, "heartbeat", counted)
         run = env.domain.start(
             OneActivityWorkflow, {"id": activity.name, "activity": activity.name, "input": {"id": "x", "seconds": rounds * 0.2}}
         )
         assert activity.started.wait(10)  # type: ignore[attr-defined]
         for _ in range(rounds - 1):
-            time.sleep(0.15)  # a few automatic heartbeats (every 0.05 s real)
+            if activity.heartbeat_interval():
+                # automatic heartbeats (every 0.05 s real): the second to end from now began after the
+                # last virtual sleep, so it was recorded at this round's virtual time
+                seen = len(beats)
+                wait_until(lambda seen=seen: len(beats) >= seen + 2)
             env.sleep(20)  # virtual: more than the 30 s heartbeat timeout over all rounds
         return run.wait(timeout=20)
 
