@@ -20,7 +20,6 @@ import datetime as dt
 import os
 import socket
 import threading
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import serializing
@@ -343,28 +342,6 @@ class Workflow(Type):
             control=cls.encode_control(control),
             **cls._run_settings(**overrides),
         )
-
-    def _list_open(self, latest_date: float | None = None, oldest_date: float | None = None) -> dict[str, Any]:
-        now = time.time()
-        return self._list("list_open_workflow_executions", "startTimeFilter", oldest_date or now - ONE_DAY, latest_date or now)
-
-    def _list_closed(self, start_latest_date: float | None = None, start_oldest_date: float | None = None) -> dict[str, Any]:
-        now = time.time()
-        return self._list(
-            "list_closed_workflow_executions", "startTimeFilter", start_oldest_date or now - ONE_DAY, start_latest_date or now
-        )
-
-    def _list(self, method: str, time_key: str, oldest: float, latest: float) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "domain": self._domain.name,
-            time_key: {"oldestDate": dt.datetime.fromtimestamp(oldest, dt.UTC), "latestDate": dt.datetime.fromtimestamp(latest, dt.UTC)},
-        }
-        if self.default_filter_tag:
-            kwargs["tagFilter"] = {"tag": self.default_filter_tag}
-        else:
-            kwargs["typeFilter"] = {"name": self.name}
-        result: dict[str, Any] = getattr(self._conn, method)(**kwargs)
-        return result
 
     # -- running (flowser decider) --------------------------------------------------------
     def decide(self, task: Decision) -> None:
