@@ -1,13 +1,16 @@
-"""Benchmark of ``flowser serve`` against ``moto_server`` (run by hand; not a test).
+"""Benchmark of ``flowser serve`` against a minimal reference endpoint and ``moto_server`` (run by hand; not a test).
 
-    .venv/bin/python bench/server_bench.py                    # both servers, the full run
+    .venv/bin/python bench/server_bench.py                    # all three servers, the full run
+    .venv/bin/python bench/server_bench.py --skip moto --workflows 1000   # flowser and the reference, one run
     .venv/bin/python bench/server_bench.py --only flowser --workflows 500
     .venv/bin/python bench/server_bench.py --moto-workflows 300 --json out.json
     .venv/bin/python bench/server_bench.py --unsigned     # clients skip SigV4 signing (less client CPU)
 
 Each server is started as its own process (``python -m flowser.cli serve
 --redis <url>`` on a fresh embedded redis-server in a temp dir, default 50 s
-poll hold; ``python -m moto.server``) and driven the same way, by real boto3
+poll hold; ``bench/reference_server.py``, an in-memory endpoint that answers
+only these calls, whose clients' CPU is what these calls cost boto3 at the
+least; ``python -m moto.server``) and driven the same way, by real boto3
 clients in separate processes (spawned: each imports boto3 itself):
 
 1. ready: from launching the server process to its first answer.
@@ -295,6 +298,19 @@ def start_moto() -> Target:
     return Target("moto", url, proc, [proc.pid], ready, lambda: None)
 
 
+def start_reference() -> Target:
+    """The minimal in-memory SWF endpoint of ``reference_server.py``: the clients' CPU yardstick."""
+    port = free_port()
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "reference_server.py"), "--port", str(port)], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    ready = wait_answering(url, proc, began)
+    return Target("reference", url, proc, [proc.pid], ready, lambda: None)
+
+
 def run_workflows(swf: Any, domain: str, done: Any, total: int, in_flight: int, prefix: str, cap: float,
                   fanout: int = 1) -> tuple[float, dict[str, str], int]:
     """Start ``total`` runs, ``in_flight`` at a time; (seconds, completed workflowId -> runId, given up)."""
@@ -515,24 +531,26 @@ def _fmt(v: float | None) -> str:
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    flowser, moto = results.get("flowser"), results.get("moto")
-    lines = [f"| {'figure':<45} | {'flowser':>10} | {'moto_server':>11} | {'ratio':>8} | target |",
-             f"|{'-' * 47}|{'-' * 12}|{'-' * 13}|{'-' * 10}|--------|"]
+    flowser, moto, reference = results.get("flowser"), results.get("moto"), results.get("reference")
+    lines = [f"| {'figure':<45} | {'flowser':>10} | {'reference':>10} | {'moto_server':>11} | {'vs moto':>8} | target |",
+             f"|{'-' * 47}|{'-' * 12}|{'-' * 12}|{'-' * 13}|{'-' * 10}|--------|"]
     for label, path, better, goal in ROWS:
-        f, m = value(flowser, path), value(moto, path)
+        f, m, r = value(flowser, path), value(moto, path), value(reference, path)
         ratio = ""
         if f is not None and m is not None and better:
             if better == "higher" and m > 0:
                 ratio = f"{f / m:.1f}x"
             elif better == "lower" and f > 0:
                 ratio = f"{m / f:.1f}x"
-        lines.append(f"| {label:<45} | {_fmt(f):>10} | {_fmt(m):>11} | {ratio:>8} | {goal} |")
+        lines.append(f"| {label:<45} | {_fmt(f):>10} | {_fmt(r):>10} | {_fmt(m):>11} | {ratio:>8} | {goal} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=("flowser", "moto"), help="run one server only")
+    p.add_argument("--only", choices=("flowser", "reference", "moto"), help="run one server only")
+    p.add_argument("--skip", choices=("flowser", "reference", "moto"), action="append", default=[],
+                   help="leave a server out (repeatable)")
     p.add_argument("--workflows", type=int, default=2000, help="busy phase on flowser (default 2000)")
     p.add_argument("--moto-workflows", type=int, default=2000, help="busy phase on moto_server (default 2000; capped by --moto-cap)")
     p.add_argument("--moto-cap", type=float, default=300.0, help="seconds at most per moto phase (default 300)")
@@ -548,7 +566,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}", flush=True)
 
-    if args.only in (None, "flowser"):
+    def wanted(name: str) -> bool:
+        return args.only in (None, name) and name not in args.skip
+
+    if wanted("flowser"):
         import redis
 
         sys.path.insert(0, str(ROOT))
@@ -567,7 +588,14 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.close()
         print(json.dumps(results["flowser"], indent=1), flush=True)
-    if args.only in (None, "moto"):
+    if wanted("reference"):
+        target = start_reference()
+        try:
+            results["reference"] = bench(target, args, args.workflows, cap=600.0)
+        finally:
+            target.stop()
+        print(json.dumps(results["reference"], indent=1), flush=True)
+    if wanted("moto"):
         target = start_moto()
         try:
             results["moto"] = bench(target, args, args.moto_workflows, cap=args.moto_cap)
