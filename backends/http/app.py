@@ -205,7 +205,7 @@ class App:
     # -- health and metrics -------------------------------------------------------------
     def health(self) -> Response:
         try:
-            self.engine.r.ping()
+            self.engine.store.ping()
         except Exception as exc:
             return Response(503, _headers(), json.dumps({"status": "unavailable", "message": str(exc)}).encode())
         return Response(200, _headers(), b'{"status":"ok"}')

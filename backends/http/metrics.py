@@ -24,7 +24,6 @@ from typing import Any
 
 from backends.local.engine import Engine
 from backends.local.events import load_event
-from backends.local.keys import DOMAINS, DomainKeys
 from backends.local.observers import DeadlineFired, TaskStarted
 from backends.local.timeouts import ACTIVITY_TIMEOUTS
 
@@ -146,12 +145,8 @@ class Metrics:
         if not batch:
             return
         try:
-            with engine.r.pipeline(transaction=False) as pipe:
-                for _, domain, run_id, scheduled, started in batch:
-                    history = DomainKeys(domain).history(run_id)
-                    pipe.lindex(history, scheduled - 1)
-                    pipe.lindex(history, started - 1)
-                raw = pipe.execute()
+            wanted = [(domain, run_id, event_id) for _, domain, run_id, scheduled, started in batch for event_id in (scheduled, started)]
+            raw = engine.store.history_events(wanted)
         except Exception:
             log.warning("could not read schedule-to-start latencies", exc_info=True)
             return
@@ -240,12 +235,8 @@ class Metrics:
         return "\n".join(out) + "\n"
 
     def _from_redis(self, engine: Engine) -> list[str]:
-        r: Any = engine.r
-        domains = sorted(d.decode() for d in r.hkeys(DOMAINS))
-        with r.pipeline(transaction=False) as pipe:
-            for domain in domains:
-                pipe.zcard(DomainKeys(domain).open)
-            open_counts = pipe.execute()
+        domains = sorted(engine.store.domain_names())
+        open_counts = engine.store.open_counts(domains)
         out = [
             "# HELP flowser_open_executions Open workflow executions, by domain.",
             "# TYPE flowser_open_executions gauge",

@@ -191,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flowser serve: cannot open the store: {exc}", file=sys.stderr)
         return 1
     # each held poll waits on its own Redis connection; redis-py's pools stop at 100 by default
-    pool = engine.r.connection_pool
-    pool.max_connections = max(pool.max_connections, args.max_polls + args.max_connections // 4 + 64)
+    engine.store.reserve_connections(args.max_polls + args.max_connections // 4 + 64)
     metrics = Metrics()
     engine.observers.append(metrics.observe)
     metrics.start(engine)

@@ -11,8 +11,9 @@ from .events import load_event
 from .faults import UnknownResourceFault
 from .keys import DomainKeys
 from .observers import TaskStarted
-from .polling import Polling, drop_claim
+from .polling import Polling
 from .run import Run, deadline, parse_member
+from .store import Tx, read_event
 
 
 class ActivityTasks:
@@ -31,12 +32,12 @@ class ActivityTasks:
         def take(member: str) -> dict[str, Any] | None:
             run_id, scheduled = parse_member(member)
 
-            def change(run: Run, pipe: Any) -> tuple[int, str, dict[str, Any], str] | None:
+            def change(run: Run, tx: Tx) -> tuple[int, str, dict[str, Any], str] | None:
                 self.polling.unless_poller_gone(dk, "a", task_list, member)
                 act = run.s["acts"].get(str(scheduled))
-                scheduled_event = pipe.prefetched[0]
-                pipe.multi()
-                drop_claim(pipe, dk, "a", task_list, member)
+                scheduled_event = tx.prefetched[0]
+                tx.multi()
+                tx.drop_claim(dk, "a", task_list, member)
                 if not run.is_open or act is None or act["st"] or act.get("m") != member:
                     return None
                 attrs: dict[str, Any] = {"scheduledEventId": scheduled}
@@ -52,12 +53,10 @@ class ActivityTasks:
 
             try:
                 result = self.core.transition(
-                    dk, run_id, change, also_read=(("LINDEX", dk.history(run_id), scheduled - 1),)
+                    dk, run_id, change, also_read=(read_event(dk, run_id, scheduled),)
                 )
             except UnknownResourceFault:
-                with self.core.r.pipeline(transaction=False) as drop:
-                    drop_claim(drop, dk, "a", task_list, member)
-                    drop.execute()
+                self.core.store.drop_claim(dk, "a", task_list, member)
                 return None
             if result is None:
                 return None
@@ -99,7 +98,7 @@ class ActivityTasks:
         domain, run_id, scheduled, started = tokens.decode_task(token, "a")
         dk = DomainKeys(domain)
 
-        def body(run: Run, _pipe: Any) -> Any:
+        def body(run: Run, _tx: Tx) -> Any:
             act = run.s["acts"].get(str(scheduled))
             if not run.is_open or act is None or act["st"] != started:
                 raise UnknownResourceFault(f"Unknown activity, scheduledEventId = {scheduled}")

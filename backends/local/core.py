@@ -18,25 +18,26 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from . import caller
 from . import decisions as decision_rules
 from .clock import Clock, SystemClock
 from .events import EventPage, dump_event
 from .faults import UnknownResourceFault, ValidationException
-from .keys import DOMAINS, LAMBDA_WAKE, TIMEKEEPER_WAKE, DomainKeys
+from .keys import DomainKeys
 from .observers import Observer, TransitionCommitted
 from .paging import make_token, page_size, query_digest, read_token
 from .reset import DomainCache
 from .run import Run, apply_event_limit, deadline, ms, run_deadlines
-from .store import RedisStore, pack, unpack
+from .store import Read, RedisStore, Tx, pack, read_run, unpack
 
 log = logging.getLogger("flowser.engine")
 
 KIND_NAMES = {"w": "WorkflowType", "a": "ActivityType"}
 ONE_YEAR = 31_536_000
 RUN_LOCK_STRIPES = 256
+T = TypeVar("T")
 
 
 @dataclass
@@ -96,13 +97,14 @@ class Core:
 
     def __init__(self, store: RedisStore, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
         self.store = store
-        self.r: Any = store.redis  # redis-py's own annotations are too loose to help here
+        self.r: Any = store.redis
+        """The raw Redis client, for tests and benchmarks: the engine itself goes through ``store``."""
         self.clock: Clock = clock or SystemClock()
         self.config = config or EngineConfig()
         self.timekeeper_notify: Callable[[float], None] | None = None
         self.lambda_notify: Callable[[], None] | None = None
         self.instance_id = uuid.uuid4().hex
-        self.domain_cache = DomainCache(store.redis, lambda: store.closed)
+        self.domain_cache = DomainCache(store)
         self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
         self._local = threading.local()
         self.observers: list[Observer] = []
@@ -127,10 +129,10 @@ class Core:
         return ms(self.clock.now())
 
     def domain(self, name: str) -> dict[str, Any]:
-        raw = self.r.hget(DOMAINS, name)
-        if raw is None:
+        record = self.store.domain_record(name)
+        if record is None:
             raise UnknownResourceFault(f"Unknown domain: {name}")
-        return dict(unpack(raw))
+        return record
 
     def known_domain(self, name: str) -> None:
         """Existence check for the hot paths (polls, counts): only ``flowser reset`` deletes
@@ -155,11 +157,11 @@ class Core:
             raise UnknownResourceFault(f"Unknown resource: {arn}")
         return arn[len(prefix) :]
 
-    def load(self, dk: DomainKeys, run_id: str, reader: Any = None) -> Run | None:
-        raw = (reader or self.r).get(dk.run(run_id))
-        if raw is None:
+    def load(self, dk: DomainKeys, run_id: str) -> Run | None:
+        state = self.store.run_state(dk, run_id)
+        if state is None:
             return None
-        return Run(unpack(raw), self.clock.now())
+        return Run(state, self.clock.now())
 
     def execution(self, p: dict[str, Any]) -> tuple[DomainKeys, Run]:
         """The run ``p["execution"]`` names (open, or closed within retention)."""
@@ -171,48 +173,48 @@ class Core:
             raise unknown_execution(ex["workflowId"], ex["runId"])
         return dk, run
 
-    def write_run(self, pipe: Any, dk: DomainKeys, run: Run, *, created: bool = False) -> None:
+    def write_run(self, tx: Tx, dk: DomainKeys, run: Run, *, created: bool = False) -> None:
         """Queue a transition's writes: state, new events, task lists, deadlines, indexes."""
         run.effects.written = True
         apply_event_limit(run, self.config.limits.history_events)
         s = run.s
         rid = run.run_id
-        pipe.set(dk.run(rid), pack(s))
+        tx.set(dk.run(rid), pack(s))
         if run.events:
-            pipe.rpush(dk.history(rid), *[dump_event(e) for e in run.events])
+            tx.rpush(dk.history(rid), *[dump_event(e) for e in run.events])
         effects = run.effects
         if created:
-            pipe.set(dk.workflow_id(run.workflow_id), rid)
+            tx.set(dk.workflow_id(run.workflow_id), rid)
             start = s["start"]
-            pipe.zadd(dk.open, {rid: start})
-            pipe.zadd(dk.by_workflow_id(run.workflow_id), {rid: start})
-            pipe.zadd(dk.by_type(s["type"][0]), {rid: start})
+            tx.zadd(dk.open, {rid: start})
+            tx.zadd(dk.by_workflow_id(run.workflow_id), {rid: start})
+            tx.zadd(dk.by_type(s["type"][0]), {rid: start})
             for tag_value in s["tags"]:
-                pipe.zadd(dk.by_tag(tag_value), {rid: start})
+                tx.zadd(dk.by_tag(tag_value), {rid: start})
         dropped = set(effects.dequeue)
         for kind, task_list, member in dropped.difference(effects.enqueue):
-            pipe.zrem(dk.task_list(kind, task_list), member)
+            tx.zrem(dk.task_list(kind, task_list), member)
         for task_list, held_run in effects.hold:
-            pipe.sadd(dk.held(task_list), held_run)
+            tx.sadd(dk.held(task_list), held_run)
         for task_list, held_run in effects.unhold:
-            pipe.srem(dk.held(task_list), held_run)
+            tx.srem(dk.held(task_list), held_run)
         by_list: dict[tuple[str, str], dict[str, float]] = {}
         for kind, task_list, member in effects.enqueue:
             if (kind, task_list, member) in dropped:
                 continue  # scheduled and withdrawn in one transition
             by_list.setdefault((kind, task_list), {})[member] = 0
         for (kind, task_list), members in by_list.items():  # a fan-out is 3 commands per list
-            pipe.zadd(dk.task_list(kind, task_list), members)
+            tx.zadd(dk.task_list(kind, task_list), members)
             wake = dk.wake(kind, task_list)
-            pipe.rpush(wake, *([1] * len(members)))
-            pipe.ltrim(wake, -1000, -1)
+            tx.rpush(wake, *([1] * len(members)))
+            tx.ltrim(wake, -1000, -1)
         if effects.closed:
             effects.deadlines_remove.update(run_deadlines(s))
-            pipe.delete(dk.workflow_id(run.workflow_id))
-            pipe.zrem(dk.open, rid)
-            pipe.zadd(dk.closed, {rid: s["start"]})
-            pipe.zadd(dk.closed_by_close, {rid: s["close"]})
-            pipe.zadd(dk.by_close_status(s["cs"]), {rid: s["start"]})
+            tx.delete(dk.workflow_id(run.workflow_id))
+            tx.zrem(dk.open, rid)
+            tx.zadd(dk.closed, {rid: s["start"]})
+            tx.zadd(dk.closed_by_close, {rid: s["close"]})
+            tx.zadd(dk.by_close_status(s["cs"]), {rid: s["start"]})
             retention = self.retention_days(dk.domain)
             effects.deadlines_add[deadline("purge", rid)] = s["close"] + retention * 86400
             if s.get("parent") and s["cs"] != "CONTINUED_AS_NEW":
@@ -226,12 +228,12 @@ class Core:
         if effects.deadlines_remove:
             for member in effects.deadlines_remove.intersection(effects.deadlines_add):
                 del effects.deadlines_add[member]  # set and withdrawn in one transition
-            pipe.zrem(dk.deadlines, *effects.deadlines_remove)
+            tx.zrem(dk.deadlines, *effects.deadlines_remove)
         pending: _Pending | None = getattr(self._local, "pending", None)
         if pending is not None and pending.notes is not None and run.events:
             pending.notes.append(TransitionCommitted(dk.domain, rid, run.workflow_id, tuple(run.events)))
         if effects.deadlines_add:
-            pipe.zadd(dk.deadlines, effects.deadlines_add)
+            tx.zadd(dk.deadlines, effects.deadlines_add)
             if pending is not None:
                 pending.deadline = min(pending.deadline, *effects.deadlines_add.values())
         if pending is not None and any(kind == "l" for kind, _, _ in effects.enqueue):
@@ -243,8 +245,8 @@ class Core:
         cached = self.domain_cache.current()
         days = cached.retention.get(domain) if cached is not None else None
         if days is None:
-            raw = self.r.hget(DOMAINS, domain)
-            retention = unpack(raw)["retention"] if raw else "0"
+            record = self.store.domain_record(domain)
+            retention = record["retention"] if record else "0"
             days = 0.0 if retention == "NONE" else float(retention)
             if cached is not None:
                 cached.retention[domain] = days
@@ -254,25 +256,25 @@ class Core:
         self,
         dk: DomainKeys,
         run_id: str,
-        change: Callable[[Run, Any], Any],
-        also_read: tuple[tuple[Any, ...], ...] = (),
-    ) -> Any:
+        change: Callable[[Run, Tx], T],
+        also_read: tuple[Read, ...] = (),
+    ) -> T:
         """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically.
 
-        ``also_read`` commands go in the same round trip as the run's state;
-        their replies are in ``pipe.prefetched`` for ``change``.
+        ``also_read`` reads (``store.read_*``) go in the same round trip as the
+        run's state; their replies are in ``tx.prefetched`` for ``change``.
         """
 
-        def body(pipe: Any) -> Any:
-            raw, *pipe.prefetched = pipe.read_many(("GET", dk.run(run_id)), *also_read)
+        def body(tx: Tx) -> T:
+            raw, *tx.prefetched = tx.read_many(read_run(dk, run_id), *also_read)
             if raw is None:
                 raise UnknownResourceFault(f"Unknown execution: runId={run_id}")
             run = Run(unpack(raw), self.clock.now())
-            result = change(run, pipe)
-            if not pipe.explicit_transaction:
-                pipe.multi()
+            result = change(run, tx)
+            if not tx.explicit_transaction:
+                tx.multi()
             if not run.effects.written:
-                self.write_run(pipe, dk, run)
+                self.write_run(tx, dk, run)
             return result
 
         # Threads of this process take turns on a run (striped locks): a transaction
@@ -281,7 +283,7 @@ class Core:
         with self._run_locks[hash(run_id) % len(self._run_locks)]:
             return self.commit([dk.run(run_id)], body)
 
-    def commit(self, watch: list[str], body: Callable[[Any], Any]) -> Any:
+    def commit(self, watch: list[str], body: Callable[[Tx], T]) -> T:
         """``store.transaction``, then wake whoever must act on what it added.
 
         A new deadline wakes this process's timekeeper directly, or, without
@@ -294,7 +296,7 @@ class Core:
         self._local.pending = pending
         if self.observers:
 
-            def attempt(tx: Any) -> Any:
+            def attempt(tx: Tx) -> T:
                 pending.notes = []  # a retried attempt starts over
                 return body(tx)
 
@@ -309,17 +311,11 @@ class Core:
             if self.timekeeper_notify is not None:
                 self.timekeeper_notify(pending.deadline)
             else:
-                with self.r.pipeline(transaction=False) as pipe:
-                    pipe.rpush(TIMEKEEPER_WAKE, 1)
-                    pipe.ltrim(TIMEKEEPER_WAKE, -100, -1)
-                    pipe.execute()
+                self.store.wake_timekeepers()
         if pending.lambdas:
             if self.lambda_notify is not None:
                 self.lambda_notify()
-            with self.r.pipeline(transaction=False) as pipe:
-                pipe.rpush(LAMBDA_WAKE, 1)
-                pipe.ltrim(LAMBDA_WAKE, -100, -1)
-                pipe.execute()
+            self.store.wake_lambda_runners()
         return result
 
     def page(self, items: list[Any], p: dict[str, Any], query: tuple[Any, ...]) -> tuple[list[Any], str | None]:
@@ -333,8 +329,9 @@ class Core:
 
     def page_plan(
         self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
-    ) -> tuple[tuple[Any, ...] | None, bool, str | None]:
-        """The LRANGE reading one page of events ``first..last``, its order, and the next page's token."""
+    ) -> tuple[tuple[int, int] | None, bool, str | None]:
+        """The list indexes of one page of events ``first..last`` (``store.history_range``), its order,
+        and the next page's token."""
         size = page_size(p)
         digest = query_digest(*query)
         now = self.now()
@@ -347,11 +344,11 @@ class Core:
         lo = last - offset - count + 1 if reverse else first + offset
         more = offset + count < total
         token = make_token(offset + count, digest, now) if more else None
-        return (dk.history(run_id), lo - 1, lo + count - 2), reverse, token
+        return (lo - 1, lo + count - 2), reverse, token
 
     def history_page(
         self, dk: DomainKeys, run_id: str, first: int, last: int, p: dict[str, Any], query: tuple[Any, ...]
     ) -> tuple[EventPage, str | None]:
         """Events ``first..last`` (ids), one page; reads only the page (LRANGE by index)."""
         read, reverse, token = self.page_plan(dk, run_id, first, last, p, query)
-        return EventPage(self.r.lrange(*read) if read else [], reverse), token
+        return EventPage(self.store.history_range(dk, run_id, *read) if read else [], reverse), token

@@ -6,10 +6,10 @@ from typing import Any
 
 from . import relations, timeouts
 from .core import Core
-from .keys import DOMAINS, DomainKeys
+from .keys import DomainKeys
 from .observers import DeadlineFired
 from .run import Run, deadline, ms
-from .store import unpack
+from .store import Tx, read_deadline, read_open_run_id, read_run, unpack
 
 FIRE_BATCH = 64
 class Deadlines:
@@ -19,30 +19,22 @@ class Deadlines:
         self.engine = engine
 
     def earliest(self) -> float | None:
-        r = self.engine.r
-        domains = [d.decode() for d in r.hkeys(DOMAINS)]
-        if not domains:
-            return None
-        with r.pipeline(transaction=False) as pipe:
-            for name in domains:
-                pipe.zrange(DomainKeys(name).deadlines, 0, 0, withscores=True)
-            found = [rows[0][1] for rows in pipe.execute() if rows]
-        return min(found) if found else None
+        store = self.engine.store
+        return store.earliest_deadline(store.domain_names())
 
     def fire_due(self, now: float | None = None) -> int:
         """Fire every deadline at or before ``now``, earliest first; return how many fired."""
         engine = self.engine
         now = engine.clock.now() if now is None else now
         fired = 0
-        for name in sorted(d.decode() for d in engine.r.hkeys(DOMAINS)):
+        for name in sorted(engine.store.domain_names()):
             dk = DomainKeys(name)
             while True:
-                due = engine.r.zrangebyscore(dk.deadlines, "-inf", now, start=0, num=1024)
+                due = engine.store.due_deadlines(dk, now, 1024)
                 if not due:
                     break
                 batch: list[str] = []
-                for raw_member in due:
-                    member = raw_member.decode()
+                for member in due:
                     if member.split("|", 1)[0] in relations.OUTBOX_KINDS:
                         fired += self.fire_batch(dk, batch, now)
                         batch = []
@@ -64,11 +56,9 @@ class Deadlines:
         engine = self.engine
         run_ids = list(dict.fromkeys(timeouts.parse(m)[1] for m in members))
 
-        def body(tx: Any) -> int:
+        def body(tx: Tx) -> int:
             tx.watch(*(dk.run(r) for r in run_ids))
-            replies = tx.read_many(
-                *(("ZSCORE", dk.deadlines, m) for m in members), *(("GET", dk.run(r)) for r in run_ids)
-            )
+            replies = tx.read_many(*(read_deadline(dk, m) for m in members), *(read_run(dk, r) for r in run_ids))
             scores, raws = replies[: len(members)], replies[len(members) :]
             runs = {r: Run(unpack(raw), now) for r, raw in zip(run_ids, raws, strict=True) if raw is not None}
             changed: dict[str, Run] = {}
@@ -91,7 +81,7 @@ class Deadlines:
                     fired += 1
                 elif kind in ("cpt", "cpc") and run.s["cs"] == "CONTINUED_AS_NEW":
                     # the child went on as a new run: the policy follows it there
-                    current = tx.get(dk.workflow_id(run.workflow_id))
+                    current = tx.read(read_open_run_id(dk, run.workflow_id))
                     if current is not None:
                         moved[deadline(kind, current.decode())] = score
                 elif timeouts.fire(run, kind, ref):
@@ -112,15 +102,15 @@ class Deadlines:
         return int(engine.commit([], body))
 
 
-def _purge(pipe: Any, dk: DomainKeys, s: dict[str, Any]) -> None:
+def _purge(tx: Tx, dk: DomainKeys, s: dict[str, Any]) -> None:
     """A closed run past its retention vanishes with its history and index entries."""
     rid = s["rid"]
-    pipe.delete(dk.run(rid), dk.history(rid))
-    pipe.zrem(dk.closed, rid)
-    pipe.zrem(dk.closed_by_close, rid)
-    pipe.zrem(dk.by_workflow_id(s["wid"]), rid)
-    pipe.zrem(dk.by_type(s["type"][0]), rid)
+    tx.delete(dk.run(rid), dk.history(rid))
+    tx.zrem(dk.closed, rid)
+    tx.zrem(dk.closed_by_close, rid)
+    tx.zrem(dk.by_workflow_id(s["wid"]), rid)
+    tx.zrem(dk.by_type(s["type"][0]), rid)
     for tag_value in s["tags"]:
-        pipe.zrem(dk.by_tag(tag_value), rid)
+        tx.zrem(dk.by_tag(tag_value), rid)
     if s["cs"]:
-        pipe.zrem(dk.by_close_status(s["cs"]), rid)
+        tx.zrem(dk.by_close_status(s["cs"]), rid)

@@ -10,11 +10,11 @@ from .core import Core, seconds
 from .events import EventPage
 from .executions import new_run, resolve_workflow_settings
 from .faults import UnknownResourceFault, ValidationException
-from .keys import DomainKeys, type_field
+from .keys import DomainKeys
 from .observers import TaskStarted
-from .polling import Polling, drop_claim
+from .polling import Polling
 from .run import Run, deadline, parse_member
-from .store import unpack
+from .store import Read, Tx, read_types, unpack
 
 
 class DecisionTasks:
@@ -32,34 +32,32 @@ class DecisionTasks:
         task_list = p["taskList"]["name"]
         identity = p.get("identity")
 
-        def take(member: str) -> tuple[Run, int] | None:
+        def take(member: str) -> dict[str, Any] | None:
             run_id, scheduled = parse_member(member)
 
-            def change(run: Run, pipe: Any) -> dict[str, Any] | None:
+            def change(run: Run, tx: Tx) -> dict[str, Any] | None:
                 self.polling.unless_poller_gone(dk, "d", task_list, member)
                 dt = run.s["dt"]
-                pipe.multi()
-                drop_claim(pipe, dk, "d", task_list, member)
+                tx.multi()
+                tx.drop_claim(dk, "d", task_list, member)
                 if not run.is_open or dt["sched"] != scheduled or dt["started"] or dt.get("m") != member:
                     return None
                 started = run.start_decision_task(identity)
                 timeout = seconds(run.s["cfg"]["taskStartToCloseTimeout"])
                 if timeout is not None:
                     run.effects.deadlines_add[deadline("dto", run_id, int(started))] = run.now + timeout
-                self.core.write_run(pipe, dk, run)
+                self.core.write_run(tx, dk, run)
                 # the first page is read in the same EXEC, after the DecisionTaskStarted it ends with
                 first = dt["prev"] if (p.get("startAtPreviousStartedEvent") and dt["prev"]) else 1
                 query = ("DecisionPage", dk.domain, run_id, started, p.get("reverseOrder"), first)
                 read, reverse, page_token = self.core.page_plan(dk, run_id, first, started, p, query)
-                index = pipe.queue_read("LRANGE", *read) if read else None
-                return {"run": run, "tx": pipe, "index": index, "reverse": reverse, "token": page_token}
+                index = tx.queue_history_range(dk, run_id, *read) if read else None
+                return {"run": run, "tx": tx, "index": index, "reverse": reverse, "token": page_token}
 
             try:
                 return self.core.transition(dk, run_id, change)
             except UnknownResourceFault:  # purged meanwhile
-                with self.core.r.pipeline(transaction=False) as drop:
-                    drop_claim(drop, dk, "d", task_list, member)
-                    drop.execute()
+                self.core.store.drop_claim(dk, "d", task_list, member)
                 return None
 
         claimed = self.polling.long_poll(dk, "d", task_list, take)
@@ -127,24 +125,24 @@ class DecisionTasks:
                 for a in [decision_rules.attributes_of(d)]
             }
         )
-        also_read: tuple[tuple[Any, ...], ...] = ()
+        also_read: tuple[Read, ...] = ()
         if wanted_activities:  # read with the run's state, in one round trip
-            also_read = (("HMGET", dk.types, *(type_field("a", n, v) for n, v in wanted_activities)),)
+            also_read = (read_types(dk, "a", wanted_activities),)
         activity_types: dict[tuple[str, str], dict[str, Any] | None] = {}
         workflow_types: dict[tuple[str, str], dict[str, Any] | None] = {}
         open_executions = 0
         if any(d["decisionType"] in ("StartChildWorkflowExecution", "ContinueAsNewWorkflowExecution") for d in batch):
             workflow_types = self._workflow_types_of(dk, batch, run_id)
-            open_executions = int(self.core.r.zcard(dk.open))
+            open_executions = self.core.store.open_count(dk)
 
-        def change(run: Run, pipe: Any) -> None:
+        def change(run: Run, tx: Tx) -> None:
             dt = run.s["dt"]
             if not run.is_open or dt["started"] != started:
                 raise UnknownResourceFault(f"Unknown decision task, scheduledEventId = {scheduled}")
             if wanted_activities:
                 activity_types.update(
                     (key, unpack(raw) if raw is not None else None)
-                    for key, raw in zip(wanted_activities, pipe.prefetched[0], strict=True)
+                    for key, raw in zip(wanted_activities, tx.prefetched[0], strict=True)
                 )
             run.begin_completion()
             attrs: dict[str, Any] = {}
@@ -175,10 +173,10 @@ class DecisionTasks:
             )
             decision_rules.apply(run, batch, ctx)
             run.end_started_task()
-            pipe.multi()
-            self.core.write_run(pipe, dk, run)
+            tx.multi()
+            self.core.write_run(tx, dk, run)
             for new in ctx.new_runs:
-                self.core.write_run(pipe, dk, new, created=True)
+                self.core.write_run(tx, dk, new, created=True)
 
         self.core.transition(dk, run_id, change, also_read=also_read)
         return {}
@@ -201,5 +199,4 @@ class DecisionTasks:
         if not wanted:
             return {}
         keys = sorted(wanted)
-        raws = self.core.r.hmget(dk.types, [type_field("w", n, v) for n, v in keys])
-        return {k: (unpack(r) if r is not None else None) for k, r in zip(keys, raws, strict=True)}
+        return dict(zip(keys, self.core.store.type_records(dk, "w", keys), strict=True))

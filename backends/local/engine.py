@@ -26,8 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import redis
-
 from .activity_tasks import ActivityTasks
 from .clock import Clock
 from .core import Core, EngineConfig
@@ -37,7 +35,7 @@ from .executions import Executions
 from .faults import InternalFailure, SWFFault, UnknownOperationException
 from .polling import Polling
 from .registration import Registration
-from .store import RedisStore
+from .store import RedisStore, StoreUnavailable
 from .tokens import decode_task as decode_token
 from .tokens import encode_task as encode_token
 from .validation import OPERATIONS, validate
@@ -77,7 +75,7 @@ class Engine(Core):
             return method(checked)
         except SWFFault:
             raise
-        except redis.ConnectionError as exc:
+        except StoreUnavailable as exc:
             raise InternalFailure(f"store unavailable: {exc}") from exc
 
     def fire_due(self, now: float | None = None) -> int:

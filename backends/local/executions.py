@@ -16,9 +16,9 @@ from .faults import (
     ValidationException,
     WorkflowExecutionAlreadyStartedFault,
 )
-from .keys import DOMAINS, DomainKeys, type_field
+from .keys import DomainKeys
 from .run import Run, deadline, execution_info, ms, new_run_id
-from .store import unpack
+from .store import Tx, read_domain, read_open_count, read_type, read_workflow_id_open, unpack
 
 
 class Executions:
@@ -33,13 +33,13 @@ class Executions:
         workflow_id = p["workflowId"]
         wf_key = dk.workflow_id(workflow_id)
 
-        def body(pipe: Any) -> str:
+        def body(tx: Tx) -> str:
             # one round trip: the domain, the type, the workflowId (WATCHed) and the open count
-            raw_domain, raw_type, exists, open_count = pipe.read_many(
-                ("HGET", DOMAINS, p["domain"]),
-                ("HGET", dk.types, type_field("w", wtype["name"], wtype["version"])),
-                ("EXISTS", wf_key),
-                ("ZCARD", dk.open),
+            raw_domain, raw_type, exists, open_count = tx.read_many(
+                read_domain(p["domain"]),
+                read_type(dk, "w", wtype["name"], wtype["version"]),
+                read_workflow_id_open(dk, workflow_id),
+                read_open_count(dk),
             )
             if raw_domain is None:
                 raise UnknownResourceFault(f"Unknown domain: {p['domain']}")
@@ -65,8 +65,8 @@ class Executions:
             if open_count >= self.core.config.max_open_executions:
                 raise LimitExceededFault("Limit of open executions in this domain reached")
             run = new_run(p["domain"], workflow_id, wtype, cfg, p, self.core.clock.now())
-            pipe.multi()
-            self.core.write_run(pipe, dk, run, created=True)
+            tx.multi()
+            self.core.write_run(tx, dk, run, created=True)
             return run.run_id
 
         run_id = self.core.commit([wf_key], body)
@@ -115,10 +115,10 @@ class Executions:
 
     def _resolve_run_id(self, dk: DomainKeys, workflow_id: str, run_id: str | None) -> str:
         """The run a Signal/RequestCancel/Terminate targets: the given one if open, else the open one."""
-        open_run = self.core.r.get(dk.workflow_id(workflow_id))
-        if open_run is None or (run_id and run_id != open_run.decode()):
+        open_run = self.core.store.open_run_id(dk, workflow_id)
+        if open_run is None or (run_id and run_id != open_run):
             raise unknown_execution(workflow_id, run_id)
-        return str(open_run.decode())
+        return open_run
 
     def _control(self, p: dict[str, Any], change: Callable[[Run], None]) -> dict[str, Any]:
         """Signal, RequestCancel, Terminate: the given run if open, else the workflowId's open run."""
@@ -126,7 +126,7 @@ class Executions:
         dk = DomainKeys(p["domain"])
         run_id = self._resolve_run_id(dk, p["workflowId"], p.get("runId"))
 
-        def guarded(run: Run, _pipe: Any) -> None:
+        def guarded(run: Run, _tx: Tx) -> None:
             if not run.is_open:
                 raise unknown_execution(p["workflowId"], p.get("runId"))
             change(run)
@@ -184,7 +184,7 @@ class Executions:
         hi = window.get("latestDate", math.inf)
         if not filters:
             zkey = (dk.closed_by_close if by_close else dk.closed) if closed else dk.open
-            ids = [m.decode() for m in self.core.r.zrangebyscore(zkey, lo, hi)]
+            ids = self.core.store.run_ids_between(zkey, lo, hi)
         else:
             f = filters[0]
             if f == "executionFilter":
@@ -195,8 +195,8 @@ class Executions:
                 zkey = dk.by_tag(p[f]["tag"])
             else:
                 zkey = dk.by_close_status(p[f]["status"])
-            ids = [m.decode() for m in (self.core.r.zrange(zkey, 0, -1) if by_close else self.core.r.zrangebyscore(zkey, lo, hi))]
-        states = [unpack(raw) for raw in self.core.r.mget([dk.run(i) for i in ids]) if raw is not None] if ids else []
+            ids = self.core.store.run_ids(zkey) if by_close else self.core.store.run_ids_between(zkey, lo, hi)
+        states = self.core.store.run_states(dk, ids)
         wanted = "CLOSED" if closed else "OPEN"
         version = p.get("typeFilter", {}).get("version")
         time_key = "close" if by_close else "start"

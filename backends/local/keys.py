@@ -30,16 +30,48 @@ swf:{T}:stop:<instance>               LIST     tokens ending the held polls of o
 swf:{T}:stop:<instance>:<poll>        LIST     a token ending one held poll whose poller went (expires in 60 s)
 swf:{T}:inflight                      ZSET     claimed-but-not-yet-started task members by lease end
 swf:{T}:deadlines                     ZSET     "<kind>|<runId>|<ref>" by deadline (timeouts, timers, retention)
+swf:tk:stop:<timekeeper>              LIST     a token ending one timekeeper's wait on swf:tk:wake (stop)
+
+Pub/Sub channels (``reset``): ``swf:reset:<db>`` tells the engines on database
+<db> to drop their caches; each answers on the ``swf:reset:ack:<random>``
+channel the wipe named.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import uuid
 
 PREFIX = "swf"
 DOMAINS = f"{PREFIX}:domains"
 TIMEKEEPER_WAKE = f"{PREFIX}:tk:wake"
 LAMBDA_WAKE = f"{PREFIX}:lambda:wake"
+EVERY_KEY = f"{PREFIX}:*"
+"""SCAN pattern of every key of flowser (``flowser reset``)."""
+RESET_ACK_PREFIX = f"{PREFIX}:reset:ack:"
+
+_STOP_KEY = re.compile(rb"^" + re.escape(PREFIX.encode()) + rb":(\{[0-9a-f]+\}|tk):stop:")
+
+
+def timekeeper_stop() -> str:
+    """A new timekeeper's own stop key: a token there ends its wait on ``TIMEKEEPER_WAKE``."""
+    return f"{PREFIX}:tk:stop:{uuid.uuid4().hex}"
+
+
+def is_stop_key(key: bytes) -> bool:
+    """A wake-up of a shutdown, or of a poll whose poller went, under way (left to expire by a reset)."""
+    return _STOP_KEY.match(key) is not None
+
+
+def reset_channel(database: int) -> str:
+    """The Pub/Sub channel of resets of one Redis database (Pub/Sub spans a server's databases, a wipe only one)."""
+    return f"{PREFIX}:reset:{database}"
+
+
+def reset_ack_channel() -> str:
+    """A new reply channel for the engines' acknowledgements of one wipe."""
+    return f"{RESET_ACK_PREFIX}{uuid.uuid4().hex}"
 
 
 def tag(domain: str) -> str:
@@ -93,6 +125,11 @@ class DomainKeys:
     def by_close_status(self, status: str) -> str:
         return f"{self.base}x:cs:{status}"
 
+    @property
+    def task_lists_pattern(self) -> str:
+        """SCAN pattern of every task list key of the domain (with their wake keys and held sets)."""
+        return self.base + "tl:*"
+
     def task_list(self, kind: str, name: str) -> str:
         return f"{self.base}tl:{kind}:{name}"
 
@@ -133,6 +170,21 @@ def parse_task_list_key(dk: DomainKeys, key: str) -> tuple[str, str] | None:
 def inflight_member(task_list_key: str, member: str) -> str:
     """A claim in the in-flight set: its list's key and its member, so an ended lease goes back to its own list."""
     return f"{task_list_key}\n{member}"
+
+
+def inflight_prefix(task_list_key: str) -> bytes:
+    """What every in-flight member of one task list starts with."""
+    return f"{task_list_key}\n".encode()
+
+
+def inflight_task_list(member: bytes) -> str:
+    """The task list key an in-flight member (``inflight_member``) belongs to."""
+    return member.decode("utf-8", "replace").partition("\n")[0]
+
+
+def type_field_prefix(kind: str, name: str | None = None) -> str:
+    """What the fields of every type of ``kind`` (of that name, if given) start with."""
+    return f"{kind}|" if name is None else f"{kind}|{name}|"
 
 
 def type_field(kind: str, name: str, version: str) -> str:

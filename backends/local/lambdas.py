@@ -24,14 +24,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import redis
-
 from .engine import Engine
 from .events import load_event
 from .faults import UnknownResourceFault
-from .keys import DOMAINS, LAMBDA_WAKE, DomainKeys
-from .polling import drop_claim
+from .keys import LAMBDA_WAKE, DomainKeys
 from .run import Run, attributes_key, deadline, parse_member
+from .store import StoreError, Tx, read_event
 
 log = logging.getLogger("flowser.lambdas")
 
@@ -62,8 +60,8 @@ class LambdaRunner:
         if self.engine.lambda_notify == self._woken.set:
             self.engine.lambda_notify = None
         try:
-            self.engine.r.rpush(LAMBDA_WAKE, 1)  # unblock our listener (others just look once more)
-        except redis.RedisError:
+            self.engine.store.push_wake(LAMBDA_WAKE)  # unblock our listener (others just look once more)
+        except StoreError:
             pass
         for thread in self._threads:
             thread.join(5)
@@ -73,9 +71,9 @@ class LambdaRunner:
     def _listen(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self.engine.r.blpop([LAMBDA_WAKE], timeout=MAX_SLEEP) is not None:
+                if self.engine.store.wait_for_wake([LAMBDA_WAKE], MAX_SLEEP) is not None:
                     self._woken.set()
-            except redis.RedisError:
+            except StoreError:
                 self._stopping.wait(1.0)
 
     def _loop(self) -> None:
@@ -92,7 +90,7 @@ class LambdaRunner:
         """Claim and start every queued Lambda task of our functions; return how many started."""
         engine = self.engine
         started = 0
-        for domain in [d.decode() for d in engine.r.hkeys(DOMAINS)]:
+        for domain in engine.store.domain_names():
             dk = DomainKeys(domain)
             for name, function in self.functions.items():
                 while True:
@@ -111,11 +109,11 @@ class LambdaRunner:
         run_id, scheduled = parse_member(member)
         engine = self.engine
 
-        def change(run: Run, pipe: Any) -> tuple[int, str | None] | None:
+        def change(run: Run, tx: Tx) -> tuple[int, str | None] | None:
             entry = run.s.get("lambdas", {}).get(str(scheduled))
-            raw = pipe.lindex(dk.history(run_id), scheduled - 1)
-            pipe.multi()
-            drop_claim(pipe, dk, "l", name, member)
+            raw = tx.read(read_event(dk, run_id, scheduled))
+            tx.multi()
+            tx.drop_claim(dk, "l", name, member)
             if not run.is_open or entry is None or entry["st"] or entry.get("m") != member:
                 return None
             event = load_event(raw)
@@ -149,7 +147,7 @@ class LambdaRunner:
             }
             outcome = "LambdaFunctionFailed"
 
-        def change(run: Run, _pipe: Any) -> None:
+        def change(run: Run, _tx: Tx) -> None:
             entry = run.s.get("lambdas", {}).get(str(scheduled))
             if not run.is_open or entry is None or entry["st"] != started:
                 return  # timed out (or the run closed) meanwhile: the late result is dropped

@@ -17,11 +17,13 @@ from typing import Any, NoReturn
 
 from . import pollers
 from .core import Core
-from .keys import DomainKeys, inflight_member, parse_task_list_key
+from .keys import DomainKeys, inflight_prefix, inflight_task_list, parse_task_list_key
 from .observers import TaskClaimed
 
 MIN_BLOCK = 0.01
 """Shortest BLPOP timeout sent to Redis (seconds)."""
+WAKE_EXPIRY = 60
+"""Seconds a stop or poller-gone key lives: nobody may be left to take its token."""
 
 
 class Polling:
@@ -51,48 +53,25 @@ class Polling:
 
     def _pending(self, dk: DomainKeys, kind: str, name: str) -> int:
         """Scheduled, not started: dispatchable, claimed by a poller not yet done (or dead), held."""
-        tl_key = dk.task_list(kind, name)
-        with self.core.r.pipeline(transaction=False) as pipe:
-            pipe.zcard(tl_key)
-            pipe.zrange(dk.inflight, 0, -1)
-            if kind == "d":
-                pipe.scard(dk.held(name))
-            replies = pipe.execute()
-        prefix = tl_key.encode() + b"\n"
-        leased = sum(1 for member in replies[1] if member.startswith(prefix))
-        return int(replies[0]) + leased + (int(replies[2]) if kind == "d" else 0)
+        dispatchable, in_flight, held = self.core.store.task_list_counts(dk, kind, name)
+        prefix = inflight_prefix(dk.task_list(kind, name))
+        leased = sum(1 for member in in_flight if member.startswith(prefix))
+        return dispatchable + leased + held
 
     def pending_by_task_list(self, domain: str, limit: int = 2000) -> dict[tuple[str, str], int]:
         """What ``CountPending*Tasks`` answers, for every decision and activity list of ``domain``
         that holds something (at most ``limit`` lists): ``{(kind, name): count}``."""
         dk = DomainKeys(domain)
-        r = self.core.r
-        found: set[tuple[str, str]] = set()
-        for raw in r.scan_iter(match=dk.base + "tl:*", count=1000):
-            parsed = parse_task_list_key(dk, raw.decode("utf-8", "replace"))
-            if parsed is not None and parsed[0] in ("d", "a"):
-                found.add(parsed)
-                if len(found) >= limit:
-                    break
-        lists = sorted(found)
-        with r.pipeline(transaction=False) as pipe:
-            pipe.zrange(dk.inflight, 0, -1)
-            for kind, name in lists:
-                pipe.zcard(dk.task_list(kind, name))
-                if kind == "d":
-                    pipe.scard(dk.held(name))
-                else:
-                    pipe.echo(b"0")
-            replies = pipe.execute()
+        lists = sorted(self.core.store.task_lists(dk, ("d", "a"), limit))
+        in_flight, counts = self.core.store.task_lists_counts(dk, lists)
         leased: dict[tuple[str, str], int] = {}
-        for member in replies[0]:
-            parsed = parse_task_list_key(dk, member.decode("utf-8", "replace").partition("\n")[0])
+        for member in in_flight:
+            parsed = parse_task_list_key(dk, inflight_task_list(member))
             if parsed is not None:
                 leased[parsed] = leased.get(parsed, 0) + 1
-        counts = replies[1:]
         return {
-            (kind, name): int(counts[2 * i]) + int(counts[2 * i + 1]) + leased.get((kind, name), 0)
-            for i, (kind, name) in enumerate(lists)
+            (kind, name): dispatchable + held + leased.get((kind, name), 0)
+            for (kind, name), (dispatchable, held) in zip(lists, counts, strict=True)
         }
 
     def long_poll(self, dk: DomainKeys, kind: str, task_list: str, take: Callable[[str], Any]) -> Any:
@@ -142,17 +121,17 @@ class Polling:
                 try:
                     # Redis reads timeouts under ~1 ms as 0, which means "forever"
                     if poller is None:
-                        popped = self.core.r.blpop([wake_key, stop_key], timeout=max(wait, MIN_BLOCK))
+                        popped = self.core.store.wait_for_wake([wake_key, stop_key], max(wait, MIN_BLOCK))
                     else:
                         gone_key = gone_key or dk.poll_gone(self.core.instance_id, next(self._poll_ids))
                         with poller.watch(functools.partial(self._poller_gone, gone_key)):
-                            popped = self.core.r.blpop([wake_key, stop_key, gone_key], timeout=max(wait, MIN_BLOCK))
+                            popped = self.core.store.wait_for_wake([wake_key, stop_key, gone_key], max(wait, MIN_BLOCK))
                 finally:
                     with self._waiting_lock:
                         self._waiting[dk.domain] -= 1
-                if popped is not None and popped[0].decode() == stop_key:
+                if popped == stop_key:
                     return None
-                if popped is not None and popped[0].decode() == gone_key:
+                if popped is not None and popped == gone_key:
                     gone_key = None  # its token is taken: nothing left to clean
                     self._give_up(None)
                 if popped is not None:
@@ -164,14 +143,11 @@ class Polling:
                     return take(member) if member is not None else None
         finally:
             if gone_key is not None and poller is not None and poller.gone():
-                self.core.r.delete(gone_key)  # reported while the poll was ending anyway
+                self.core.store.drop_wakes(gone_key)  # reported while the poll was ending anyway
 
     def _poller_gone(self, gone_key: str) -> None:
         """The server saw a held poll's poller go: end its wait (called on the server's watcher thread)."""
-        with self.core.r.pipeline(transaction=False) as pipe:
-            pipe.rpush(gone_key, 1)
-            pipe.expire(gone_key, 60)
-            pipe.execute()
+        self.core.store.push_wakes({gone_key: 1}, expire=WAKE_EXPIRY)
 
     def unless_poller_gone(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
         """Last look before a claimed task is started for its poller: gone, the claim goes back.
@@ -182,16 +158,13 @@ class Polling:
         poller = pollers.watching.get()
         if poller is None or not poller.gone():
             return
-        with self.core.r.pipeline(transaction=False) as pipe:
-            pipe.zadd(dk.inflight, {inflight_member(dk.task_list(kind, task_list), member): 0}, xx=True)
-            pipe.rpush(dk.wake(kind, task_list), 1)
-            pipe.execute()
+        self.core.store.give_back_claim(dk, kind, task_list, member)
         raise pollers.PollerGone()
 
     def _give_up(self, taken_wake_token: str | None) -> NoReturn:
         """End a poll whose poller is gone, claiming nothing; a wake token it took goes back for a live poller."""
         if taken_wake_token is not None:
-            self.core.r.rpush(taken_wake_token, 1)
+            self.core.store.push_wake(taken_wake_token)
         raise pollers.PollerGone()
 
     def stop_polls(self) -> None:
@@ -203,22 +176,11 @@ class Polling:
         with self._waiting_lock:
             self._stopping.set()
             waiting = {domain: count for domain, count in self._waiting.items() if count > 0}
-        with self.core.r.pipeline(transaction=False) as pipe:
-            for domain, count in waiting.items():
-                key = DomainKeys(domain).stop(self.core.instance_id)
-                pipe.rpush(key, *([1] * count))
-                pipe.expire(key, 60)
-            pipe.execute()
+        stops = {DomainKeys(domain).stop(self.core.instance_id): count for domain, count in waiting.items()}
+        self.core.store.push_wakes(stops, expire=WAKE_EXPIRY)
 
     def empty_answer(self, out: dict[str, Any]) -> dict[str, Any]:
         if self.core.config.empty_poll_token == "empty":
             out["taskToken"] = ""
         return out
 
-
-def drop_claim(pipe: Any, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
-    """The claim is over: drop its lease, and the member itself in case an ended lease
-    had already put it back on its list (a claimer slower than its lease)."""
-    tl_key = dk.task_list(kind, task_list)
-    pipe.zrem(dk.inflight, inflight_member(tl_key, member))
-    pipe.zrem(tl_key, member)

@@ -17,8 +17,8 @@ from .faults import (
     UnknownResourceFault,
     ValidationException,
 )
-from .keys import DOMAINS, DomainKeys, type_field
-from .store import pack, unpack
+from .keys import DOMAINS, DomainKeys, type_field_prefix
+from .store import Tx
 
 WORKFLOW_DEFAULTS = (
     "defaultTaskStartToCloseTimeout",
@@ -62,13 +62,13 @@ class Registration:
         if "description" in p:
             record["description"] = p["description"]
 
-        def body(pipe: Any) -> None:
-            if pipe.hexists(DOMAINS, name):
+        def body(tx: Tx) -> None:
+            if tx.domain_exists(name):
                 raise DomainAlreadyExistsFault(f"Domain already exists: {name}")
-            if pipe.hlen(DOMAINS) >= self.core.config.max_domains:
+            if tx.domain_count() >= self.core.config.max_domains:
                 raise LimitExceededFault(f"Limit of {self.core.config.max_domains} domains reached")
-            pipe.multi()
-            pipe.hset(DOMAINS, name, pack(record))
+            tx.multi()
+            tx.put_domain(record)
 
         self.core.store.transaction([DOMAINS], body)
         return {}
@@ -88,7 +88,7 @@ class Registration:
         }
 
     def list_domains(self, p: dict[str, Any]) -> dict[str, Any]:
-        records = [unpack(v) for v in self.core.r.hvals(DOMAINS)]
+        records = self.core.store.domain_records()
         wanted = [r for r in records if r["status"] == p["registrationStatus"]]
         wanted.sort(key=lambda r: r["name"], reverse=bool(p.get("reverseOrder")))
         page, token = self.core.page(wanted, p, ("ListDomains", p["registrationStatus"], p.get("reverseOrder")))
@@ -100,29 +100,27 @@ class Registration:
     def _set_domain_status(self, name: str, status: str) -> None:
         now = self.core.now()
 
-        def body(pipe: Any) -> None:
-            raw = pipe.hget(DOMAINS, name)
-            if raw is None:
+        def body(tx: Tx) -> None:
+            record = tx.domain_record(name)
+            if record is None:
                 raise UnknownResourceFault(f"Unknown domain: {name}")
-            record = unpack(raw)
             if record["status"] == status:
                 if status == "DEPRECATED":
                     raise DomainDeprecatedFault(f"Domain already deprecated: {name}")
                 raise DomainAlreadyExistsFault(f"Domain already registered: {name}")
             record["status"] = status
-            deprecated_types: dict[str, bytes] = {}
+            deprecated_types: dict[bytes, dict[str, Any]] = {}
             dk = DomainKeys(name)
             if status == "DEPRECATED":  # all its types become deprecated (§3.2)
-                for type_key, type_raw in pipe.hgetall(dk.types).items():
-                    type_record = unpack(type_raw)
+                for field, type_record in tx.type_records(dk).items():
                     if type_record["status"] == "REGISTERED":
                         type_record["status"] = "DEPRECATED"
                         type_record["deprecationDate"] = now
-                        deprecated_types[type_key] = pack(type_record)
-            pipe.multi()
-            pipe.hset(DOMAINS, name, pack(record))
+                        deprecated_types[field] = type_record
+            tx.multi()
+            tx.put_domain(record)
             if deprecated_types:
-                pipe.hset(dk.types, mapping=deprecated_types)
+                tx.put_types(dk, deprecated_types)
 
         self.core.store.transaction([DOMAINS], body)
 
@@ -137,16 +135,15 @@ class Registration:
     def _update_tags(self, arn: str, change: Callable[[list[dict[str, str]]], list[dict[str, str]]]) -> None:
         name = self.core.domain_of_arn(arn)
 
-        def body(pipe: Any) -> None:
-            raw = pipe.hget(DOMAINS, name)
-            if raw is None:
+        def body(tx: Tx) -> None:
+            record = tx.domain_record(name)
+            if record is None:
                 raise UnknownResourceFault(f"Unknown resource: {arn}")
-            record = unpack(raw)
             record["tags"] = change(record.get("tags", []))
             if len(record["tags"]) > 50:
                 raise TooManyTagsFault("A domain can have at most 50 tags")
-            pipe.multi()
-            pipe.hset(DOMAINS, name, pack(record))
+            tx.multi()
+            tx.put_domain(record)
 
         self.core.store.transaction([DOMAINS], body)
 
@@ -161,16 +158,16 @@ class Registration:
 
     def list_tags_for_resource(self, p: dict[str, Any]) -> dict[str, Any]:
         arn = p["resourceArn"]
-        raw = self.core.r.hget(DOMAINS, self.core.domain_of_arn(arn))
-        if raw is None:
+        record = self.core.store.domain_record(self.core.domain_of_arn(arn))
+        if record is None:
             raise UnknownResourceFault(f"Unknown resource: {arn}")
-        return {"tags": unpack(raw).get("tags", [])}
+        return {"tags": record.get("tags", [])}
 
     def _type(self, dk: DomainKeys, kind: str, t: dict[str, str]) -> dict[str, Any]:
-        raw = self.core.r.hget(dk.types, type_field(kind, t["name"], t["version"]))
-        if raw is None:
+        record = self.core.store.type_record(dk, kind, t["name"], t["version"])
+        if record is None:
             raise unknown_type(kind, t["name"], t["version"])
-        return dict(unpack(raw))
+        return record
 
     def _register_type(self, p: dict[str, Any], kind: str, defaults: tuple[str, ...]) -> dict[str, Any]:
         domain = self.core.domain(p["domain"])
@@ -190,16 +187,14 @@ class Registration:
         }
         if "description" in p:
             record["description"] = p["description"]
-        key = type_field(kind, p["name"], p["version"])
 
-        def body(pipe: Any) -> None:
-            if pipe.hexists(dk.types, key):
+        def body(tx: Tx) -> None:
+            if tx.type_exists(dk, kind, p["name"], p["version"]):
                 raise TypeAlreadyExistsFault(f"{KIND_NAMES[kind]}=[name={p['name']}, version={p['version']}]")
-            count = sum(1 for k in pipe.hkeys(dk.types) if k.startswith(kind.encode() + b"|"))
-            if count >= self.core.config.max_types:
+            if tx.type_count(dk, kind) >= self.core.config.max_types:
                 raise LimitExceededFault(f"Limit of {self.core.config.max_types} types reached")
-            pipe.multi()
-            pipe.hset(dk.types, key, pack(record))
+            tx.multi()
+            tx.put_type(dk, kind, record)
 
         self.core.store.transaction([dk.types], body)
         return {}
@@ -234,10 +229,7 @@ class Registration:
     def _list_types(self, p: dict[str, Any], kind: str) -> dict[str, Any]:
         self.core.domain(p["domain"])
         dk = DomainKeys(p["domain"])
-        prefix = f"{kind}|{p['name']}|" if "name" in p else f"{kind}|"
-        records = [
-            unpack(v) for k, v in self.core.r.hgetall(dk.types).items() if k.decode().startswith(prefix)
-        ]
+        records = self.core.store.type_records_under(dk, type_field_prefix(kind, p.get("name")))
         records = [r for r in records if r["status"] == p["registrationStatus"]]
         records.sort(key=lambda r: (r["name"], r["version"]), reverse=bool(p.get("reverseOrder")))
         query = ("ListTypes", kind, p["domain"], p.get("name"), p["registrationStatus"], p.get("reverseOrder"))
@@ -257,15 +249,13 @@ class Registration:
         self.core.domain(p["domain"])
         dk = DomainKeys(p["domain"])
         t = p[member]
-        key = type_field(kind, t["name"], t["version"])
         label = f"{KIND_NAMES[kind]}=[name={t['name']}, version={t['version']}]"
         now = self.core.now()
 
-        def body(pipe: Any) -> None:
-            raw = pipe.hget(dk.types, key)
-            if raw is None:
+        def body(tx: Tx) -> None:
+            record = tx.type_record(dk, kind, t["name"], t["version"])
+            if record is None:
                 raise unknown_type(kind, t["name"], t["version"])
-            record = unpack(raw)
             if action == "deprecate":
                 if record["status"] == "DEPRECATED":
                     raise TypeDeprecatedFault(label)
@@ -278,11 +268,11 @@ class Registration:
                 record.pop("deprecationDate", None)
             elif record["status"] != "DEPRECATED":
                 raise TypeNotDeprecatedFault(label)
-            pipe.multi()
+            tx.multi()
             if action == "delete":
-                pipe.hdel(dk.types, key)
+                tx.remove_type(dk, kind, t["name"], t["version"])
             else:
-                pipe.hset(dk.types, key, pack(record))
+                tx.put_type(dk, kind, record)
 
         self.core.store.transaction([dk.types], body)
         return {}

@@ -25,7 +25,16 @@ from .events import load_event
 from .executions import new_run
 from .keys import DomainKeys
 from .run import Run, attributes_key
-from .store import unpack
+from .store import (
+    Tx,
+    read_deadline,
+    read_event,
+    read_last_event,
+    read_open_run_id,
+    read_run,
+    read_workflow_id_open,
+    unpack,
+)
 
 OUTBOX_KINDS = frozenset({"chs", "chc", "sig", "rcx"})
 
@@ -38,44 +47,43 @@ CHILD_CLOSE_EVENTS = {
 }
 
 
-def _event_attributes(pipe: Any, dk: DomainKeys, run_id: str, event_id: int) -> dict[str, Any]:
-    event = load_event(pipe.lindex(dk.history(run_id), event_id - 1))
+def _event_attributes(tx: Tx, dk: DomainKeys, run_id: str, event_id: int) -> dict[str, Any]:
+    event = load_event(tx.read(read_event(dk, run_id, event_id)))
     return dict(event[attributes_key(event["eventType"])])
 
 
 def deliver(engine: Core, dk: DomainKeys, member: str, kind: str, run_id: str, ref: int, now: float) -> bool:
     handler = {"chs": _start_child, "chc": _child_closed, "sig": _external, "rcx": _external}[kind]
 
-    def body(pipe: Any) -> bool:
-        if pipe.zscore(dk.deadlines, member) is None:
+    def body(tx: Tx) -> bool:
+        if tx.read(read_deadline(dk, member)) is None:
             return False  # delivered by another timekeeper meanwhile
-        raw = pipe.get(dk.run(run_id))
+        raw = tx.read(read_run(dk, run_id))
         if raw is None:
-            pipe.multi()
-            pipe.zrem(dk.deadlines, member)
+            tx.multi()
+            tx.zrem(dk.deadlines, member)
             return False
         source = Run(unpack(raw), now)
-        runs = handler(engine, pipe, dk, source, kind, ref, now)
-        pipe.multi()
-        engine.write_run(pipe, dk, source)  # always: a concurrent deliverer's WATCH fails
+        runs = handler(engine, tx, dk, source, kind, ref, now)
+        tx.multi()
+        engine.write_run(tx, dk, source)  # always: a concurrent deliverer's WATCH fails
         for run, created in runs:
             if run is not source:
-                engine.write_run(pipe, dk, run, created=created)
-        pipe.zrem(dk.deadlines, member)
+                engine.write_run(tx, dk, run, created=created)
+        tx.zrem(dk.deadlines, member)
         return True
 
     return bool(engine.commit([dk.run(run_id)], body))
 
 
-def _start_child(engine: Core, pipe: Any, dk: DomainKeys, parent: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
+def _start_child(engine: Core, tx: Tx, dk: DomainKeys, parent: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
     entry = parent.s.get("children", {}).get(str(initiated))
     if entry is None or entry["rid"] or not parent.is_open:
         return []  # already started, or the parent closed first: no child (docs/semantics.md)
-    ev = _event_attributes(pipe, dk, parent.run_id, initiated)
+    ev = _event_attributes(tx, dk, parent.run_id, initiated)
     workflow_id = ev["workflowId"]
-    wf_key = dk.workflow_id(workflow_id)
-    pipe.watch(wf_key)
-    if pipe.exists(wf_key):
+    tx.watch(dk.workflow_id(workflow_id))
+    if tx.read(read_workflow_id_open(dk, workflow_id)):
         del parent.s["children"][str(initiated)]
         failed: dict[str, Any] = {
             "workflowType": ev["workflowType"],
@@ -105,13 +113,12 @@ def _start_child(engine: Core, pipe: Any, dk: DomainKeys, parent: Run, kind: str
     return [(child, True)]
 
 
-def _child_closed(engine: Core, pipe: Any, dk: DomainKeys, child: Run, kind: str, _ref: int, now: float) -> list[tuple[Run, bool]]:
+def _child_closed(engine: Core, tx: Tx, dk: DomainKeys, child: Run, kind: str, _ref: int, now: float) -> list[tuple[Run, bool]]:
     parent_execution = child.s.get("parent")
     if not parent_execution or child.is_open:
         return []
-    parent_key = dk.run(parent_execution["runId"])
-    pipe.watch(parent_key)
-    raw = pipe.get(parent_key)
+    tx.watch(dk.run(parent_execution["runId"]))
+    raw = tx.read(read_run(dk, parent_execution["runId"]))
     if raw is None:
         return []
     parent = Run(unpack(raw), now)
@@ -120,7 +127,7 @@ def _child_closed(engine: Core, pipe: Any, dk: DomainKeys, child: Run, kind: str
     if not parent.is_open or entry is None:
         return []
     event_type, members = CHILD_CLOSE_EVENTS[child.s["cs"]]
-    close_event = load_event(pipe.lindex(dk.history(child.run_id), -1))
+    close_event = load_event(tx.read(read_last_event(dk, child.run_id)))
     close_attrs = close_event[attributes_key(close_event["eventType"])]
     attrs: dict[str, Any] = {"workflowExecution": child.execution, "workflowType": child.workflow_type}
     attrs.update({k: close_attrs[k] for k in members if k in close_attrs})
@@ -131,19 +138,18 @@ def _child_closed(engine: Core, pipe: Any, dk: DomainKeys, child: Run, kind: str
     return [(parent, False)]
 
 
-def _external(engine: Core, pipe: Any, dk: DomainKeys, source: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
-    ev = _event_attributes(pipe, dk, source.run_id, initiated)
-    wf_key = dk.workflow_id(ev["workflowId"])
-    pipe.watch(wf_key)
-    open_run = pipe.get(wf_key)
+def _external(engine: Core, tx: Tx, dk: DomainKeys, source: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
+    ev = _event_attributes(tx, dk, source.run_id, initiated)
+    tx.watch(dk.workflow_id(ev["workflowId"]))
+    open_run = tx.read(read_open_run_id(dk, ev["workflowId"]))
     target: Run | None = None
     if open_run is not None and ev.get("runId") in (None, "", open_run.decode()):
         target_id = open_run.decode()
         if target_id == source.run_id:
             target = source
         else:
-            pipe.watch(dk.run(target_id))
-            raw = pipe.get(dk.run(target_id))
+            tx.watch(dk.run(target_id))
+            raw = tx.read(read_run(dk, target_id))
             target = Run(unpack(raw), now) if raw is not None else None
     signal = kind == "sig"
     if target is None or not target.is_open:

@@ -30,23 +30,18 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
-import uuid
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
-from .keys import DOMAINS, PREFIX
+from .keys import EVERY_KEY, RESET_ACK_PREFIX, is_stop_key, reset_ack_channel, reset_channel
+from .store import RedisStore, StoreError, Subscription
 
 log = logging.getLogger("flowser.reset")
 
-RESET_CHANNEL = f"{PREFIX}:reset"
-"""Followed by ``:<database number>``: Pub/Sub spans a Redis server's databases, a wipe only one."""
-ACK_PREFIX = f"{PREFIX}:reset:ack:"
 SEEN_FOR = 5.0
 """Seconds a positive domain lookup is kept (a safety net: a reset drops it anyway)."""
 DELETE_BATCH = 500
@@ -65,63 +60,65 @@ class Wiped:
 
 
 def inventory(client: Any) -> tuple[int, int]:
-    """(domains, keys) of flowser in this Redis database."""
-    return int(client.hlen(DOMAINS)), sum(1 for _ in _flowser_keys(client))
+    """(domains, keys) of flowser in this Redis database (``client``: a ``RedisStore`` or a redis-py client)."""
+    store = RedisStore.around(client)
+    return store.domain_count(), sum(1 for _ in _flowser_keys(store))
 
 
 def wipe(client: Any, *, timeout: float = 5.0) -> Wiped:
-    """Delete every key of flowser in this Redis database; make every engine on it drop its caches."""
-    domains = int(client.hlen(DOMAINS))
-    listener = client.pubsub()
+    """Delete every key of flowser in this Redis database; make every engine on it drop its caches.
+
+    ``client``: a ``RedisStore`` or a redis-py client (``flowser reset`` opens one).
+    """
+    store = RedisStore.around(client)
+    domains = store.domain_count()
+    reply = reset_ack_channel()
+    listener = store.subscribe(reply)
     try:
-        reply = f"{ACK_PREFIX}{uuid.uuid4().hex}"
-        listener.subscribe(reply)
         deadline = time.monotonic() + timeout
         _next_message(listener, deadline, "subscribe")  # so that no reply can come before it
-        deleted = _delete(client)
-        engines = int(client.publish(channel(client), reply))
+        deleted = _delete(store)
+        engines = store.publish(channel(store), reply)
         acknowledged = 0
         while acknowledged < engines and _next_message(listener, deadline, "message") is not None:
             acknowledged += 1
     finally:
         listener.close()
-    deleted += _delete(client)  # what calls under way during the first pass wrote
+    deleted += _delete(store)  # what calls under way during the first pass wrote
     return Wiped(domains, deleted, engines, acknowledged)
 
 
-def channel(client: Any) -> str:
-    """The reset channel of the client's database."""
-    return f"{RESET_CHANNEL}:{int(client.connection_pool.connection_kwargs.get('db') or 0)}"
+def channel(store: RedisStore) -> str:
+    """The reset channel of the store's database."""
+    return reset_channel(store.database())
 
 
-def _next_message(listener: Any, deadline: float, kind: str) -> dict[str, Any] | None:
+def _next_message(listener: Subscription, deadline: float, kind: str) -> Any:
     while (left := deadline - time.monotonic()) > 0:
-        message = listener.get_message(timeout=left)
-        if message is not None and message["type"] == kind:
-            return dict(message)
+        message = listener.next(left)
+        if message is not None and message[0] == kind:
+            return message[1]
     return None
 
 
-_STOP_KEY = re.compile(rb"^" + re.escape(PREFIX.encode()) + rb":(\{[0-9a-f]+\}|tk):stop:")
-"""Wake-ups of a shutdown, or of a poll whose poller went, under way: left to expire (60 s)."""
-
-
-def _flowser_keys(client: Any) -> Any:
-    for key in client.scan_iter(match=f"{PREFIX}:*", count=1000):
-        if not _STOP_KEY.match(key):
+def _flowser_keys(store: RedisStore) -> Iterator[bytes]:
+    """Every key of flowser but the wake-ups of a shutdown, or of a poll whose poller went, under way
+    (left to expire: 60 s)."""
+    for key in store.keys_matching(EVERY_KEY):
+        if not is_stop_key(key):
             yield key
 
 
-def _delete(client: Any) -> int:
+def _delete(store: RedisStore) -> int:
     deleted = 0
     batch: list[bytes] = []
-    for key in _flowser_keys(client):
+    for key in _flowser_keys(store):
         batch.append(key)
         if len(batch) == DELETE_BATCH:
-            deleted += int(client.unlink(*batch))
+            deleted += store.unlink(batch)
             batch = []
     if batch:
-        deleted += int(client.unlink(*batch))
+        deleted += store.unlink(batch)
     return deleted
 
 
@@ -151,9 +148,8 @@ class DomainCache:
     comes in between, the entry goes into a generation already dropped.
     """
 
-    def __init__(self, client: Any, closed: Any) -> None:
-        self._client = client
-        self._closed = closed  # () -> bool: the store is closed, the listener ends
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store  # once it is closed, the listener ends
         self._generation: Generation | None = None
         self._pid: int | None = None  # the process whose listener fills _generation
         self._lock = threading.Lock()
@@ -175,28 +171,29 @@ class DomainCache:
 
     def _listen(self, pid: int) -> None:
         pause = 0.1
-        while not self._closed() and self._pid == pid:
-            pubsub = self._client.pubsub()
+        store = self._store
+        while not store.closed and self._pid == pid:
+            subscription: Subscription | None = None
             try:
-                pubsub.subscribe(channel(self._client))
-                for message in pubsub.listen():
-                    if self._closed() or self._pid != pid:
+                subscription = store.subscribe(channel(store))
+                for kind, data in subscription:
+                    if store.closed or self._pid != pid:
                         return
-                    if message["type"] == "subscribe":  # (re)subscribed: from now on no reset is missed
+                    if kind == "subscribe":  # (re)subscribed: from now on no reset is missed
                         self._generation = Generation()
                         pause = 0.1
-                    elif message["type"] == "message":
+                    elif kind == "message":
                         self._generation = Generation()
-                        reply = message["data"]
-                        if isinstance(reply, bytes) and reply.startswith(ACK_PREFIX.encode()):
-                            self._client.publish(reply, b"dropped")
-            except (redis.RedisError, OSError, ValueError) as exc:
-                if not self._closed():
+                        if isinstance(data, bytes) and data.startswith(RESET_ACK_PREFIX.encode()):
+                            store.publish(data.decode(), b"dropped")
+            except (StoreError, OSError, ValueError) as exc:
+                if not store.closed:
                     log.debug("reset listener: %s; subscribing again", exc)
             finally:
                 self._generation = None
                 try:
-                    pubsub.close()
+                    if subscription is not None:
+                        subscription.close()
                 except Exception:  # its connection is gone already
                     pass
             time.sleep(pause)

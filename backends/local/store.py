@@ -9,6 +9,13 @@ task in the run's own transaction, which also drops the lease. A claimer that
 dies in between leaves the lease, which the next claim on that domain gives
 back to its task list once it has ended: no task is lost, and the run's state
 decides whether a claimed member is still a task, so none is delivered twice.
+
+Everything else of the engine reads and writes through named methods of
+``RedisStore`` (outside transactions: one round trip each, a pipeline where
+several commands go together) and of ``Tx`` (inside one), with keys from
+``keys``. ``StoreError`` and ``StoreUnavailable`` are the errors a caller may
+catch. Reads a transaction makes are built by the ``read_*`` functions, so
+that several go in one round trip (``Tx.read_many``).
 """
 
 from __future__ import annotations
@@ -16,13 +23,31 @@ from __future__ import annotations
 import importlib.resources
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import msgpack
 import redis
 
 from .faults import InternalFailure
+from .keys import (
+    DOMAINS,
+    LAMBDA_WAKE,
+    TIMEKEEPER_WAKE,
+    DomainKeys,
+    inflight_member,
+    parse_task_list_key,
+    type_field,
+    type_field_prefix,
+)
+
+StoreError = redis.RedisError
+"""Any failure of the store (a reply error, a lost connection)."""
+StoreUnavailable = redis.ConnectionError
+"""The store cannot be reached: the engine answers InternalFailure."""
+
+Read = tuple[Any, ...]
+"""One read of a transaction (``Tx.read_many``), built by a ``read_*`` function."""
 
 _pack_command: Any
 try:
@@ -34,6 +59,8 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 200
 MAX_CONNECTIONS = 20_000
+WAKE_TOKENS_KEPT = 100
+"""Tokens a global wake list keeps (timekeepers, Lambda runners): one is enough to wake a waiter."""
 
 
 def pack(value: Any) -> bytes:
@@ -47,14 +74,21 @@ def unpack(data: Any) -> Any:
 class RedisStore:
     """A Redis connection pool plus the engine's transaction and claim primitives."""
 
-    def __init__(self, client: redis.Redis, *, owner: Any = None) -> None:
+    def __init__(self, client: redis.Redis, *, owner: Any = None, check_version: bool = True) -> None:
         self.redis = client
+        self._r: Any = client  # redis-py's own annotations are too loose to help here
         self.closed = False
         self._owner = owner  # keeps an embedded server's lease alive as long as the store
         script = importlib.resources.files(__package__).joinpath("claim.lua").read_text()
         self._claim = client.register_script(script)
         self._thread = threading.local()
-        self.check_version()
+        if check_version:
+            self.check_version()
+
+    @classmethod
+    def around(cls, client: Any) -> RedisStore:
+        """A store over a redis-py client someone else opened (and closes): ``flowser reset``, tests."""
+        return client if isinstance(client, RedisStore) else cls(client, check_version=False)
 
     @classmethod
     def from_url(cls, url: str, *, owner: Any = None) -> RedisStore:
@@ -114,6 +148,219 @@ class RedisStore:
             return (member.decode() if isinstance(member, bytes) else str(member)), None
         return None, (float(lease_end) if lease_end else None)
 
+    # -- domains and types ----------------------------------------------------
+    def domain_record(self, name: str) -> dict[str, Any] | None:
+        raw = self._r.hget(DOMAINS, name)
+        return None if raw is None else dict(unpack(raw))
+
+    def domain_records(self) -> list[dict[str, Any]]:
+        return [unpack(v) for v in self._r.hvals(DOMAINS)]
+
+    def domain_names(self) -> list[str]:
+        return [d.decode() for d in self._r.hkeys(DOMAINS)]
+
+    def domain_count(self) -> int:
+        return int(self._r.hlen(DOMAINS))
+
+    def type_record(self, dk: DomainKeys, kind: str, name: str, version: str) -> dict[str, Any] | None:
+        raw = self._r.hget(dk.types, type_field(kind, name, version))
+        return None if raw is None else dict(unpack(raw))
+
+    def type_records(self, dk: DomainKeys, kind: str, versions: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """The records of the types ``(name, version)`` of ``kind``, in that order (None: unknown)."""
+        raws = self._r.hmget(dk.types, [type_field(kind, n, v) for n, v in versions])
+        return [unpack(raw) if raw is not None else None for raw in raws]
+
+    def type_records_under(self, dk: DomainKeys, field_prefix: str) -> list[dict[str, Any]]:
+        """Every type record of the domain whose field starts with ``field_prefix`` (``keys.type_field_prefix``)."""
+        return [unpack(v) for k, v in self._r.hgetall(dk.types).items() if k.decode().startswith(field_prefix)]
+
+    # -- runs and their history --------------------------------------------------------
+    def run_state(self, dk: DomainKeys, run_id: str) -> Any:
+        """The run's packed-away state, unpacked; None for no such run."""
+        raw = self._r.get(dk.run(run_id))
+        return None if raw is None else unpack(raw)
+
+    def run_states(self, dk: DomainKeys, run_ids: list[str]) -> list[Any]:
+        """The states of the runs that still exist among ``run_ids`` (one round trip)."""
+        if not run_ids:
+            return []
+        return [unpack(raw) for raw in self._r.mget([dk.run(i) for i in run_ids]) if raw is not None]
+
+    def open_run_id(self, dk: DomainKeys, workflow_id: str) -> str | None:
+        raw = self._r.get(dk.workflow_id(workflow_id))
+        return None if raw is None else str(raw.decode())
+
+    def open_count(self, dk: DomainKeys) -> int:
+        return int(self._r.zcard(dk.open))
+
+    def open_counts(self, domains: list[str]) -> list[int]:
+        """Open executions of each domain (one round trip)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for domain in domains:
+                pipe.zcard(DomainKeys(domain).open)
+            return [int(n) for n in pipe.execute()]
+
+    def run_ids_between(self, index_key: str, lo: float, hi: float) -> list[str]:
+        """The runIds of a visibility index (``DomainKeys.open``, ``by_tag``...) scored within [lo, hi]."""
+        return [m.decode() for m in self._r.zrangebyscore(index_key, lo, hi)]
+
+    def run_ids(self, index_key: str) -> list[str]:
+        """Every runId of a visibility index."""
+        return [m.decode() for m in self._r.zrange(index_key, 0, -1)]
+
+    def history_range(self, dk: DomainKeys, run_id: str, first: int, last: int) -> list[bytes]:
+        """Stored events by list index (eventId - 1), ``first`` to ``last`` included."""
+        return list(self._r.lrange(dk.history(run_id), first, last))
+
+    def history_events(self, wanted: list[tuple[str, str, int]]) -> list[bytes | None]:
+        """The stored events ``(domain, runId, eventId)``, in one round trip (None: purged)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for domain, run_id, event_id in wanted:
+                pipe.lindex(DomainKeys(domain).history(run_id), event_id - 1)
+            return list(pipe.execute())
+
+    # -- deadlines -----------------------------------------------------------
+    def earliest_deadline(self, domains: list[str]) -> float | None:
+        """The earliest deadline of any of ``domains`` (one round trip)."""
+        if not domains:
+            return None
+        with self._r.pipeline(transaction=False) as pipe:
+            for name in domains:
+                pipe.zrange(DomainKeys(name).deadlines, 0, 0, withscores=True)
+            found = [rows[0][1] for rows in pipe.execute() if rows]
+        return min(found) if found else None
+
+    def due_deadlines(self, dk: DomainKeys, now: float, limit: int) -> list[str]:
+        """Deadline members due at or before ``now``, earliest first, at most ``limit``."""
+        return [m.decode() for m in self._r.zrangebyscore(dk.deadlines, "-inf", now, start=0, num=limit)]
+
+    # -- task lists ----------------------------------------------------------
+    def task_list_counts(self, dk: DomainKeys, kind: str, name: str) -> tuple[int, list[bytes], int]:
+        """(dispatchable tasks, the domain's in-flight members, held decision tasks) of one list."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zcard(dk.task_list(kind, name))
+            pipe.zrange(dk.inflight, 0, -1)
+            if kind == "d":
+                pipe.scard(dk.held(name))
+            replies = pipe.execute()
+        return int(replies[0]), list(replies[1]), (int(replies[2]) if kind == "d" else 0)
+
+    def task_lists(self, dk: DomainKeys, kinds: tuple[str, ...], limit: int) -> set[tuple[str, str]]:
+        """(kind, name) of the task lists of the domain that exist now (with a task, token or hold), at most ``limit``."""
+        found: set[tuple[str, str]] = set()
+        for raw in self._r.scan_iter(match=dk.task_lists_pattern, count=1000):
+            parsed = parse_task_list_key(dk, raw.decode("utf-8", "replace"))
+            if parsed is not None and parsed[0] in kinds:
+                found.add(parsed)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def task_lists_counts(
+        self, dk: DomainKeys, lists: list[tuple[str, str]]
+    ) -> tuple[list[bytes], list[tuple[int, int]]]:
+        """The domain's in-flight members, and (dispatchable, held) of each list, in one round trip."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrange(dk.inflight, 0, -1)
+            for kind, name in lists:
+                pipe.zcard(dk.task_list(kind, name))
+                if kind == "d":
+                    pipe.scard(dk.held(name))
+                else:
+                    pipe.echo(b"0")
+            replies = pipe.execute()
+        counts = replies[1:]
+        return list(replies[0]), [(int(counts[2 * i]), int(counts[2 * i + 1])) for i in range(len(lists))]
+
+    def drop_claim(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """``Tx.drop_claim`` outside a transaction (for a run that is gone)."""
+        tl_key = dk.task_list(kind, task_list)
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrem(dk.inflight, inflight_member(tl_key, member))
+            pipe.zrem(tl_key, member)
+            pipe.execute()
+
+    def give_back_claim(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """End a claim's lease now (the next claim on the domain puts it back) and wake a poller for it."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zadd(dk.inflight, {inflight_member(dk.task_list(kind, task_list), member): 0}, xx=True)
+            pipe.rpush(dk.wake(kind, task_list), 1)
+            pipe.execute()
+
+    # -- wake-ups ------------------------------------------------------------
+    def wait_for_wake(self, keys: list[str], timeout: float) -> str | None:
+        """Take a token from the first of the wake ``keys`` that has one, waiting up to ``timeout``
+        seconds (Redis reads under ~1 ms as 0, which is forever); the key it came from, or None."""
+        popped = self._r.blpop(keys, timeout=timeout)
+        return None if popped is None else str(popped[0].decode())
+
+    def push_wake(self, key: str) -> None:
+        """One token on a wake key."""
+        self._r.rpush(key, 1)
+
+    def push_wakes(self, counts: Mapping[str, int], *, expire: int) -> None:
+        """``count`` tokens on each wake key, which then expires in ``expire`` seconds (one round trip)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for key, count in counts.items():
+                pipe.rpush(key, *([1] * count))
+                pipe.expire(key, expire)
+            pipe.execute()
+
+    def drop_wakes(self, key: str) -> None:
+        """Delete a wake key and the tokens nobody took."""
+        self._r.delete(key)
+
+    def wake_timekeepers(self) -> None:
+        """A deadline was added: wake the timekeepers of every process (the list keeps the last few tokens)."""
+        self._push_global_wake(TIMEKEEPER_WAKE)
+
+    def wake_lambda_runners(self) -> None:
+        """A Lambda task was scheduled: wake the Lambda runners of every process."""
+        self._push_global_wake(LAMBDA_WAKE)
+
+    def _push_global_wake(self, key: str) -> None:
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, 1)
+            pipe.ltrim(key, -WAKE_TOKENS_KEPT, -1)
+            pipe.execute()
+
+    # -- Pub/Sub, wiping, health ----------------------------------------------
+    def database(self) -> int:
+        """The number of the Redis database the store uses."""
+        return int(self._r.connection_pool.connection_kwargs.get("db") or 0)
+
+    def subscribe(self, channel: str) -> Subscription:
+        """A subscription to ``channel`` on a connection of its own (close it)."""
+        pubsub = self._r.pubsub()
+        try:
+            pubsub.subscribe(channel)
+        except BaseException:
+            pubsub.close()
+            raise
+        return Subscription(pubsub)
+
+    def publish(self, channel: str, message: str | bytes) -> int:
+        """Publish; how many subscribers got it."""
+        return int(self._r.publish(channel, message))
+
+    def keys_matching(self, pattern: str) -> Iterator[bytes]:
+        """Every key matching a SCAN pattern (``keys``), in batches."""
+        yield from self._r.scan_iter(match=pattern, count=1000)
+
+    def unlink(self, keys: list[bytes]) -> int:
+        """Delete ``keys`` (freed in the background); how many existed."""
+        return int(self._r.unlink(*keys))
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the store answers."""
+        self._r.ping()
+
+    def reserve_connections(self, count: int) -> None:
+        """Let the pool open at least ``count`` connections (each held long poll blocks one)."""
+        pool = self._r.connection_pool
+        pool.max_connections = max(pool.max_connections, count)
+
     def close(self) -> None:
         self.closed = True
         self.redis.close()
@@ -121,6 +368,78 @@ class RedisStore:
         owner, self._owner = self._owner, None
         if owner is not None:
             owner.close()
+
+
+class Subscription:
+    """A Pub/Sub subscription (``RedisStore.subscribe``): messages as ``(kind, data)``, kind
+    ``"subscribe"`` (confirmed) or ``"message"``."""
+
+    def __init__(self, pubsub: Any) -> None:
+        self._pubsub = pubsub
+
+    def next(self, timeout: float) -> tuple[str, Any] | None:
+        """The next message within ``timeout`` seconds, or None."""
+        message = self._pubsub.get_message(timeout=timeout)
+        return None if message is None else (str(message["type"]), message["data"])
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """Every message, as it comes (blocks)."""
+        for message in self._pubsub.listen():
+            yield str(message["type"]), message["data"]
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+# -- the reads of a transaction (Tx.read_many), by what they read -------------------
+def read_run(dk: DomainKeys, run_id: str) -> Read:
+    """The run's packed state, or None."""
+    return ("GET", dk.run(run_id))
+
+
+def read_event(dk: DomainKeys, run_id: str, event_id: int) -> Read:
+    """One stored event of the run, or None."""
+    return ("LINDEX", dk.history(run_id), event_id - 1)
+
+
+def read_last_event(dk: DomainKeys, run_id: str) -> Read:
+    """The run's last stored event, or None."""
+    return ("LINDEX", dk.history(run_id), -1)
+
+
+def read_domain(name: str) -> Read:
+    """A domain's packed record, or None."""
+    return ("HGET", DOMAINS, name)
+
+
+def read_type(dk: DomainKeys, kind: str, name: str, version: str) -> Read:
+    """A type's packed record, or None."""
+    return ("HGET", dk.types, type_field(kind, name, version))
+
+
+def read_types(dk: DomainKeys, kind: str, versions: list[tuple[str, str]]) -> Read:
+    """Packed records (or None) of the types ``(name, version)``, in that order."""
+    return ("HMGET", dk.types, *(type_field(kind, n, v) for n, v in versions))
+
+
+def read_open_run_id(dk: DomainKeys, workflow_id: str) -> Read:
+    """The runId (bytes) of the workflowId's open run, or None."""
+    return ("GET", dk.workflow_id(workflow_id))
+
+
+def read_workflow_id_open(dk: DomainKeys, workflow_id: str) -> Read:
+    """Whether the workflowId has an open run (1 or 0)."""
+    return ("EXISTS", dk.workflow_id(workflow_id))
+
+
+def read_open_count(dk: DomainKeys) -> Read:
+    """How many runs of the domain are open."""
+    return ("ZCARD", dk.open)
+
+
+def read_deadline(dk: DomainKeys, member: str) -> Read:
+    """The time of a deadline member (a float), or None."""
+    return ("ZSCORE", dk.deadlines, member)
 
 
 class Tx:
@@ -202,6 +521,10 @@ class Tx:
         replies = self._roundtrip(batch)[skip:]
         return [_convert(cmd[0], reply) for cmd, reply in zip(commands, replies, strict=True)]
 
+    def read(self, read: Read) -> Any:
+        """One read (a ``read_*`` function's) in its own round trip."""
+        return self.read_many(read)[0]
+
     def _read(self, *command: Any) -> Any:
         return self.read_many(tuple(command))[0]
 
@@ -235,6 +558,47 @@ class Tx:
     def hgetall(self, key: str) -> dict[bytes, bytes]:
         return self._read("HGETALL", key)
 
+    # -- reads by meaning (registration) ----------------------------------------------
+    def domain_exists(self, name: str) -> bool:
+        return self.hexists(DOMAINS, name)
+
+    def domain_count(self) -> int:
+        return self.hlen(DOMAINS)
+
+    def domain_record(self, name: str) -> dict[str, Any] | None:
+        raw = self.hget(DOMAINS, name)
+        return None if raw is None else dict(unpack(raw))
+
+    def type_exists(self, dk: DomainKeys, kind: str, name: str, version: str) -> bool:
+        return self.hexists(dk.types, type_field(kind, name, version))
+
+    def type_count(self, dk: DomainKeys, kind: str) -> int:
+        """Types of ``kind`` in the domain, whatever their status."""
+        prefix = type_field_prefix(kind).encode()
+        return sum(1 for field in self.hkeys(dk.types) if field.startswith(prefix))
+
+    def type_record(self, dk: DomainKeys, kind: str, name: str, version: str) -> dict[str, Any] | None:
+        raw = self.hget(dk.types, type_field(kind, name, version))
+        return None if raw is None else dict(unpack(raw))
+
+    def type_records(self, dk: DomainKeys) -> dict[bytes, dict[str, Any]]:
+        """Every type record of the domain, by its field (``put_types`` takes them back)."""
+        return {field: unpack(raw) for field, raw in self.hgetall(dk.types).items()}
+
+    # -- writes by meaning (registration) ---------------------------------------------
+    def put_domain(self, record: dict[str, Any]) -> None:
+        self.hset(DOMAINS, record["name"], pack(record))
+
+    def put_type(self, dk: DomainKeys, kind: str, record: dict[str, Any]) -> None:
+        self.hset(dk.types, type_field(kind, record["name"], record["version"]), pack(record))
+
+    def put_types(self, dk: DomainKeys, records: dict[bytes, dict[str, Any]]) -> None:
+        """Type records by field, as ``type_records`` read them."""
+        self.hset(dk.types, mapping={field: pack(record) for field, record in records.items()})
+
+    def remove_type(self, dk: DomainKeys, kind: str, name: str, version: str) -> None:
+        self.hdel(dk.types, type_field(kind, name, version))
+
     # -- writes --------------------------------------------------------------
     def multi(self) -> None:
         self.explicit_transaction = True
@@ -249,6 +613,17 @@ class Tx:
         self._write(*command)
         self._queued_reads.append(len(self._writes) - 1)
         return len(self._queued_reads) - 1
+
+    def queue_history_range(self, dk: DomainKeys, run_id: str, first: int, last: int) -> int:
+        """``RedisStore.history_range`` read inside MULTI, after the writes queued so far; its index in ``results``."""
+        return self.queue_read("LRANGE", dk.history(run_id), first, last)
+
+    def drop_claim(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """The claim is over: drop its lease, and the member itself in case an ended lease
+        had already put it back on its list (a claimer slower than its lease)."""
+        tl_key = dk.task_list(kind, task_list)
+        self.zrem(dk.inflight, inflight_member(tl_key, member))
+        self.zrem(tl_key, member)
 
     def set(self, key: str, value: Any) -> None:
         self._write("SET", key, value)

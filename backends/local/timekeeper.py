@@ -17,12 +17,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import uuid
-
-import redis
 
 from .engine import Engine
-from .keys import PREFIX, TIMEKEEPER_WAKE
+from .keys import TIMEKEEPER_WAKE, timekeeper_stop
+from .store import StoreError, StoreUnavailable
 
 log = logging.getLogger("flowser.timekeeper")
 
@@ -33,7 +31,7 @@ MAX_SLEEP = 30.0
 class Timekeeper:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._stop_key = f"{PREFIX}:tk:stop:{uuid.uuid4().hex}"
+        self._stop_key = timekeeper_stop()
         self._stopping = threading.Event()
         self._cv = threading.Condition()
         self._woken = True
@@ -63,24 +61,24 @@ class Timekeeper:
             self.engine.timekeeper_notify = None
         self.notify()
         try:
-            self.engine.r.rpush(self._stop_key, 1)
-        except redis.RedisError:
+            self.engine.store.push_wake(self._stop_key)
+        except StoreError:
             pass
         for thread in self._threads:
             thread.join(timeout)
         try:
-            self.engine.r.delete(self._stop_key)
-        except redis.RedisError:
+            self.engine.store.drop_wakes(self._stop_key)
+        except StoreError:
             pass
         self._threads = []
 
     def _listen(self) -> None:
         """Wake-ups from other processes (and the stop signal) arrive on Redis lists."""
-        r = self.engine.r
+        store = self.engine.store
         while not self._stopping.is_set():
             try:
-                popped = r.blpop([self._stop_key, TIMEKEEPER_WAKE], timeout=MAX_SLEEP)
-            except redis.RedisError:
+                popped = store.wait_for_wake([self._stop_key, TIMEKEEPER_WAKE], MAX_SLEEP)
+            except StoreError:
                 if self._stopping.wait(1.0):
                     return
                 continue
@@ -103,7 +101,7 @@ class Timekeeper:
                 with self._cv:
                     if not self._woken:
                         self._cv.wait(wait)
-            except redis.ConnectionError:
+            except StoreUnavailable:
                 if self._stopping.is_set():
                     return
                 log.warning("timekeeper lost its Redis connection; retrying")
