@@ -30,7 +30,7 @@ from .observers import Observer, TransitionCommitted
 from .paging import make_token, page_size, query_digest, read_token
 from .reset import DomainCache
 from .run import Run, apply_event_limit, deadline, ms, run_deadlines
-from .store import Read, RedisStore, Tx, pack, read_run, unpack
+from .store import Read, RedisStore, Tx, read_run, unpack
 
 log = logging.getLogger("flowser.engine")
 
@@ -179,42 +179,29 @@ class Core:
         apply_event_limit(run, self.config.limits.history_events)
         s = run.s
         rid = run.run_id
-        tx.set(dk.run(rid), pack(s))
+        tx.put_run(dk, rid, s)
         if run.events:
-            tx.rpush(dk.history(rid), *[dump_event(e) for e in run.events])
+            tx.append_events(dk, rid, [dump_event(e) for e in run.events])
         effects = run.effects
         if created:
-            tx.set(dk.workflow_id(run.workflow_id), rid)
-            start = s["start"]
-            tx.zadd(dk.open, {rid: start})
-            tx.zadd(dk.by_workflow_id(run.workflow_id), {rid: start})
-            tx.zadd(dk.by_type(s["type"][0]), {rid: start})
-            for tag_value in s["tags"]:
-                tx.zadd(dk.by_tag(tag_value), {rid: start})
+            tx.index_open_run(dk, rid, run.workflow_id, s["type"][0], s["tags"], s["start"])
         dropped = set(effects.dequeue)
         for kind, task_list, member in dropped.difference(effects.enqueue):
-            tx.zrem(dk.task_list(kind, task_list), member)
+            tx.remove_task(dk, kind, task_list, member)
         for task_list, held_run in effects.hold:
-            tx.sadd(dk.held(task_list), held_run)
+            tx.hold_decision_task(dk, task_list, held_run)
         for task_list, held_run in effects.unhold:
-            tx.srem(dk.held(task_list), held_run)
-        by_list: dict[tuple[str, str], dict[str, float]] = {}
+            tx.release_decision_task(dk, task_list, held_run)
+        by_list: dict[tuple[str, str], dict[str, None]] = {}
         for kind, task_list, member in effects.enqueue:
             if (kind, task_list, member) in dropped:
                 continue  # scheduled and withdrawn in one transition
-            by_list.setdefault((kind, task_list), {})[member] = 0
+            by_list.setdefault((kind, task_list), {})[member] = None
         for (kind, task_list), members in by_list.items():  # a fan-out is 3 commands per list
-            tx.zadd(dk.task_list(kind, task_list), members)
-            wake = dk.wake(kind, task_list)
-            tx.rpush(wake, *([1] * len(members)))
-            tx.ltrim(wake, -1000, -1)
+            tx.add_tasks(dk, kind, task_list, list(members))
         if effects.closed:
             effects.deadlines_remove.update(run_deadlines(s))
-            tx.delete(dk.workflow_id(run.workflow_id))
-            tx.zrem(dk.open, rid)
-            tx.zadd(dk.closed, {rid: s["start"]})
-            tx.zadd(dk.closed_by_close, {rid: s["close"]})
-            tx.zadd(dk.by_close_status(s["cs"]), {rid: s["start"]})
+            tx.index_closed_run(dk, rid, run.workflow_id, s["cs"], s["start"], s["close"])
             retention = self.retention_days(dk.domain)
             effects.deadlines_add[deadline("purge", rid)] = s["close"] + retention * 86400
             if s.get("parent") and s["cs"] != "CONTINUED_AS_NEW":
@@ -228,12 +215,12 @@ class Core:
         if effects.deadlines_remove:
             for member in effects.deadlines_remove.intersection(effects.deadlines_add):
                 del effects.deadlines_add[member]  # set and withdrawn in one transition
-            tx.zrem(dk.deadlines, *effects.deadlines_remove)
+            tx.remove_deadlines(dk, effects.deadlines_remove)
         pending: _Pending | None = getattr(self._local, "pending", None)
         if pending is not None and pending.notes is not None and run.events:
             pending.notes.append(TransitionCommitted(dk.domain, rid, run.workflow_id, tuple(run.events)))
         if effects.deadlines_add:
-            tx.zadd(dk.deadlines, effects.deadlines_add)
+            tx.add_deadlines(dk, effects.deadlines_add)
             if pending is not None:
                 pending.deadline = min(pending.deadline, *effects.deadlines_add.values())
         if pending is not None and any(kind == "l" for kind, _, _ in effects.enqueue):

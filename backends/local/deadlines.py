@@ -57,7 +57,8 @@ class Deadlines:
         run_ids = list(dict.fromkeys(timeouts.parse(m)[1] for m in members))
 
         def body(tx: Tx) -> int:
-            tx.watch(*(dk.run(r) for r in run_ids))
+            for run_id in run_ids:
+                tx.watch_run(dk, run_id)
             replies = tx.read_many(*(read_deadline(dk, m) for m in members), *(read_run(dk, r) for r in run_ids))
             scores, raws = replies[: len(members)], replies[len(members) :]
             runs = {r: Run(unpack(raw), now) for r, raw in zip(run_ids, raws, strict=True) if raw is not None}
@@ -89,28 +90,14 @@ class Deadlines:
                     fired += 1
                     engine.note(DeadlineFired(dk.domain, run_id, kind))
             tx.multi()
-            for state in purged:
-                _purge(tx, dk, state)
+            for state in purged:  # past its retention: the run vanishes with its history and index entries
+                tx.purge_run(dk, state["rid"], state["wid"], state["type"][0], state["tags"], state["cs"])
             for run in changed.values():
                 engine.write_run(tx, dk, run)
             if dropped:
-                tx.zrem(dk.deadlines, *dropped)
+                tx.remove_deadlines(dk, dropped)
             if moved:
-                tx.zadd(dk.deadlines, moved)
+                tx.add_deadlines(dk, moved)
             return fired
 
         return int(engine.commit([], body))
-
-
-def _purge(tx: Tx, dk: DomainKeys, s: dict[str, Any]) -> None:
-    """A closed run past its retention vanishes with its history and index entries."""
-    rid = s["rid"]
-    tx.delete(dk.run(rid), dk.history(rid))
-    tx.zrem(dk.closed, rid)
-    tx.zrem(dk.closed_by_close, rid)
-    tx.zrem(dk.by_workflow_id(s["wid"]), rid)
-    tx.zrem(dk.by_type(s["type"][0]), rid)
-    for tag_value in s["tags"]:
-        tx.zrem(dk.by_tag(tag_value), rid)
-    if s["cs"]:
-        tx.zrem(dk.by_close_status(s["cs"]), rid)

@@ -61,7 +61,7 @@ def deliver(engine: Core, dk: DomainKeys, member: str, kind: str, run_id: str, r
         raw = tx.read(read_run(dk, run_id))
         if raw is None:
             tx.multi()
-            tx.zrem(dk.deadlines, member)
+            tx.remove_deadlines(dk, [member])
             return False
         source = Run(unpack(raw), now)
         runs = handler(engine, tx, dk, source, kind, ref, now)
@@ -70,7 +70,7 @@ def deliver(engine: Core, dk: DomainKeys, member: str, kind: str, run_id: str, r
         for run, created in runs:
             if run is not source:
                 engine.write_run(tx, dk, run, created=created)
-        tx.zrem(dk.deadlines, member)
+        tx.remove_deadlines(dk, [member])
         return True
 
     return bool(engine.commit([dk.run(run_id)], body))
@@ -82,7 +82,7 @@ def _start_child(engine: Core, tx: Tx, dk: DomainKeys, parent: Run, kind: str, i
         return []  # already started, or the parent closed first: no child (docs/semantics.md)
     ev = _event_attributes(tx, dk, parent.run_id, initiated)
     workflow_id = ev["workflowId"]
-    tx.watch(dk.workflow_id(workflow_id))
+    tx.watch_workflow_id(dk, workflow_id)
     if tx.read(read_workflow_id_open(dk, workflow_id)):
         del parent.s["children"][str(initiated)]
         failed: dict[str, Any] = {
@@ -117,7 +117,7 @@ def _child_closed(engine: Core, tx: Tx, dk: DomainKeys, child: Run, kind: str, _
     parent_execution = child.s.get("parent")
     if not parent_execution or child.is_open:
         return []
-    tx.watch(dk.run(parent_execution["runId"]))
+    tx.watch_run(dk, parent_execution["runId"])
     raw = tx.read(read_run(dk, parent_execution["runId"]))
     if raw is None:
         return []
@@ -140,7 +140,7 @@ def _child_closed(engine: Core, tx: Tx, dk: DomainKeys, child: Run, kind: str, _
 
 def _external(engine: Core, tx: Tx, dk: DomainKeys, source: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
     ev = _event_attributes(tx, dk, source.run_id, initiated)
-    tx.watch(dk.workflow_id(ev["workflowId"]))
+    tx.watch_workflow_id(dk, ev["workflowId"])
     open_run = tx.read(read_open_run_id(dk, ev["workflowId"]))
     target: Run | None = None
     if open_run is not None and ev.get("runId") in (None, "", open_run.decode()):
@@ -148,7 +148,7 @@ def _external(engine: Core, tx: Tx, dk: DomainKeys, source: Run, kind: str, init
         if target_id == source.run_id:
             target = source
         else:
-            tx.watch(dk.run(target_id))
+            tx.watch_run(dk, target_id)
             raw = tx.read(read_run(dk, target_id))
             target = Run(unpack(raw), now) if raw is not None else None
     signal = kind == "sig"

@@ -61,6 +61,8 @@ MAX_ATTEMPTS = 200
 MAX_CONNECTIONS = 20_000
 WAKE_TOKENS_KEPT = 100
 """Tokens a global wake list keeps (timekeepers, Lambda runners): one is enough to wake a waiter."""
+TASK_WAKE_TOKENS_KEPT = 1000
+"""Tokens a task list's wake list keeps: enough for the pollers that may wait on it."""
 
 
 def pack(value: Any) -> bytes:
@@ -598,6 +600,82 @@ class Tx:
 
     def remove_type(self, dk: DomainKeys, kind: str, name: str, version: str) -> None:
         self.hdel(dk.types, type_field(kind, name, version))
+
+    def watch_run(self, dk: DomainKeys, run_id: str) -> None:
+        """Make the transaction fail if the run's state changes before EXEC (sent with the next read)."""
+        self.watch(dk.run(run_id))
+
+    def watch_workflow_id(self, dk: DomainKeys, workflow_id: str) -> None:
+        """Make the transaction fail if the workflowId's open run changes before EXEC."""
+        self.watch(dk.workflow_id(workflow_id))
+
+    # -- writes by meaning (runs, task lists, deadlines) ----------------------------------
+    def put_run(self, dk: DomainKeys, run_id: str, state: Any) -> None:
+        self.set(dk.run(run_id), pack(state))
+
+    def append_events(self, dk: DomainKeys, run_id: str, stored: list[Any]) -> None:
+        """Events as ``events.dump_event`` stores them, after the run's last."""
+        self.rpush(dk.history(run_id), *stored)
+
+    def index_open_run(
+        self, dk: DomainKeys, run_id: str, workflow_id: str, type_name: str, tags: list[str], start: float
+    ) -> None:
+        """A new run: the workflowId's open run, and the visibility indexes by start time."""
+        self.set(dk.workflow_id(workflow_id), run_id)
+        self.zadd(dk.open, {run_id: start})
+        self.zadd(dk.by_workflow_id(workflow_id), {run_id: start})
+        self.zadd(dk.by_type(type_name), {run_id: start})
+        for tag_value in tags:
+            self.zadd(dk.by_tag(tag_value), {run_id: start})
+
+    def index_closed_run(
+        self, dk: DomainKeys, run_id: str, workflow_id: str, close_status: str, start: float, close: float
+    ) -> None:
+        """A run closed: no longer the workflowId's open run; from the open index to the closed ones."""
+        self.delete(dk.workflow_id(workflow_id))
+        self.zrem(dk.open, run_id)
+        self.zadd(dk.closed, {run_id: start})
+        self.zadd(dk.closed_by_close, {run_id: close})
+        self.zadd(dk.by_close_status(close_status), {run_id: start})
+
+    def purge_run(
+        self, dk: DomainKeys, run_id: str, workflow_id: str, type_name: str, tags: list[str], close_status: str | None
+    ) -> None:
+        """A closed run past its retention vanishes with its history and index entries."""
+        self.delete(dk.run(run_id), dk.history(run_id))
+        self.zrem(dk.closed, run_id)
+        self.zrem(dk.closed_by_close, run_id)
+        self.zrem(dk.by_workflow_id(workflow_id), run_id)
+        self.zrem(dk.by_type(type_name), run_id)
+        for tag_value in tags:
+            self.zrem(dk.by_tag(tag_value), run_id)
+        if close_status:
+            self.zrem(dk.by_close_status(close_status), run_id)
+
+    def add_tasks(self, dk: DomainKeys, kind: str, task_list: str, members: list[str]) -> None:
+        """Make tasks dispatchable, with a wake token each for the polls waiting on the list."""
+        self.zadd(dk.task_list(kind, task_list), dict.fromkeys(members, 0))
+        wake = dk.wake(kind, task_list)
+        self.rpush(wake, *([1] * len(members)))
+        self.ltrim(wake, -TASK_WAKE_TOKENS_KEPT, -1)
+
+    def remove_task(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """A task withdrawn before any poller claimed it."""
+        self.zrem(dk.task_list(kind, task_list), member)
+
+    def hold_decision_task(self, dk: DomainKeys, task_list: str, run_id: str) -> None:
+        """The run's scheduled decision task waits behind its started one (still pending)."""
+        self.sadd(dk.held(task_list), run_id)
+
+    def release_decision_task(self, dk: DomainKeys, task_list: str, run_id: str) -> None:
+        self.srem(dk.held(task_list), run_id)
+
+    def add_deadlines(self, dk: DomainKeys, due: Mapping[str, float]) -> None:
+        """Deadline members (``run.deadline``) by due time; a member already there moves."""
+        self.zadd(dk.deadlines, dict(due))
+
+    def remove_deadlines(self, dk: DomainKeys, members: Iterable[str]) -> None:
+        self.zrem(dk.deadlines, *members)
 
     # -- writes --------------------------------------------------------------
     def multi(self) -> None:
