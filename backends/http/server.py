@@ -388,7 +388,7 @@ class _Connection:
     idle: bool = True
     aborted: bool = False
     next_was_sent_early: bool = False
-    """Bytes of the next request were in before the last answer went out (pipelining, or a shared connection)."""
+    """Bytes of the next request were in before the last answer was sent (pipelining, or a shared connection)."""
     pipelined: bool = False
     """The request being handled is such a request."""
 
@@ -521,9 +521,11 @@ class _Connection:
         if response.abandon:
             return False  # nothing is sent: the connection closes
         keep = keep and not response.close and not self.server.stopping
+        # Looked at before the answer goes out: bytes there now were sent before the client could
+        # have read it (pipelining, or another process on the connection). Looked at after, a
+        # quick client's next request would count too.
+        self.next_was_sent_early = keep and self._more_sent()
         self._send(response, keep=keep, head_only=request.method == "HEAD")
-        if keep:
-            self.next_was_sent_early = self._more_sent()
         return keep
 
     def _answer_error(self, status: int, code: str, message: str) -> None:

@@ -312,3 +312,44 @@ def test_pipelined_requests_without_a_held_poll_are_answered_in_order(serve: Any
     assert first["domainInfo"]["name"] == domain
     assert second["typeInfo"]["workflowType"] == {"name": "wf", "version": "1"}
     assert third == {"count": 0, "truncated": False}
+
+
+def test_a_quick_client_s_next_request_is_not_taken_for_pipelining(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only bytes in before an answer is sent mark the next request as pipelined: a client that
+    sends its next request the moment it has read an answer is not, however late the server's
+    thread gets to look (here 50 ms after each answer, as under a busy GIL)."""
+    from backends.http import server as http_server
+
+    seen: list[bool] = []
+
+    class Handler:
+        def __call__(self, request: http_server.Request) -> http_server.Response:
+            assert request.connection is not None
+            seen.append(request.connection.pipelined)
+            return http_server.Response(200, {}, b"{}")
+
+        def http_error(self, status: int, code: str, message: str) -> http_server.Response:
+            return http_server.Response(status, {}, b"{}")
+
+    send = http_server._Connection._send
+
+    def slow_send(self: Any, *args: Any, **kwargs: Any) -> None:
+        send(self, *args, **kwargs)
+        time.sleep(0.05)  # the thread is slow to go on after its answer went out
+
+    monkeypatch.setattr(http_server._Connection, "_send", slow_send)
+    server = http_server.HttpServer(Handler(), "127.0.0.1", 0).start()
+    try:
+        request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+        with socket.create_connection(server.address, timeout=10) as s:
+            from .test_wire import read_responses
+
+            for _ in range(5):  # one at a time: the next goes out as soon as the answer is read
+                s.sendall(request)
+                read_responses(s, 1)
+            s.sendall(request + request)  # truly pipelined
+            read_responses(s, 2)
+    finally:
+        server.stop_accepting()
+        server.close()
+    assert seen == [False] * 5 + [False, True]
