@@ -178,12 +178,12 @@ class RedisStore:
         return [unpack(v) for k, v in self._r.hgetall(dk.types).items() if k.decode().startswith(field_prefix)]
 
     # -- runs and their history --------------------------------------------------------
-    def run_state(self, dk: DomainKeys, run_id: str) -> Any:
-        """The run's packed-away state, unpacked; None for no such run."""
+    def run_state(self, dk: DomainKeys, run_id: str) -> dict[str, Any] | None:
+        """The run's state (``run.Run`` reads it); None for no such run."""
         raw = self._r.get(dk.run(run_id))
         return None if raw is None else unpack(raw)
 
-    def run_states(self, dk: DomainKeys, run_ids: list[str]) -> list[Any]:
+    def run_states(self, dk: DomainKeys, run_ids: list[str]) -> list[dict[str, Any]]:
         """The states of the runs that still exist among ``run_ids`` (one round trip)."""
         if not run_ids:
             return []
@@ -448,11 +448,13 @@ class Tx:
     """One WATCH/MULTI/EXEC transaction on one connection, with few round trips.
 
     WATCH is sent together with the first read that follows it, reads made
-    together go in one round trip (``read_many``), and the writes go with
-    MULTI and EXEC in one more. ``queue_read`` adds a read inside MULTI, whose
-    reply (the state after the writes) is in ``results`` after ``finish``.
-    The reads return what redis-py would (ints, bytes, None, a dict for
-    HGETALL, a float for ZSCORE).
+    together go in one round trip (``read_many`` of ``read_*`` builders), and
+    the writes, queued after ``multi()`` by the named methods below, go with
+    MULTI and EXEC in one more. ``queue_history_range`` adds a read inside
+    MULTI, whose reply (the state after the writes) is in ``results`` after
+    ``finish``. The reads return what redis-py would (ints, bytes, None, a
+    dict for HGETALL, a float for ZSCORE). The Redis commands themselves
+    (``_set``, ``_zadd``...) are private: callers say what they write.
     """
 
     __slots__ = (
@@ -511,7 +513,15 @@ class Tx:
     def watch(self, *keys: str) -> None:
         self._pending_watch.extend(keys)
 
-    def read_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+    def watch_run(self, dk: DomainKeys, run_id: str) -> None:
+        """Make the transaction fail if the run's state changes before EXEC (sent with the next read)."""
+        self.watch(dk.run(run_id))
+
+    def watch_workflow_id(self, dk: DomainKeys, workflow_id: str) -> None:
+        """Make the transaction fail if the workflowId's open run changes before EXEC."""
+        self.watch(dk.workflow_id(workflow_id))
+
+    def read_many(self, *commands: Read) -> list[Any]:
         """Several reads (and pending WATCHes) in one round trip."""
         batch: list[tuple[Any, ...]] = []
         if self._pending_watch:
@@ -530,154 +540,142 @@ class Tx:
     def _read(self, *command: Any) -> Any:
         return self.read_many(tuple(command))[0]
 
-    def get(self, key: str) -> Any:
-        return self._read("GET", key)
-
-    def exists(self, key: str) -> int:
-        return int(self._read("EXISTS", key))
-
-    def zcard(self, key: str) -> int:
-        return int(self._read("ZCARD", key))
-
-    def zscore(self, key: str, member: str) -> float | None:
-        return self._read("ZSCORE", key, member)
-
-    def lindex(self, key: str, index: int) -> Any:
-        return self._read("LINDEX", key, index)
-
-    def hget(self, key: str, field: str) -> Any:
+    def _hget(self, key: str, field: str) -> Any:
         return self._read("HGET", key, field)
 
-    def hexists(self, key: str, field: str) -> bool:
+    def _hexists(self, key: str, field: str) -> bool:
         return bool(self._read("HEXISTS", key, field))
 
-    def hlen(self, key: str) -> int:
+    def _hlen(self, key: str) -> int:
         return int(self._read("HLEN", key))
 
-    def hkeys(self, key: str) -> list[bytes]:
+    def _hkeys(self, key: str) -> list[bytes]:
         return list(self._read("HKEYS", key))
 
-    def hgetall(self, key: str) -> dict[bytes, bytes]:
+    def _hgetall(self, key: str) -> dict[bytes, bytes]:
         return self._read("HGETALL", key)
 
     # -- reads by meaning (registration) ----------------------------------------------
     def domain_exists(self, name: str) -> bool:
-        return self.hexists(DOMAINS, name)
+        return self._hexists(DOMAINS, name)
 
     def domain_count(self) -> int:
-        return self.hlen(DOMAINS)
+        return self._hlen(DOMAINS)
 
     def domain_record(self, name: str) -> dict[str, Any] | None:
-        raw = self.hget(DOMAINS, name)
+        raw = self._hget(DOMAINS, name)
         return None if raw is None else dict(unpack(raw))
 
     def type_exists(self, dk: DomainKeys, kind: str, name: str, version: str) -> bool:
-        return self.hexists(dk.types, type_field(kind, name, version))
+        return self._hexists(dk.types, type_field(kind, name, version))
 
     def type_count(self, dk: DomainKeys, kind: str) -> int:
         """Types of ``kind`` in the domain, whatever their status."""
         prefix = type_field_prefix(kind).encode()
-        return sum(1 for field in self.hkeys(dk.types) if field.startswith(prefix))
+        return sum(1 for field in self._hkeys(dk.types) if field.startswith(prefix))
 
     def type_record(self, dk: DomainKeys, kind: str, name: str, version: str) -> dict[str, Any] | None:
-        raw = self.hget(dk.types, type_field(kind, name, version))
+        raw = self._hget(dk.types, type_field(kind, name, version))
         return None if raw is None else dict(unpack(raw))
 
     def type_records(self, dk: DomainKeys) -> dict[bytes, dict[str, Any]]:
         """Every type record of the domain, by its field (``put_types`` takes them back)."""
-        return {field: unpack(raw) for field, raw in self.hgetall(dk.types).items()}
+        return {field: unpack(raw) for field, raw in self._hgetall(dk.types).items()}
 
     # -- writes by meaning (registration) ---------------------------------------------
     def put_domain(self, record: dict[str, Any]) -> None:
-        self.hset(DOMAINS, record["name"], pack(record))
+        self._hset(DOMAINS, record["name"], pack(record))
 
     def put_type(self, dk: DomainKeys, kind: str, record: dict[str, Any]) -> None:
-        self.hset(dk.types, type_field(kind, record["name"], record["version"]), pack(record))
+        self._hset(dk.types, type_field(kind, record["name"], record["version"]), pack(record))
 
     def put_types(self, dk: DomainKeys, records: dict[bytes, dict[str, Any]]) -> None:
         """Type records by field, as ``type_records`` read them."""
-        self.hset(dk.types, mapping={field: pack(record) for field, record in records.items()})
+        self._hset(dk.types, mapping={field: pack(record) for field, record in records.items()})
 
     def remove_type(self, dk: DomainKeys, kind: str, name: str, version: str) -> None:
-        self.hdel(dk.types, type_field(kind, name, version))
-
-    def watch_run(self, dk: DomainKeys, run_id: str) -> None:
-        """Make the transaction fail if the run's state changes before EXEC (sent with the next read)."""
-        self.watch(dk.run(run_id))
-
-    def watch_workflow_id(self, dk: DomainKeys, workflow_id: str) -> None:
-        """Make the transaction fail if the workflowId's open run changes before EXEC."""
-        self.watch(dk.workflow_id(workflow_id))
+        self._hdel(dk.types, type_field(kind, name, version))
 
     # -- writes by meaning (runs, task lists, deadlines) ----------------------------------
     def put_run(self, dk: DomainKeys, run_id: str, state: Any) -> None:
-        self.set(dk.run(run_id), pack(state))
+        self._set(dk.run(run_id), pack(state))
 
     def append_events(self, dk: DomainKeys, run_id: str, stored: list[Any]) -> None:
         """Events as ``events.dump_event`` stores them, after the run's last."""
-        self.rpush(dk.history(run_id), *stored)
+        self._rpush(dk.history(run_id), *stored)
 
     def index_open_run(
         self, dk: DomainKeys, run_id: str, workflow_id: str, type_name: str, tags: list[str], start: float
     ) -> None:
         """A new run: the workflowId's open run, and the visibility indexes by start time."""
-        self.set(dk.workflow_id(workflow_id), run_id)
-        self.zadd(dk.open, {run_id: start})
-        self.zadd(dk.by_workflow_id(workflow_id), {run_id: start})
-        self.zadd(dk.by_type(type_name), {run_id: start})
+        self._set(dk.workflow_id(workflow_id), run_id)
+        self._zadd(dk.open, {run_id: start})
+        self._zadd(dk.by_workflow_id(workflow_id), {run_id: start})
+        self._zadd(dk.by_type(type_name), {run_id: start})
         for tag_value in tags:
-            self.zadd(dk.by_tag(tag_value), {run_id: start})
+            self._zadd(dk.by_tag(tag_value), {run_id: start})
 
     def index_closed_run(
         self, dk: DomainKeys, run_id: str, workflow_id: str, close_status: str, start: float, close: float
     ) -> None:
         """A run closed: no longer the workflowId's open run; from the open index to the closed ones."""
-        self.delete(dk.workflow_id(workflow_id))
-        self.zrem(dk.open, run_id)
-        self.zadd(dk.closed, {run_id: start})
-        self.zadd(dk.closed_by_close, {run_id: close})
-        self.zadd(dk.by_close_status(close_status), {run_id: start})
+        self._delete(dk.workflow_id(workflow_id))
+        self._zrem(dk.open, run_id)
+        self._zadd(dk.closed, {run_id: start})
+        self._zadd(dk.closed_by_close, {run_id: close})
+        self._zadd(dk.by_close_status(close_status), {run_id: start})
 
     def purge_run(
         self, dk: DomainKeys, run_id: str, workflow_id: str, type_name: str, tags: list[str], close_status: str | None
     ) -> None:
         """A closed run past its retention vanishes with its history and index entries."""
-        self.delete(dk.run(run_id), dk.history(run_id))
-        self.zrem(dk.closed, run_id)
-        self.zrem(dk.closed_by_close, run_id)
-        self.zrem(dk.by_workflow_id(workflow_id), run_id)
-        self.zrem(dk.by_type(type_name), run_id)
+        self._delete(dk.run(run_id), dk.history(run_id))
+        self._zrem(dk.closed, run_id)
+        self._zrem(dk.closed_by_close, run_id)
+        self._zrem(dk.by_workflow_id(workflow_id), run_id)
+        self._zrem(dk.by_type(type_name), run_id)
         for tag_value in tags:
-            self.zrem(dk.by_tag(tag_value), run_id)
+            self._zrem(dk.by_tag(tag_value), run_id)
         if close_status:
-            self.zrem(dk.by_close_status(close_status), run_id)
+            self._zrem(dk.by_close_status(close_status), run_id)
 
     def add_tasks(self, dk: DomainKeys, kind: str, task_list: str, members: list[str]) -> None:
         """Make tasks dispatchable, with a wake token each for the polls waiting on the list."""
-        self.zadd(dk.task_list(kind, task_list), dict.fromkeys(members, 0))
+        self._zadd(dk.task_list(kind, task_list), dict.fromkeys(members, 0))
         wake = dk.wake(kind, task_list)
-        self.rpush(wake, *([1] * len(members)))
-        self.ltrim(wake, -TASK_WAKE_TOKENS_KEPT, -1)
+        self._rpush(wake, *([1] * len(members)))
+        self._ltrim(wake, -TASK_WAKE_TOKENS_KEPT, -1)
 
     def remove_task(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
         """A task withdrawn before any poller claimed it."""
-        self.zrem(dk.task_list(kind, task_list), member)
+        self._zrem(dk.task_list(kind, task_list), member)
 
     def hold_decision_task(self, dk: DomainKeys, task_list: str, run_id: str) -> None:
         """The run's scheduled decision task waits behind its started one (still pending)."""
-        self.sadd(dk.held(task_list), run_id)
+        self._sadd(dk.held(task_list), run_id)
 
     def release_decision_task(self, dk: DomainKeys, task_list: str, run_id: str) -> None:
-        self.srem(dk.held(task_list), run_id)
+        self._srem(dk.held(task_list), run_id)
 
     def add_deadlines(self, dk: DomainKeys, due: Mapping[str, float]) -> None:
         """Deadline members (``run.deadline``) by due time; a member already there moves."""
-        self.zadd(dk.deadlines, dict(due))
+        self._zadd(dk.deadlines, dict(due))
 
     def remove_deadlines(self, dk: DomainKeys, members: Iterable[str]) -> None:
-        self.zrem(dk.deadlines, *members)
+        self._zrem(dk.deadlines, *members)
 
-    # -- writes --------------------------------------------------------------
+    def queue_history_range(self, dk: DomainKeys, run_id: str, first: int, last: int) -> int:
+        """``RedisStore.history_range`` read inside MULTI, after the writes queued so far; its index in ``results``."""
+        return self._queue_read("LRANGE", dk.history(run_id), first, last)
+
+    def drop_claim(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
+        """The claim is over: drop its lease, and the member itself in case an ended lease
+        had already put it back on its list (a claimer slower than its lease)."""
+        tl_key = dk.task_list(kind, task_list)
+        self._zrem(dk.inflight, inflight_member(tl_key, member))
+        self._zrem(tl_key, member)
+
+    # -- MULTI, and the commands queued in it -------------------------------------------
     def multi(self) -> None:
         self.explicit_transaction = True
 
@@ -686,51 +684,40 @@ class Tx:
             raise RuntimeError("writes go after multi()")
         self._writes.append(command)
 
-    def queue_read(self, *command: Any) -> int:
+    def _queue_read(self, *command: Any) -> int:
         """A read executed inside MULTI, after the writes queued so far; its index in ``results``."""
         self._write(*command)
         self._queued_reads.append(len(self._writes) - 1)
         return len(self._queued_reads) - 1
 
-    def queue_history_range(self, dk: DomainKeys, run_id: str, first: int, last: int) -> int:
-        """``RedisStore.history_range`` read inside MULTI, after the writes queued so far; its index in ``results``."""
-        return self.queue_read("LRANGE", dk.history(run_id), first, last)
-
-    def drop_claim(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
-        """The claim is over: drop its lease, and the member itself in case an ended lease
-        had already put it back on its list (a claimer slower than its lease)."""
-        tl_key = dk.task_list(kind, task_list)
-        self.zrem(dk.inflight, inflight_member(tl_key, member))
-        self.zrem(tl_key, member)
-
-    def set(self, key: str, value: Any) -> None:
+    def _set(self, key: str, value: Any) -> None:
         self._write("SET", key, value)
 
-    def delete(self, *keys: str) -> None:
+    def _delete(self, *keys: str) -> None:
         self._write("DEL", *keys)
 
-    def rpush(self, key: str, *values: Any) -> None:
+    def _rpush(self, key: str, *values: Any) -> None:
         self._write("RPUSH", key, *values)
 
-    def ltrim(self, key: str, start: int, end: int) -> None:
+    def _ltrim(self, key: str, start: int, end: int) -> None:
         self._write("LTRIM", key, start, end)
 
-    def zadd(self, key: str, mapping: dict[str, float]) -> None:
+    def _zadd(self, key: str, mapping: dict[str, float]) -> None:
         args: list[Any] = []
         for member, score in mapping.items():
             args.extend((repr(float(score)), member))
         self._write("ZADD", key, *args)
 
-    def zrem(self, key: str, *members: str) -> None:
+    def _zrem(self, key: str, *members: str) -> None:
         self._write("ZREM", key, *members)
 
-    def sadd(self, key: str, *members: str) -> None:
+    def _sadd(self, key: str, *members: str) -> None:
         self._write("SADD", key, *members)
 
-    def srem(self, key: str, *members: str) -> None:
+    def _srem(self, key: str, *members: str) -> None:
         self._write("SREM", key, *members)
 
-    def hset(self, key: str, field: str | None = None, value: Any = None, mapping: dict[Any, Any] | None = None) -> None:
+    def _hset(self, key: str, field: str | None = None, value: Any = None, mapping: dict[Any, Any] | None = None) -> None:
         args: list[Any] = []
         if field is not None:
             args.extend((field, value))
@@ -738,11 +725,8 @@ class Tx:
             args.extend((k, v))
         self._write("HSET", key, *args)
 
-    def hdel(self, key: str, *fields: str) -> None:
+    def _hdel(self, key: str, *fields: str) -> None:
         self._write("HDEL", key, *fields)
-
-    def expire(self, key: str, seconds: int) -> None:
-        self._write("EXPIRE", key, seconds)
 
     def finish(self) -> None:
         """EXEC the queued writes, or just end the WATCH if there were none."""
