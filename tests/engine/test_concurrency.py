@@ -1266,7 +1266,7 @@ def test_task_claimed_by_a_killed_poller_is_still_pending(
         assert _count_pending(swf, kind) == 1, (
             "a scheduled, unstarted task is not counted while its claim lasts"
         )
-        time.sleep(LEASE + 0.2)
+        time.sleep(LEASE + 0.2)  # past the lease's end, which only the clock marks (a late wake is no harm)
         assert _count_pending(swf, kind) == 1, (
             "a scheduled, unstarted task is not counted after its lease ended"
         )
@@ -1414,7 +1414,7 @@ def test_claimer_that_overruns_its_lease(
             rival_got = answer.get("startedEventId", 0)
             waiter.close()
         else:
-            time.sleep(LEASE + 0.2)
+            time.sleep(LEASE + 0.2)  # past the slow claimer's lease end, which only the clock marks
             swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})  # nothing to decide
         child.join(PAUSE + 10)
         assert child.exitcode == 0
