@@ -1,4 +1,4 @@
-"""The Redis store: the only module of the engine that talks to Redis directly.
+"""The Redis store: the only module of flowser's backends that imports redis.
 
 Atomicity: every state change to an execution is one optimistic transaction
 (``WATCH`` the run's state key, read, compute the transition in Python,
@@ -74,7 +74,7 @@ def unpack(data: Any) -> Any:
 
 
 class RedisStore:
-    """A Redis connection pool plus the engine's transaction and claim primitives."""
+    """A Redis connection pool, with the engine's reads and writes by name, its transactions and its claims."""
 
     def __init__(self, client: redis.Redis, *, owner: Any = None, check_version: bool = True) -> None:
         self.redis = client
