@@ -41,7 +41,9 @@ class Store:
         return event_id
 
     def schedule_decision(self, run: dict[str, Any]) -> None:
-        if run["open"] and not run["dsched"] and not run["dstarted"]:
+        if run["dstarted"]:
+            run["again"] = True  # scheduled when the started one completes, as SWF does
+        elif run["open"] and not run["dsched"]:
             run["dsched"] = self.add(run, "DecisionTaskScheduled", {"taskList": {"name": run["tl"]}, "startToCloseTimeout": "60"})
             self.decisions.append(run["rid"])
             self.lock.notify_all()
@@ -117,6 +119,7 @@ class Store:
                 attrs["executionContext"] = p["executionContext"]
             completed = self.add(run, "DecisionTaskCompleted", attrs)
             run["prev"], run["dstarted"] = int(started), 0
+            again, run["again"] = run.get("again", False), False
             for d in p.get("decisions", []):
                 if d["decisionType"] == "ScheduleActivityTask":
                     a = d["scheduleActivityTaskDecisionAttributes"]
@@ -129,6 +132,8 @@ class Store:
                 elif d["decisionType"] == "CompleteWorkflowExecution":
                     self.add(run, "WorkflowExecutionCompleted", {"decisionTaskCompletedEventId": completed})
                     run["open"] = False
+            if again:
+                self.schedule_decision(run)
             self.lock.notify_all()
         return {}
 
