@@ -20,6 +20,7 @@ that several go in one round trip (``Tx.read_many``).
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import threading
 import time
@@ -95,7 +96,9 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, *, owner: Any = None) -> RedisStore:
         # every held long poll blocks one connection: no small pool cap (redis-py's default is 100)
-        client = redis.Redis.from_url(url, socket_timeout=None, health_check_interval=0, max_connections=MAX_CONNECTIONS)
+        client = redis.Redis.from_url(
+            url, socket_timeout=None, health_check_interval=0, max_connections=MAX_CONNECTIONS, **_client_name()
+        )
         return cls(client, owner=owner)
 
     def check_version(self) -> None:
@@ -757,6 +760,24 @@ class Tx:
             if isinstance(reply, redis.ResponseError):
                 raise reply
         self.results = [executed[i] for i in self._queued_reads]
+
+
+@functools.lru_cache(maxsize=1)
+def _client_name() -> dict[str, Any]:
+    """How connections name themselves to Redis (CLIENT SETINFO), worked out once.
+
+    Left to itself, redis-py (8.x) reads its own version from the installed
+    package's metadata for every new connection: about 2 ms of CPU each, paid
+    1,000 times by 1,000 held polls.
+    """
+    try:
+        from importlib.metadata import version
+
+        from redis.driver_info import DriverInfo
+
+        return {"driver_info": DriverInfo(name="flowser", lib_version=version("redis"))}
+    except Exception:  # an older redis-py: it takes lib_name/lib_version, and caches nothing either
+        return {}
 
 
 def _pack(conn: Any, commands: list[tuple[Any, ...]]) -> list[bytes]:
