@@ -22,6 +22,7 @@ import logging
 import re
 import selectors
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -324,7 +325,7 @@ class HttpServer:
             pass
 
     def _admit(self, sock: socket.socket, peer: tuple[str, int]) -> None:
-        sock.setblocking(True)
+        sock.setblocking(True)  # deadlines are the kernel's (SO_RCVTIMEO, SO_SNDTIMEO): see _Connection
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -391,6 +392,9 @@ class _Connection:
     """Bytes of the next request were in before the last answer was sent (pipelining, or a shared connection)."""
     pipelined: bool = False
     """The request being handled is such a request."""
+    http10: bool = False
+    write_deadline: float = 0.0
+    """The SO_SNDTIMEO in force (0: none yet)."""
 
     # -- life ---------------------------------------------------------------------------
     def serve(self) -> None:
@@ -454,12 +458,7 @@ class _Connection:
 
     def _peek(self) -> bytes:
         """The next byte the peer sent, left unread; b"" if it closed; BlockingIOError if there is none yet."""
-        timeout = self.sock.gettimeout()
-        self.sock.setblocking(False)  # with a timeout set, recv would wait for data first
-        try:
-            return self.sock.recv(1, socket.MSG_PEEK)
-        finally:
-            self.sock.settimeout(timeout)
+        return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
 
     @contextmanager
     def watch(self, on_gone: Callable[[], None]) -> Iterator[None]:
@@ -479,15 +478,28 @@ class _Connection:
         except OSError:
             return False
 
+    # -- deadlines ----------------------------------------------------------------------
+    # The socket stays blocking and the kernel enforces each deadline (SO_RCVTIMEO and
+    # SO_SNDTIMEO; a read or write past it fails with EAGAIN). A Python socket timeout
+    # would cost a poll() before every recv and send and an ioctl per settimeout, each
+    # a release of the GIL: under load, every release is a handoff between threads.
+    def _read_deadline(self, seconds: float) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+
+    def _write_deadline(self, seconds: float) -> None:
+        if seconds != self.write_deadline:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(seconds))
+            self.write_deadline = seconds
+
     # -- reading ------------------------------------------------------------------------
     def _fill(self, deadline: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _Timeout()
-        self.sock.settimeout(remaining)
+        self._read_deadline(remaining)
         try:
             data = self.sock.recv(65536)
-        except TimeoutError as exc:
+        except (BlockingIOError, TimeoutError) as exc:  # EAGAIN: SO_RCVTIMEO passed
             raise _Timeout() from exc
         if not data:
             raise _Closed()
@@ -554,6 +566,7 @@ class _Connection:
             raise _Interleaved()
         self.pipelined, self.next_was_sent_early = self.next_was_sent_early, False
         method, target, version, headers = _parse_head(head)
+        self.http10 = version == "HTTP/1.0"
         keep = _keep_alive(version, headers.get("connection", ""))
         path, query = _split_target(target)
         body = self._read_body(headers, limits)
@@ -590,7 +603,7 @@ class _Connection:
 
     def _continue(self, headers: dict[str, str]) -> None:
         if headers.get("expect", "").lower() == "100-continue":
-            self.sock.settimeout(self.server.limits.write_timeout)
+            self._write_deadline(self.server.limits.write_timeout)
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _read_chunked(self, deadline: float, limits: Limits) -> bytes:
@@ -644,7 +657,7 @@ class _Connection:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self.sock.settimeout(remaining)
+            self._read_deadline(remaining)
             try:
                 data = self.sock.recv(65536)
             except OSError:
@@ -665,12 +678,21 @@ class _Connection:
             lines.append(f"{name}: {value}")
         lines.append(f"Content-Length: {len(response.body)}")
         lines.append(f"Date: {_http_date()}")
-        lines.append("Connection: keep-alive" if keep else "Connection: close")
+        if not keep:
+            lines.append("Connection: close")
+        elif self.http10:
+            lines.append("Connection: keep-alive")  # HTTP/1.1 keeps the connection without saying so
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         if not head_only:
             data += response.body
-        self.sock.settimeout(self.server.limits.write_timeout)
+        self._write_deadline(self.server.limits.write_timeout)
         self.sock.sendall(data)
+
+
+def _timeval(seconds: float) -> bytes:
+    """A struct timeval for SO_RCVTIMEO/SO_SNDTIMEO; at least 1 µs (0 would mean no deadline)."""
+    micros = max(int(seconds * 1_000_000), 1)
+    return struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
 
 
 def _head_end(buf: bytearray) -> tuple[int, int]:
