@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
         from backends.local.embedded import EmbeddedRedis
 
-        with tempfile.TemporaryDirectory(prefix="flb", dir="/tmp") as data_dir:
+        with tempfile.TemporaryDirectory(prefix="flb", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
             server = EmbeddedRedis.acquire(data_dir)
             try:
                 redis_pid = int(redis.Redis.from_url(server.url).info("server")["process_id"])
