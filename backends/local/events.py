@@ -9,8 +9,8 @@ The wire form of the event, ``{"eventId":..,"eventTimestamp":..,"eventType":..,
 bytes (``event_json``), so a page of 1,000 events is answered with no JSON
 decoding or encoding per event, and the stored entry leaves out what the
 wire form repeats (member names, the attributes key): about 70 bytes less per
-event. Entries written by earlier versions (an event's full JSON, or msgpack)
-are still read.
+event. Entries written by the engine's first versions (msgpack) are still
+read.
 """
 
 from __future__ import annotations
@@ -45,14 +45,12 @@ def event_json(raw: bytes) -> bytes:
         event_id, event_type, timestamp, attributes = raw.split(b"|", 3)
         member = _attributes_member(event_type)
         return b'{"eventId":%b,"eventTimestamp":%b,"eventType":"%b%b%b}' % (event_id, timestamp, event_type, member, attributes)
-    if raw[:1] == b"{":
-        return raw
-    return _dumps(unpack(raw)).encode()  # msgpack, as earlier versions stored events
+    return _dumps(unpack(raw)).encode()  # msgpack, as the first versions stored events
 
 
 def load_event(raw: bytes) -> dict[str, Any]:
     """A stored event as a dict."""
-    if raw[:1] in _DIGITS or raw[:1] == b"{":
+    if raw[:1] in _DIGITS:
         return dict(json.loads(event_json(raw)))
     return dict(unpack(raw))
 

@@ -50,7 +50,7 @@ def test_reopening_the_data_directory_finds_everything(tmp_path: Any) -> None:
 
 
 def test_histories_stored_by_earlier_versions_still_read(swf: Any, redis_client: Any) -> None:
-    """Events are stored compactly (``backends.local.events``); earlier versions stored msgpack or full JSON."""
+    """Events are stored compactly (``backends.local.events``); the first versions stored msgpack."""
     import msgpack
 
     from backends.local.events import event_json
@@ -69,10 +69,10 @@ def test_histories_stored_by_earlier_versions_still_read(swf: Any, redis_client:
     assert [raw.split(b"|", 1)[0] for raw in stored] == [str(i).encode() for i in range(1, len(stored) + 1)]
     before = history(swf, run_id, "old")
     assert before[0]["workflowExecutionStartedEventAttributes"]["input"] == "in|put"
-    # rewrite the history as earlier versions stored it: msgpack events, then full-JSON ones
+    # rewrite the history as the first versions stored it: msgpack events
     redis_client.delete(key)
-    old = [msgpack.packb(json.loads(event_json(raw)), use_bin_type=True) for raw in stored[:3]]
-    redis_client.rpush(key, *old, *[event_json(raw) for raw in stored[3:]])
+    old = [msgpack.packb(json.loads(event_json(raw)), use_bin_type=True) for raw in stored]
+    redis_client.rpush(key, *old)
 
     assert history(swf, run_id, "old") == before
     newest = swf.get_workflow_execution_history(
@@ -80,7 +80,7 @@ def test_histories_stored_by_earlier_versions_still_read(swf: Any, redis_client:
     )
     assert [e["eventId"] for e in newest["events"]] == [before[-1]["eventId"], before[-2]["eventId"]]
     activity = swf.poll_for_activity_task(domain="test", taskList={"name": "workers"})
-    assert (activity["activityId"], activity["input"]) == ("a1", "j|o|b")  # read from the full-JSON Scheduled event
+    assert (activity["activityId"], activity["input"]) == ("a1", "j|o|b")  # read from the msgpack Scheduled event
     swf.respond_activity_task_completed(taskToken=activity["taskToken"], result="done")
     task = poll_decision(swf)
     assert task["events"][: len(before)] == before  # old and new events, one page

@@ -31,9 +31,9 @@ def test_an_event_reads_back_as_it_was_written(event: dict) -> None:
 
 @pytest.mark.parametrize("event", EVENTS[1:], ids=lambda e: e["eventType"])
 def test_events_of_earlier_versions_read_the_same(event: dict) -> None:
-    for raw in (msgpack.packb(event, use_bin_type=True), json.dumps(event, separators=(",", ":")).encode()):
-        assert load_event(raw) == event
-        assert json.loads(event_json(raw)) == event
+    raw = msgpack.packb(event, use_bin_type=True)
+    assert load_event(raw) == event
+    assert json.loads(event_json(raw)) == event
 
 
 def test_a_page_splices_and_decodes_in_answer_order() -> None:
