@@ -140,7 +140,7 @@ class App:
         same fault, before reading anything, whatever domain it names.
         """
         if not key.allows_action(operation):
-            return self._denied(key, operation, self._arn("*"))
+            return self._denied(key, operation, self.engine.arn("*"))
         if not key.limits_domains or operation == "ListDomains":
             return None
         try:
@@ -161,11 +161,8 @@ class App:
         else:
             domain = params["name"] if operation in DOMAIN_BY_NAME else params["domain"]
         if not key.allows_domain(domain):
-            return self._denied(key, operation, self._arn(domain))
+            return self._denied(key, operation, self.engine.arn(domain))
         return None
-
-    def _arn(self, domain: str) -> str:
-        return f"arn:aws:swf:{self.engine.region()}:{self.engine.config.account}:/domain/{domain}"
 
     def _denied(self, key: AccessKey, operation: str, resource: str) -> Response:
         err = denied(key, operation, resource)

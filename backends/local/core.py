@@ -149,10 +149,14 @@ class Core:
         return caller.signed_region.get() or self.config.region
 
     def arn(self, name: str) -> str:
-        return f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/{name}"
+        """A domain's ARN (the one ARN builder: the engine's answers and the HTTP server's refusals)."""
+        return self._arn_prefix() + name
+
+    def _arn_prefix(self) -> str:
+        return f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/"
 
     def domain_of_arn(self, arn: str) -> str:
-        prefix = f"arn:aws:swf:{self.region()}:{self.config.account}:/domain/"
+        prefix = self._arn_prefix()
         if not arn.startswith(prefix) or len(arn) == len(prefix):
             raise UnknownResourceFault(f"Unknown resource: {arn}")
         return arn[len(prefix) :]
