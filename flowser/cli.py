@@ -51,10 +51,9 @@ def _reset(argv: list[str]) -> int:
     import re
     from pathlib import Path
 
-    import redis
-
     from backends.local import reset
     from backends.local.embedded import EmbeddedRedis, EmbeddedRedisError, default_data_dir
+    from backends.local.store import RedisStore, StoreError
 
     parser = argparse.ArgumentParser(
         prog="flowser reset",
@@ -81,14 +80,14 @@ def _reset(argv: list[str]) -> int:
             url = server.url
         else:
             where = re.sub(r"//[^/@]*@", "//", url)  # no password in messages
-        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
+        client = RedisStore.from_url(url, connect_timeout=5, check_version=False)
         domains, keys = reset.inventory(client)
         question = f"Delete all flowser data in {where} ({domains} domain(s), {keys} key(s))? Servers keep running. [y/N] "
         if not args.yes and not _confirmed(question):
             print("flowser reset: not confirmed, nothing deleted (--yes skips the question)", file=sys.stderr)
             return 1
         wiped = reset.wipe(client)
-    except (redis.RedisError, EmbeddedRedisError, ValueError, OSError) as exc:
+    except (StoreError, EmbeddedRedisError, ValueError, OSError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"flowser reset: cannot reach {where}: {reason}", file=sys.stderr)
         return 2
