@@ -13,6 +13,7 @@ from .keys import DomainKeys
 from .observers import TaskStarted
 from .polling import Polling
 from .run import Run, deadline, parse_member
+from .state import Activity
 from .store import Tx, read_event
 
 
@@ -34,22 +35,22 @@ class ActivityTasks:
 
             def change(run: Run, tx: Tx) -> tuple[int, str, dict[str, Any], str] | None:
                 self.polling.unless_poller_gone(dk, "a", task_list, member)
-                act = run.s["acts"].get(str(scheduled))
+                act = run.state.activities.get(scheduled)
                 scheduled_event = tx.prefetched[0]
                 tx.multi()
                 tx.drop_claim(dk, "a", task_list, member)
-                if not run.is_open or act is None or act["st"] or act.get("m") != member:
+                if not run.is_open or act is None or act.started_event_id or act.task_member != member:
                     return None
                 attrs: dict[str, Any] = {"scheduledEventId": scheduled}
                 if identity is not None:
                     attrs["identity"] = identity
                 started = run.add("ActivityTaskStarted", attrs)
-                act["st"] = started
-                act["m"] = None
-                run.s["lat"] = run.now
+                act.started_event_id = started
+                act.task_member = None
+                run.state.latest_activity_time = run.now
                 ev = load_event(scheduled_event)["activityTaskScheduledEventAttributes"]
                 self._on_activity_started(run, act, scheduled, ev)
-                return started, act["id"], ev, run.workflow_id
+                return started, act.activity_id, ev, run.workflow_id
 
             try:
                 result = self.core.transition(
@@ -80,7 +81,7 @@ class ActivityTasks:
         return dict(task)
 
     def _on_activity_started(
-        self, run: Run, act: dict[str, Any], scheduled: int, scheduled_attrs: dict[str, Any]
+        self, run: Run, act: Activity, scheduled: int, scheduled_attrs: dict[str, Any]
     ) -> None:
         """Deadlines that start with the task (START_TO_CLOSE, HEARTBEAT); SCHEDULE_TO_START ends."""
         rid = run.run_id
@@ -91,24 +92,24 @@ class ActivityTasks:
             effects.deadlines_add[deadline("a2st", rid, int(scheduled))] = run.now + start_to_close
         heartbeat = seconds(scheduled_attrs.get("heartbeatTimeout"))
         if heartbeat is not None:
-            act["hbs"] = heartbeat
+            act.heartbeat_timeout = heartbeat
             effects.deadlines_add[deadline("a3hb", rid, int(scheduled))] = run.now + heartbeat
 
-    def _activity_transition(self, token: str, change: Callable[[Run, dict[str, Any], int, int], Any]) -> Any:
+    def _activity_transition(self, token: str, change: Callable[[Run, Activity, int, int], Any]) -> Any:
         domain, run_id, scheduled, started = tokens.decode_task(token, "a")
         dk = DomainKeys(domain)
 
         def body(run: Run, _tx: Tx) -> Any:
-            act = run.s["acts"].get(str(scheduled))
-            if not run.is_open or act is None or act["st"] != started:
+            act = run.state.activities.get(scheduled)
+            if not run.is_open or act is None or act.started_event_id != started:
                 raise UnknownResourceFault(f"Unknown activity, scheduledEventId = {scheduled}")
             return change(run, act, scheduled, started)
 
         return self.core.transition(dk, run_id, body)
 
     def _close_activity(self, run: Run, scheduled: int, event_type: str, attrs: dict[str, Any]) -> None:
-        del run.s["acts"][str(scheduled)]
-        run.s["lat"] = run.now
+        del run.state.activities[scheduled]
+        run.state.latest_activity_time = run.now
         rid = run.run_id
         run.effects.deadlines_remove.update(
             {deadline(k, rid, int(scheduled)) for k in ("a4ss", "a1sc", "a2st", "a3hb")}
@@ -116,7 +117,7 @@ class ActivityTasks:
         run.add(event_type, attrs)
 
     def respond_activity_task_completed(self, p: dict[str, Any]) -> dict[str, Any]:
-        def change(run: Run, act: dict[str, Any], scheduled: int, started: int) -> None:
+        def change(run: Run, act: Activity, scheduled: int, started: int) -> None:
             attrs: dict[str, Any] = {k: p[k] for k in ("result",) if k in p}
             attrs.update(scheduledEventId=scheduled, startedEventId=started)
             self._close_activity(run, scheduled, "ActivityTaskCompleted", attrs)
@@ -125,7 +126,7 @@ class ActivityTasks:
         return {}
 
     def respond_activity_task_failed(self, p: dict[str, Any]) -> dict[str, Any]:
-        def change(run: Run, act: dict[str, Any], scheduled: int, started: int) -> None:
+        def change(run: Run, act: Activity, scheduled: int, started: int) -> None:
             attrs: dict[str, Any] = {k: p[k] for k in ("reason", "details") if k in p}
             attrs.update(scheduledEventId=scheduled, startedEventId=started)
             self._close_activity(run, scheduled, "ActivityTaskFailed", attrs)
@@ -134,23 +135,22 @@ class ActivityTasks:
         return {}
 
     def respond_activity_task_canceled(self, p: dict[str, Any]) -> dict[str, Any]:
-        def change(run: Run, act: dict[str, Any], scheduled: int, started: int) -> None:
+        def change(run: Run, act: Activity, scheduled: int, started: int) -> None:
             attrs: dict[str, Any] = {k: p[k] for k in ("details",) if k in p}
             attrs.update(scheduledEventId=scheduled, startedEventId=started)
-            if act["cr"]:
-                attrs["latestCancelRequestedEventId"] = act["cr"]
+            if act.cancel_requested_event_id:
+                attrs["latestCancelRequestedEventId"] = act.cancel_requested_event_id
             self._close_activity(run, scheduled, "ActivityTaskCanceled", attrs)
 
         self._activity_transition(p["taskToken"], change)
         return {}
 
     def record_activity_task_heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
-        def change(run: Run, act: dict[str, Any], scheduled: int, started: int) -> bool:
+        def change(run: Run, act: Activity, scheduled: int, started: int) -> bool:
             if "details" in p:
-                act["hb"] = p["details"]
-            scheduled_timeout = act.get("hbs")
-            if scheduled_timeout:
-                run.effects.deadlines_add[deadline("a3hb", run.run_id, int(scheduled))] = run.now + scheduled_timeout
-            return bool(act["cr"])
+                act.heartbeat_details = p["details"]
+            if act.heartbeat_timeout:
+                run.effects.deadlines_add[deadline("a3hb", run.run_id, scheduled)] = run.now + act.heartbeat_timeout
+            return bool(act.cancel_requested_event_id)
 
         return {"cancelRequested": self._activity_transition(p["taskToken"], change)}

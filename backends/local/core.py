@@ -29,7 +29,8 @@ from .keys import DomainKeys
 from .observers import Observer, TransitionCommitted
 from .paging import make_token, page_size, query_digest, read_token
 from .reset import DomainCache
-from .run import Run, apply_event_limit, deadline, ms, run_deadlines
+from .run import Run, apply_event_limit, closing_deadlines, deadline, ms, run_deadlines
+from .state import RunState
 from .store import Read, RedisStore, Tx, read_run, unpack
 
 log = logging.getLogger("flowser.engine")
@@ -81,6 +82,11 @@ def seconds(value: str | None) -> float | None:
     if value is None or value == "NONE":
         return None
     return float(int(value))
+
+
+def load_run(raw: bytes, now: float) -> Run:
+    """A run read as bytes in a transaction (``store.read_run``), ready for a transition at ``now``."""
+    return Run(RunState.load(unpack(raw)), now)
 
 
 def check_year(p: dict[str, Any], member: str) -> None:
@@ -162,10 +168,10 @@ class Core:
         return arn[len(prefix) :]
 
     def load(self, dk: DomainKeys, run_id: str) -> Run | None:
-        state = self.store.run_state(dk, run_id)
-        if state is None:
+        stored = self.store.run_state(dk, run_id)
+        if stored is None:
             return None
-        return Run(state, self.clock.now())
+        return Run(RunState.load(stored), self.clock.now())
 
     def execution(self, p: dict[str, Any]) -> tuple[DomainKeys, Run]:
         """The run ``p["execution"]`` names (open, or closed within retention)."""
@@ -181,14 +187,14 @@ class Core:
         """Queue a transition's writes: state, new events, task lists, deadlines, indexes."""
         run.effects.written = True
         apply_event_limit(run, self.config.limits.history_events)
-        s = run.s
-        rid = run.run_id
-        tx.put_run(dk, rid, s)
+        state = run.state
+        rid = state.run_id
+        tx.put_run(dk, rid, state.dump())
         if run.events:
             tx.append_events(dk, rid, [dump_event(e) for e in run.events])
         effects = run.effects
         if created:
-            tx.index_open_run(dk, rid, run.workflow_id, s["type"][0], s["tags"], s["start"])
+            tx.index_open_run(dk, rid, state.workflow_id, state.workflow_type[0], state.tags, state.start_time)
         dropped = set(effects.dequeue)
         for kind, task_list, member in dropped.difference(effects.enqueue):
             tx.remove_task(dk, kind, task_list, member)
@@ -204,18 +210,12 @@ class Core:
         for (kind, task_list), members in by_list.items():  # a fan-out is 3 commands per list
             tx.add_tasks(dk, kind, task_list, list(members))
         if effects.closed:
-            effects.deadlines_remove.update(run_deadlines(s))
-            tx.index_closed_run(dk, rid, run.workflow_id, s["cs"], s["start"], s["close"])
+            assert state.close_status is not None and state.close_time is not None
+            effects.deadlines_remove.update(run_deadlines(state))
+            tx.index_closed_run(dk, rid, state.workflow_id, state.close_status, state.start_time, state.close_time)
             retention = self.retention_days(dk.domain)
-            effects.deadlines_add[deadline("purge", rid)] = s["close"] + retention * 86400
-            if s.get("parent") and s["cs"] != "CONTINUED_AS_NEW":
-                effects.deadlines_add[deadline("chc", rid)] = s["close"]  # outbox: tell the parent
-            policy = s.get("policy")
-            if policy in ("TERMINATE", "REQUEST_CANCEL"):
-                kind = "cpt" if policy == "TERMINATE" else "cpc"
-                for child in s.get("children", {}).values():
-                    if child["rid"]:
-                        effects.deadlines_add[deadline(kind, child['rid'])] = s["close"]
+            effects.deadlines_add[deadline("purge", rid)] = state.close_time + retention * 86400
+            effects.deadlines_add.update(closing_deadlines(state))  # outbox: the parent, the child policy
         if effects.deadlines_remove:
             for member in effects.deadlines_remove.intersection(effects.deadlines_add):
                 del effects.deadlines_add[member]  # set and withdrawn in one transition
@@ -260,7 +260,7 @@ class Core:
             raw, *tx.prefetched = tx.read_many(read_run(dk, run_id), *also_read)
             if raw is None:
                 raise UnknownResourceFault(f"Unknown execution: runId={run_id}")
-            run = Run(unpack(raw), self.clock.now())
+            run = load_run(raw, self.clock.now())
             result = change(run, tx)
             if not tx.explicit_transaction:
                 tx.multi()

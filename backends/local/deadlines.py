@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import relations, timeouts
-from .core import Core
+from .core import Core, load_run
 from .keys import DomainKeys
 from .observers import DeadlineFired
 from .run import Run, deadline, ms
-from .store import Tx, read_deadline, read_open_run_id, read_run, unpack
+from .state import RunState
+from .store import Tx, read_deadline, read_open_run_id, read_run
 
 FIRE_BATCH = 64
 class Deadlines:
@@ -61,11 +60,11 @@ class Deadlines:
                 tx.watch_run(dk, run_id)
             replies = tx.read_many(*(read_deadline(dk, m) for m in members), *(read_run(dk, r) for r in run_ids))
             scores, raws = replies[: len(members)], replies[len(members) :]
-            runs = {r: Run(unpack(raw), now) for r, raw in zip(run_ids, raws, strict=True) if raw is not None}
+            runs = {r: load_run(raw, now) for r, raw in zip(run_ids, raws, strict=True) if raw is not None}
             changed: dict[str, Run] = {}
             dropped: list[str] = []
             moved: dict[str, float] = {}
-            purged: list[dict[str, Any]] = []
+            purged: list[RunState] = []
             fired = 0
             for member, score in zip(members, scores, strict=True):
                 if score is None or score > now:
@@ -77,10 +76,10 @@ class Deadlines:
                     continue
                 run.now = ms(score)  # the event carries its deadline
                 if kind == "purge":
-                    purged.append(runs.pop(run_id).s)
+                    purged.append(runs.pop(run_id).state)
                     changed.pop(run_id, None)
                     fired += 1
-                elif kind in ("cpt", "cpc") and run.s["cs"] == "CONTINUED_AS_NEW":
+                elif kind in ("cpt", "cpc") and run.state.close_status == "CONTINUED_AS_NEW":
                     # the child went on as a new run: the policy follows it there
                     current = tx.read(read_open_run_id(dk, run.workflow_id))
                     if current is not None:
@@ -91,7 +90,9 @@ class Deadlines:
                     engine.note(DeadlineFired(dk.domain, run_id, kind))
             tx.multi()
             for state in purged:  # past its retention: the run vanishes with its history and index entries
-                tx.purge_run(dk, state["rid"], state["wid"], state["type"][0], state["tags"], state["cs"])
+                tx.purge_run(
+                    dk, state.run_id, state.workflow_id, state.workflow_type[0], state.tags, state.close_status
+                )
             for run in changed.values():
                 engine.write_run(tx, dk, run)
             if dropped:

@@ -37,18 +37,24 @@ class DecisionTasks:
 
             def change(run: Run, tx: Tx) -> dict[str, Any] | None:
                 self.polling.unless_poller_gone(dk, "d", task_list, member)
-                dt = run.s["dt"]
+                dt = run.state.decision_task
                 tx.multi()
                 tx.drop_claim(dk, "d", task_list, member)
-                if not run.is_open or dt["sched"] != scheduled or dt["started"] or dt.get("m") != member:
+                if (
+                    not run.is_open
+                    or dt.scheduled_event_id != scheduled
+                    or dt.started_event_id
+                    or dt.task_member != member
+                ):
                     return None
                 started = run.start_decision_task(identity)
-                timeout = seconds(run.s["cfg"]["taskStartToCloseTimeout"])
+                timeout = seconds(run.state.config["taskStartToCloseTimeout"])
                 if timeout is not None:
                     run.effects.deadlines_add[deadline("dto", run_id, int(started))] = run.now + timeout
                 self.core.write_run(tx, dk, run)
                 # the first page is read in the same EXEC, after the DecisionTaskStarted it ends with
-                first = dt["prev"] if (p.get("startAtPreviousStartedEvent") and dt["prev"]) else 1
+                prev = dt.previous_started_event_id
+                first = prev if (p.get("startAtPreviousStartedEvent") and prev) else 1
                 query = ("DecisionPage", dk.domain, run_id, started, p.get("reverseOrder"), first)
                 read, reverse, page_token = self.core.page_plan(dk, run_id, first, started, p, query)
                 index = tx.queue_history_range(dk, run_id, *read) if read else None
@@ -65,8 +71,10 @@ class DecisionTasks:
             return self.polling.empty_answer({"previousStartedEventId": 0, "startedEventId": 0})
         run = claimed["run"]
         if self.core.observers:
-            dt = run.s["dt"]
-            self.core.publish(TaskStarted(dk.domain, "d", task_list, run.run_id, dt["ssched"], dt["started"]))
+            dt = run.state.decision_task
+            self.core.publish(
+                TaskStarted(dk.domain, "d", task_list, run.run_id, dt.started_scheduled_event_id, dt.started_event_id)
+            )
         index = claimed["index"]
         raw = claimed["tx"].results[index] if index is not None else []
         events = EventPage(raw, claimed["reverse"])
@@ -75,10 +83,10 @@ class DecisionTasks:
     def _decision_task(
         self, dk: DomainKeys, run: Run, events: EventPage, page_token: str | None
     ) -> dict[str, Any]:
-        dt = run.s["dt"]
-        started = dt["started"]
-        prev = dt["prev"]
-        token = tokens.encode_task(dk.domain, run.run_id, "d", dt["ssched"], started)
+        dt = run.state.decision_task
+        started = dt.started_event_id
+        prev = dt.previous_started_event_id
+        token = tokens.encode_task(dk.domain, run.run_id, "d", dt.started_scheduled_event_id, started)
         out: dict[str, Any] = {
             "taskToken": token,
             "startedEventId": started,
@@ -136,8 +144,8 @@ class DecisionTasks:
             open_executions = self.core.store.open_count(dk)
 
         def change(run: Run, tx: Tx) -> None:
-            dt = run.s["dt"]
-            if not run.is_open or dt["started"] != started:
+            dt = run.state.decision_task
+            if not run.is_open or dt.started_event_id != started:
                 raise UnknownResourceFault(f"Unknown decision task, scheduledEventId = {scheduled}")
             if wanted_activities:
                 activity_types.update(
@@ -148,18 +156,18 @@ class DecisionTasks:
             attrs: dict[str, Any] = {}
             if "executionContext" in p:
                 attrs["executionContext"] = p["executionContext"]
-                run.s["ctx"] = p["executionContext"]
-            attrs["scheduledEventId"] = dt["ssched"]
+                run.state.execution_context = p["executionContext"]
+            attrs["scheduledEventId"] = dt.started_scheduled_event_id
             attrs["startedEventId"] = started
             if "taskList" in p:
                 attrs["taskList"] = p["taskList"]
-                dt["tl"] = p["taskList"]["name"]
+                dt.override_task_list = p["taskList"]["name"]
                 limit = p.get("taskListScheduleToStartTimeout")
-                dt["tlt"] = limit if limit not in (None, "NONE") else None
+                dt.override_schedule_to_start = limit if limit not in (None, "NONE") else None
             if "taskListScheduleToStartTimeout" in p:
                 attrs["taskListScheduleToStartTimeout"] = p["taskListScheduleToStartTimeout"]
             completed = run.add("DecisionTaskCompleted", attrs)
-            dt["prev"] = started
+            dt.previous_started_event_id = started
             run.effects.deadlines_remove.add(deadline("dto", run_id, int(started)))
             ctx = decision_rules.DecisionContext(
                 activity_types,
@@ -195,7 +203,8 @@ class DecisionTasks:
             else:  # ContinueAsNew: the run's own type name, maybe another version
                 run = self.core.load(dk, run_id)
                 if run is not None:
-                    wanted.add((run.s["type"][0], a.get("workflowTypeVersion") or run.s["type"][1]))
+                    name, version = run.state.workflow_type
+                    wanted.add((name, a.get("workflowTypeVersion") or version))
         if not wanted:
             return {}
         keys = sorted(wanted)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .faults import ValidationException
 from .run import Run, deadline, task_member
+from .state import Activity, Child, LambdaTask, Timer
 
 CLOSE_DECISIONS = frozenset(
     {
@@ -79,7 +80,7 @@ def _schedule_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -
     activity_id = a["activityId"]
     key = (activity_type["name"], activity_type["version"])
     record = ctx.activity_types.get(key)
-    acts = run.s["acts"]
+    acts = run.state.activities
 
     def fail(cause: str) -> None:
         run.add(
@@ -96,7 +97,7 @@ def _schedule_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -
         return fail("ACTIVITY_TYPE_DOES_NOT_EXIST")
     if record["status"] != "REGISTERED":
         return fail("ACTIVITY_TYPE_DEPRECATED")
-    if any(act["id"] == activity_id for act in acts.values()):
+    if any(act.activity_id == activity_id for act in acts.values()):
         return fail("ACTIVITY_ID_ALREADY_IN_USE")
     if len(acts) >= ctx.limits.open_activities:
         return fail("OPEN_ACTIVITIES_LIMIT_EXCEEDED")
@@ -129,8 +130,8 @@ def _schedule_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -
     attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
     scheduled = run.add("ActivityTaskScheduled", attrs)
     member = task_member(int(priority or 0), run.now, run.run_id, scheduled)
-    acts[str(scheduled)] = {"id": activity_id, "tl": task_list["name"], "st": 0, "cr": 0, "m": member}
-    run.s["lat"] = run.now
+    acts[scheduled] = Activity(activity_id, task_list["name"], task_member=member)
+    run.state.latest_activity_time = run.now
     run.effects.enqueue.append(("a", task_list["name"], member))
     for kind, member_name in (("a4ss", "scheduleToStartTimeout"), ("a1sc", "scheduleToCloseTimeout")):
         if resolved[member_name] != "NONE":
@@ -139,8 +140,8 @@ def _schedule_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -
 
 def _request_cancel_activity_task(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     activity_id = a["activityId"]
-    acts = run.s["acts"]
-    found = next(((sid, act) for sid, act in acts.items() if act["id"] == activity_id), None)
+    acts = run.state.activities
+    found = next(((sid, act) for sid, act in acts.items() if act.activity_id == activity_id), None)
     if found is None:
         run.add(
             "RequestCancelActivityTaskFailed",
@@ -151,18 +152,18 @@ def _request_cancel_activity_task(run: Run, a: dict[str, Any], ctx: DecisionCont
     requested = run.add(
         "ActivityTaskCancelRequested", {"decisionTaskCompletedEventId": ctx.completed_event_id, "activityId": activity_id}
     )
-    act["cr"] = requested
-    if not act["st"]:
+    act.cancel_requested_event_id = requested
+    if not act.started_event_id:
         # never handed to a worker: it closes at once (docs/semantics.md)
-        if act.get("m"):
-            run.effects.dequeue.append(("a", act["tl"], act["m"]))
+        if act.task_member:
+            run.effects.dequeue.append(("a", act.task_list, act.task_member))
         del acts[sid]
-        run.s["lat"] = run.now
+        run.state.latest_activity_time = run.now
         run.add(
             "ActivityTaskCanceled",
-            {"scheduledEventId": int(sid), "startedEventId": 0, "latestCancelRequestedEventId": requested},
+            {"scheduledEventId": sid, "startedEventId": 0, "latestCancelRequestedEventId": requested},
         )
-        run.effects.deadlines_remove.update({deadline(k, run.run_id, int(sid)) for k in ("a4ss", "a1sc")})
+        run.effects.deadlines_remove.update({deadline(k, run.run_id, sid) for k in ("a4ss", "a1sc")})
 
 
 def _record_marker(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
@@ -175,7 +176,7 @@ def _record_marker(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
 
 def _close_blocked(run: Run, failed_event: str, ctx: DecisionContext) -> bool:
     """A close decision fails while a decision task is pending: new events arrived (§4.4.5)."""
-    if run.s["dt"]["sched"]:
+    if run.state.decision_task.scheduled_event_id:
         run.add(failed_event, {"cause": "UNHANDLED_DECISION", "decisionTaskCompletedEventId": ctx.completed_event_id})
         return True
     return False
@@ -211,7 +212,7 @@ def _cancel(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
 
 def _start_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     timer_id = a["timerId"]
-    timers = run.s["timers"]
+    timers = run.state.timers
     cause = None
     if timer_id in timers:
         cause = "TIMER_ID_ALREADY_IN_USE"
@@ -229,23 +230,23 @@ def _start_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     attrs["startToFireTimeout"] = a["startToFireTimeout"]
     attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
     started = run.add("TimerStarted", attrs)
-    timers[timer_id] = started
+    timers[timer_id] = Timer(timer_id, started)
     run.effects.deadlines_add[deadline("tmr", run.run_id, int(started))] = run.now + int(a["startToFireTimeout"])
 
 
 def _cancel_timer(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     timer_id = a["timerId"]
-    started = run.s["timers"].pop(timer_id, None)
-    if started is None:
+    timer = run.state.timers.pop(timer_id, None)
+    if timer is None:
         run.add(
             "CancelTimerFailed",
             {"timerId": timer_id, "cause": "TIMER_ID_UNKNOWN", "decisionTaskCompletedEventId": ctx.completed_event_id},
         )
         return
-    run.effects.deadlines_remove.add(deadline("tmr", run.run_id, int(started)))
+    run.effects.deadlines_remove.add(deadline("tmr", run.run_id, timer.started_event_id))
     run.add(
         "TimerCanceled",
-        {"timerId": timer_id, "startedEventId": started, "decisionTaskCompletedEventId": ctx.completed_event_id},
+        {"timerId": timer_id, "startedEventId": timer.started_event_id, "decisionTaskCompletedEventId": ctx.completed_event_id},
     )
 
 
@@ -268,7 +269,7 @@ def _workflow_settings(
 
 def _start_child(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     workflow_type = a["workflowType"]
-    children = run.s.setdefault("children", {})
+    children = run.state.children
     cfg, cause = _workflow_settings(run, a, ctx, workflow_type)
     if cause is None and len(children) >= ctx.limits.open_children:
         cause = "OPEN_CHILDREN_LIMIT_EXCEEDED"
@@ -303,13 +304,13 @@ def _start_child(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
         attrs["lambdaRole"] = cfg["lambdaRole"]
     initiated = run.add("StartChildWorkflowExecutionInitiated", attrs)
     ctx.open_executions += 1  # the child counts toward the domain's open runs from now on
-    children[str(initiated)] = {"wid": a["workflowId"], "type": [workflow_type["name"], workflow_type["version"]], "rid": None, "st": 0}
+    children[initiated] = Child(a["workflowId"], (workflow_type["name"], workflow_type["version"]))
     # an outbox entry, due now: the child starts right after this commit, or after a crash
     run.effects.deadlines_add[deadline("chs", run.run_id, int(initiated))] = run.now
 
 
 def _continue_as_new(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
-    name, version = run.s["type"]
+    name, version = run.state.workflow_type
     workflow_type = {"name": name, "version": a.get("workflowTypeVersion") or version}
     if _close_blocked(run, "ContinueAsNewWorkflowExecutionFailed", ctx):
         return
@@ -322,14 +323,14 @@ def _continue_as_new(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
         return
     assert ctx.new_run is not None
     new = ctx.new_run(
-        run.s["d"],
+        run.state.domain,
         run.workflow_id,
         workflow_type,
         cfg,
         a,
         run.now,
-        parent=run.s.get("parent"),
-        parent_initiated=run.s.get("pie", 0),
+        parent=run.state.parent,
+        parent_initiated=run.state.parent_initiated_event_id,
         continued_from=run.run_id,
     )
     attrs: dict[str, Any] = {}
@@ -377,9 +378,9 @@ def _request_cancel_external(run: Run, a: dict[str, Any], ctx: DecisionContext) 
 
 
 def _schedule_lambda(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
-    lambdas = run.s.setdefault("lambdas", {})
+    lambdas = run.state.lambda_tasks
     cause = None
-    if any(entry["id"] == a["id"] for entry in lambdas.values()):
+    if any(entry.lambda_id == a["id"] for entry in lambdas.values()):
         cause = "ID_ALREADY_IN_USE"
     elif len(lambdas) >= ctx.limits.open_lambdas:
         cause = "OPEN_LAMBDA_FUNCTIONS_LIMIT_EXCEEDED"
@@ -396,7 +397,7 @@ def _schedule_lambda(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
     attrs["startToCloseTimeout"] = a.get("startToCloseTimeout") or "900"
     attrs["decisionTaskCompletedEventId"] = ctx.completed_event_id
     scheduled = run.add("LambdaFunctionScheduled", attrs)
-    if "lambdaRole" not in run.s["cfg"]:
+    if "lambdaRole" not in run.state.config:
         # no role to assume: the function cannot start (docs/semantics.md)
         run.add(
             "StartLambdaFunctionFailed",
@@ -408,7 +409,7 @@ def _schedule_lambda(run: Run, a: dict[str, Any], ctx: DecisionContext) -> None:
         )
         return
     member = task_member(0, run.now, run.run_id, scheduled)
-    lambdas[str(scheduled)] = {"id": a["id"], "name": a["name"], "st": 0, "m": member}
+    lambdas[scheduled] = LambdaTask(a["id"], a["name"], task_member=member)
     run.effects.enqueue.append(("l", a["name"], member))
     timeout = int(attrs["startToCloseTimeout"])
     run.effects.deadlines_add[deadline("l2c", run.run_id, int(scheduled))] = run.now + timeout

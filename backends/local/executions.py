@@ -17,7 +17,8 @@ from .faults import (
     WorkflowExecutionAlreadyStartedFault,
 )
 from .keys import DomainKeys
-from .run import Run, deadline, execution_info, ms, new_run_id
+from .run import Run, deadline, execution_info, ms, new_run_id, terminate
+from .state import RunState
 from .store import Tx, read_domain, read_open_count, read_type, read_workflow_id_open, unpack
 
 
@@ -74,8 +75,8 @@ class Executions:
 
     def describe_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         _, run = self.core.execution(p)
-        s = run.s
-        cfg = s["cfg"]
+        state = run.state
+        cfg = state.config
         configuration = {
             "taskStartToCloseTimeout": cfg["taskStartToCloseTimeout"],
             "executionStartToCloseTimeout": cfg["executionStartToCloseTimeout"],
@@ -86,28 +87,28 @@ class Executions:
         configuration["childPolicy"] = cfg["childPolicy"]
         if "lambdaRole" in cfg:
             configuration["lambdaRole"] = cfg["lambdaRole"]
-        dt = s["dt"]
+        dt = state.decision_task
         out: dict[str, Any] = {
-            "executionInfo": execution_info(s),
+            "executionInfo": execution_info(state),
             "executionConfiguration": configuration,
             "openCounts": {
-                "openActivityTasks": len(s["acts"]),
-                "openDecisionTasks": 1 if (dt["sched"] or dt["started"]) else 0,
-                "openTimers": len(s["timers"]),
-                "openChildWorkflowExecutions": len(s.get("children", {})),
-                "openLambdaFunctions": len(s.get("lambdas", {})),
+                "openActivityTasks": len(state.activities),
+                "openDecisionTasks": 1 if (dt.scheduled_event_id or dt.started_event_id) else 0,
+                "openTimers": len(state.timers),
+                "openChildWorkflowExecutions": len(state.children),
+                "openLambdaFunctions": len(state.lambda_tasks),
             },
         }
-        if s.get("lat") is not None:
-            out["latestActivityTaskTimestamp"] = s["lat"]
-        if s.get("ctx") is not None:
-            out["latestExecutionContext"] = s["ctx"]
+        if state.latest_activity_time is not None:
+            out["latestActivityTaskTimestamp"] = state.latest_activity_time
+        if state.execution_context is not None:
+            out["latestExecutionContext"] = state.execution_context
         return out
 
     def get_workflow_execution_history(self, p: dict[str, Any]) -> dict[str, Any]:
         dk, run = self.core.execution(p)
         query = ("History", p["domain"], run.run_id, p.get("reverseOrder"))
-        events, token = self.core.history_page(dk, run.run_id, 1, run.s["n"], p, query)
+        events, token = self.core.history_page(dk, run.run_id, 1, run.state.event_count, p, query)
         out: dict[str, Any] = {"events": events}
         if token:
             out["nextPageToken"] = token
@@ -146,7 +147,7 @@ class Executions:
 
     def request_cancel_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         def change(run: Run) -> None:
-            run.s["cr"] = True
+            run.state.cancel_requested = True
             run.add("WorkflowExecutionCancelRequested", {"externalInitiatedEventId": 0})
 
         return self._control(p, change)
@@ -154,14 +155,13 @@ class Executions:
     def terminate_workflow_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         def change(run: Run) -> None:
             attrs: dict[str, Any] = {k: p[k] for k in ("reason", "details") if k in p}
-            attrs["childPolicy"] = p.get("childPolicy") or run.s["cfg"]["childPolicy"]
-            run.add("WorkflowExecutionTerminated", attrs)
-            run.s["policy"] = attrs["childPolicy"]
-            run.close("TERMINATED")
+            policy = p.get("childPolicy") or run.state.config["childPolicy"]
+            attrs["childPolicy"] = policy
+            terminate(run, attrs, policy)
 
         return self._control(p, change)
 
-    def _executions(self, p: dict[str, Any], closed: bool) -> tuple[list[dict[str, Any]], int, DomainKeys]:
+    def _executions(self, p: dict[str, Any], closed: bool) -> tuple[list[RunState], int, DomainKeys]:
         """Matching run states, newest first (or oldest first with reverseOrder) — for list/count."""
         self.core.domain(p["domain"])
         dk = DomainKeys(p["domain"])
@@ -196,18 +196,20 @@ class Executions:
             else:
                 zkey = dk.by_close_status(p[f]["status"])
             ids = self.core.store.run_ids(zkey) if by_close else self.core.store.run_ids_between(zkey, lo, hi)
-        states = self.core.store.run_states(dk, ids)
+        states = [RunState.load(stored) for stored in self.core.store.run_states(dk, ids)]
         wanted = "CLOSED" if closed else "OPEN"
         version = p.get("typeFilter", {}).get("version")
-        time_key = "close" if by_close else "start"
+
+        def time_of(state: RunState) -> float:
+            at = state.close_time if by_close else state.start_time
+            return math.nan if at is None else at  # nan: never within the window
+
         matches = [
             s
             for s in states
-            if s["status"] == wanted
-            and (version is None or s["type"][1] == version)
-            and lo <= s[time_key] <= hi
+            if s.status == wanted and (version is None or s.workflow_type[1] == version) and lo <= time_of(s) <= hi
         ]
-        matches.sort(key=lambda s: (s[time_key], s.get("seq", 0), s["rid"]), reverse=not p.get("reverseOrder"))
+        matches.sort(key=lambda s: (time_of(s), s.start_order, s.run_id), reverse=not p.get("reverseOrder"))
         return matches, len(matches), dk
 
     def _list_executions(self, p: dict[str, Any], closed: bool) -> dict[str, Any]:
@@ -284,28 +286,18 @@ def new_run(
 ) -> Run:
     """A new open run with WorkflowExecutionStarted and its first DecisionTaskScheduled."""
     run_id = new_run_id()
-    state: dict[str, Any] = {
-        "d": domain,
-        "wid": workflow_id,
-        "rid": run_id,
-        "type": [workflow_type["name"], workflow_type["version"]],
-        "start": ms(now),
-        "seq": time.time_ns(),  # orders runs started within one millisecond (not SWF time)
-        "close": None,
-        "status": "OPEN",
-        "cs": None,
-        "cfg": cfg,
-        "tags": list(p.get("tagList") or []),
-        "parent": parent,
-        "pie": parent_initiated,
-        "cr": False,
-        "n": 0,
-        "dt": {"sched": 0, "started": 0, "ssched": 0, "prev": 0, "m": None, "tl": None},
-        "acts": {},
-        "timers": {},
-        "ctx": None,
-        "lat": None,
-    }
+    state = RunState(
+        domain=domain,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        workflow_type=(workflow_type["name"], workflow_type["version"]),
+        start_time=ms(now),
+        config=cfg,
+        start_order=time.time_ns(),
+        tags=list(p.get("tagList") or []),
+        parent=parent,
+        parent_initiated_event_id=parent_initiated,
+    )
     run = Run(state, now)
     attrs: dict[str, Any] = {}
     if "input" in p:
@@ -317,8 +309,8 @@ def new_run(
     if "taskPriority" in cfg:
         attrs["taskPriority"] = cfg["taskPriority"]
     attrs["workflowType"] = workflow_type
-    if state["tags"]:
-        attrs["tagList"] = state["tags"]
+    if state.tags:
+        attrs["tagList"] = state.tags
     if continued_from:
         attrs["continuedExecutionRunId"] = continued_from
     if parent:

@@ -110,18 +110,18 @@ class LambdaRunner:
         engine = self.engine
 
         def change(run: Run, tx: Tx) -> tuple[int, str | None] | None:
-            entry = run.s.get("lambdas", {}).get(str(scheduled))
+            entry = run.state.lambda_tasks.get(scheduled)
             raw = tx.read(read_event(dk, run_id, scheduled))
             tx.multi()
             tx.drop_claim(dk, "l", name, member)
-            if not run.is_open or entry is None or entry["st"] or entry.get("m") != member:
+            if not run.is_open or entry is None or entry.started_event_id or entry.task_member != member:
                 return None
             event = load_event(raw)
             attrs = event[attributes_key("LambdaFunctionScheduled")]
-            entry["st"] = run.add("LambdaFunctionStarted", {"scheduledEventId": scheduled})
-            entry["m"] = None
-            run.effects.deadlines_add[deadline("l2c", run_id, int(scheduled))] = run.now + int(attrs["startToCloseTimeout"])
-            return int(entry["st"]), attrs.get("input")
+            entry.started_event_id = run.add("LambdaFunctionStarted", {"scheduledEventId": scheduled})
+            entry.task_member = None
+            run.effects.deadlines_add[deadline("l2c", run_id, scheduled)] = run.now + int(attrs["startToCloseTimeout"])
+            return entry.started_event_id, attrs.get("input")
 
         try:
             result = engine.transition(dk, run_id, change)
@@ -148,10 +148,10 @@ class LambdaRunner:
             outcome = "LambdaFunctionFailed"
 
         def change(run: Run, _tx: Tx) -> None:
-            entry = run.s.get("lambdas", {}).get(str(scheduled))
-            if not run.is_open or entry is None or entry["st"] != started:
+            entry = run.state.lambda_tasks.get(scheduled)
+            if not run.is_open or entry is None or entry.started_event_id != started:
                 return  # timed out (or the run closed) meanwhile: the late result is dropped
-            del run.s["lambdas"][str(scheduled)]
+            del run.state.lambda_tasks[scheduled]
             run.effects.deadlines_remove.add(deadline("l2c", run_id, int(scheduled)))
             run.add(outcome, attrs)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Core
+from .core import Core, load_run
 from .events import load_event
 from .executions import new_run
 from .keys import DomainKeys
@@ -33,7 +33,6 @@ from .store import (
     read_open_run_id,
     read_run,
     read_workflow_id_open,
-    unpack,
 )
 
 OUTBOX_KINDS = frozenset({"chs", "chc", "sig", "rcx"})
@@ -63,7 +62,7 @@ def deliver(engine: Core, dk: DomainKeys, member: str, kind: str, run_id: str, r
             tx.multi()
             tx.remove_deadlines(dk, [member])
             return False
-        source = Run(unpack(raw), now)
+        source = load_run(raw, now)
         runs = handler(engine, tx, dk, source, kind, ref, now)
         tx.multi()
         engine.write_run(tx, dk, source)  # always: a concurrent deliverer's WATCH fails
@@ -77,14 +76,14 @@ def deliver(engine: Core, dk: DomainKeys, member: str, kind: str, run_id: str, r
 
 
 def _start_child(engine: Core, tx: Tx, dk: DomainKeys, parent: Run, kind: str, initiated: int, now: float) -> list[tuple[Run, bool]]:
-    entry = parent.s.get("children", {}).get(str(initiated))
-    if entry is None or entry["rid"] or not parent.is_open:
+    entry = parent.state.children.get(initiated)
+    if entry is None or entry.run_id or not parent.is_open:
         return []  # already started, or the parent closed first: no child (docs/semantics.md)
     ev = _event_attributes(tx, dk, parent.run_id, initiated)
     workflow_id = ev["workflowId"]
     tx.watch_workflow_id(dk, workflow_id)
     if tx.read(read_workflow_id_open(dk, workflow_id)):
-        del parent.s["children"][str(initiated)]
+        del parent.state.children[initiated]
         failed: dict[str, Any] = {
             "workflowType": ev["workflowType"],
             "cause": "WORKFLOW_ALREADY_RUNNING",
@@ -105,8 +104,8 @@ def _start_child(engine: Core, tx: Tx, dk: DomainKeys, parent: Run, kind: str, i
     child = new_run(
         dk.domain, workflow_id, ev["workflowType"], cfg, settings, now, parent=parent.execution, parent_initiated=initiated
     )
-    entry["rid"] = child.run_id
-    entry["st"] = parent.add(
+    entry.run_id = child.run_id
+    entry.started_event_id = parent.add(
         "ChildWorkflowExecutionStarted",
         {"workflowExecution": child.execution, "workflowType": ev["workflowType"], "initiatedEventId": initiated},
     )
@@ -114,26 +113,26 @@ def _start_child(engine: Core, tx: Tx, dk: DomainKeys, parent: Run, kind: str, i
 
 
 def _child_closed(engine: Core, tx: Tx, dk: DomainKeys, child: Run, kind: str, _ref: int, now: float) -> list[tuple[Run, bool]]:
-    parent_execution = child.s.get("parent")
+    parent_execution = child.state.parent
     if not parent_execution or child.is_open:
         return []
     tx.watch_run(dk, parent_execution["runId"])
     raw = tx.read(read_run(dk, parent_execution["runId"]))
     if raw is None:
         return []
-    parent = Run(unpack(raw), now)
-    initiated = child.s["pie"]
-    entry = parent.s.get("children", {}).get(str(initiated))
-    if not parent.is_open or entry is None:
+    parent = load_run(raw, now)
+    initiated = child.state.parent_initiated_event_id
+    entry = parent.state.children.get(initiated)
+    if not parent.is_open or entry is None or child.state.close_status is None:
         return []
-    event_type, members = CHILD_CLOSE_EVENTS[child.s["cs"]]
+    event_type, members = CHILD_CLOSE_EVENTS[child.state.close_status]
     close_event = load_event(tx.read(read_last_event(dk, child.run_id)))
     close_attrs = close_event[attributes_key(close_event["eventType"])]
     attrs: dict[str, Any] = {"workflowExecution": child.execution, "workflowType": child.workflow_type}
     attrs.update({k: close_attrs[k] for k in members if k in close_attrs})
     attrs["initiatedEventId"] = initiated
-    attrs["startedEventId"] = entry["st"]
-    del parent.s["children"][str(initiated)]
+    attrs["startedEventId"] = entry.started_event_id
+    del parent.state.children[initiated]
     parent.add(event_type, attrs)
     return [(parent, False)]
 
@@ -150,7 +149,7 @@ def _external(engine: Core, tx: Tx, dk: DomainKeys, source: Run, kind: str, init
         else:
             tx.watch_run(dk, target_id)
             raw = tx.read(read_run(dk, target_id))
-            target = Run(unpack(raw), now) if raw is not None else None
+            target = load_run(raw, now) if raw is not None else None
     signal = kind == "sig"
     if target is None or not target.is_open:
         if source.is_open:
@@ -175,7 +174,7 @@ def _external(engine: Core, tx: Tx, dk: DomainKeys, source: Run, kind: str, init
         attrs["externalInitiatedEventId"] = initiated
         target.add("WorkflowExecutionSignaled", attrs)
     else:
-        target.s["cr"] = True
+        target.state.cancel_requested = True
         target.add(
             "WorkflowExecutionCancelRequested",
             {"externalWorkflowExecution": source.execution, "externalInitiatedEventId": initiated},

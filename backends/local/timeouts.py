@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run import Run, deadline
+from .run import Run, deadline, terminate
 
 ACTIVITY_TIMEOUTS = {"a4ss": "SCHEDULE_TO_START", "a1sc": "SCHEDULE_TO_CLOSE", "a2st": "START_TO_CLOSE", "a3hb": "HEARTBEAT"}
 ACTIVITY_KINDS = tuple(ACTIVITY_TIMEOUTS)
@@ -45,72 +45,72 @@ def parse(member: str) -> tuple[str, str, str]:
 def execution_timed_out(run: Run) -> bool:
     if not run.is_open:
         return False
-    policy = run.s["cfg"]["childPolicy"]
+    policy = run.state.config["childPolicy"]
     run.add("WorkflowExecutionTimedOut", {"timeoutType": "START_TO_CLOSE", "childPolicy": policy})
-    run.s["policy"] = policy
+    run.state.child_policy_on_close = policy
     run.close("TIMED_OUT")
     return True
 
 
 def decision_task_schedule_timed_out(run: Run, scheduled: int) -> bool:
     """Not started in time on an override task list: time out, and go back to the run's list (§4.4)."""
-    dt = run.s["dt"]
-    if not run.is_open or dt["sched"] != scheduled or dt["started"]:
+    dt = run.state.decision_task
+    if not run.is_open or dt.scheduled_event_id != scheduled or dt.started_event_id:
         return False
-    if dt.get("m"):
-        run.effects.dequeue.append(("d", dt["stl"], dt["m"]))
-    dt["m"] = None
-    dt["sched"] = 0
-    dt["tl"] = None
-    dt["tlt"] = None
+    if dt.task_member and dt.task_list:
+        run.effects.dequeue.append(("d", dt.task_list, dt.task_member))
+    dt.task_member = None
+    dt.scheduled_event_id = 0
+    dt.override_task_list = None
+    dt.override_schedule_to_start = None
     run.add("DecisionTaskTimedOut", {"timeoutType": "SCHEDULE_TO_START", "scheduledEventId": scheduled, "startedEventId": 0})
     return True
 
 
 def decision_task_timed_out(run: Run, started: int) -> bool:
-    dt = run.s["dt"]
-    if not run.is_open or dt["started"] != started:
+    dt = run.state.decision_task
+    if not run.is_open or dt.started_event_id != started:
         return False
-    if dt.get("tlt"):  # a task list override with a limit lasts until a timeout (§4.4)
-        dt["tl"] = None
-        dt["tlt"] = None
+    if dt.override_schedule_to_start:  # a task list override with a limit lasts until a timeout (§4.4)
+        dt.override_task_list = None
+        dt.override_schedule_to_start = None
     run.add(
         "DecisionTaskTimedOut",
-        {"timeoutType": "START_TO_CLOSE", "scheduledEventId": dt["ssched"], "startedEventId": started},
+        {"timeoutType": "START_TO_CLOSE", "scheduledEventId": dt.started_scheduled_event_id, "startedEventId": started},
     )
     run.end_started_task()
     return True
 
 
 def activity_timed_out(run: Run, kind: str, scheduled: int) -> bool:
-    act: dict[str, Any] | None = run.s["acts"].get(str(scheduled))
+    act = run.state.activities.get(scheduled)
     if not run.is_open or act is None:
         return False
-    started = int(act["st"])
+    started = act.started_event_id
     if kind == "a4ss" and started:
         return False
     if kind in ("a2st", "a3hb") and not started:
         return False
-    del run.s["acts"][str(scheduled)]
-    run.s["lat"] = run.now
+    del run.state.activities[scheduled]
+    run.state.latest_activity_time = run.now
     rid = run.run_id
-    run.effects.deadlines_remove.update(deadline(k, rid, int(scheduled)) for k in ACTIVITY_KINDS)
-    if act.get("m"):
-        run.effects.dequeue.append(("a", act["tl"], act["m"]))
+    run.effects.deadlines_remove.update(deadline(k, rid, scheduled) for k in ACTIVITY_KINDS)
+    if act.task_member:
+        run.effects.dequeue.append(("a", act.task_list, act.task_member))
     attrs: dict[str, Any] = {
         "timeoutType": ACTIVITY_TIMEOUTS[kind],
         "scheduledEventId": scheduled,
         "startedEventId": started,
     }
-    if act.get("hb") is not None:
-        attrs["details"] = act["hb"]
+    if act.heartbeat_details is not None:
+        attrs["details"] = act.heartbeat_details
     run.add("ActivityTaskTimedOut", attrs)
     return True
 
 
 def timer_fired(run: Run, started: int) -> bool:
-    timers = run.s["timers"]
-    timer_id = next((tid for tid, sid in timers.items() if sid == started), None)
+    timers = run.state.timers
+    timer_id = next((tid for tid, timer in timers.items() if timer.started_event_id == started), None)
     if not run.is_open or timer_id is None:
         return False
     del timers[timer_id]
@@ -123,29 +123,24 @@ def child_policy_applied(run: Run, kind: str) -> bool:
     if not run.is_open:
         return False
     if kind == "cpt":
-        policy = run.s["cfg"]["childPolicy"]
-        run.add(
-            "WorkflowExecutionTerminated",
-            {"childPolicy": policy, "cause": "CHILD_POLICY_APPLIED"},
-        )
-        run.s["policy"] = policy
-        run.close("TERMINATED")
+        policy = run.state.config["childPolicy"]
+        terminate(run, {"childPolicy": policy, "cause": "CHILD_POLICY_APPLIED"}, policy)
     else:
-        run.s["cr"] = True
+        run.state.cancel_requested = True
         run.add("WorkflowExecutionCancelRequested", {"cause": "CHILD_POLICY_APPLIED"})
     return True
 
 
 def lambda_timed_out(run: Run, scheduled: int) -> bool:
-    entry = run.s.get("lambdas", {}).get(str(scheduled))
+    entry = run.state.lambda_tasks.get(scheduled)
     if not run.is_open or entry is None:
         return False
-    del run.s["lambdas"][str(scheduled)]
-    if entry.get("m"):
-        run.effects.dequeue.append(("l", entry["name"], entry["m"]))
+    del run.state.lambda_tasks[scheduled]
+    if entry.task_member:
+        run.effects.dequeue.append(("l", entry.name, entry.task_member))
     run.add(
         "LambdaFunctionTimedOut",
-        {"scheduledEventId": scheduled, "startedEventId": entry["st"], "timeoutType": "START_TO_CLOSE"},
+        {"scheduledEventId": scheduled, "startedEventId": entry.started_event_id, "timeoutType": "START_TO_CLOSE"},
     )
     return True
 
