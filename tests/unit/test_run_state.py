@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from backends.local.run import Run
@@ -142,3 +143,10 @@ def test_a_loaded_run_takes_a_transition() -> None:
     assert run.effects.dequeue == [("d", "deciders", "member-2")]
     dumped = run.state.dump()
     assert (dumped["status"], dumped["cs"], dumped["dt"]["m"], dumped["dt"]["sched"]) == ("CLOSED", "TERMINATED", None, 0)
+
+
+def test_load_sets_every_field() -> None:
+    """``load`` fills a bare instance field by field: a field added later must be set there too."""
+    for stored in (stored_busy_run(), stored_new_run()):
+        state = RunState.load(stored)
+        assert [f.name for f in dataclasses.fields(RunState) if not hasattr(state, f.name)] == []
