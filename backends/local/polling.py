@@ -78,8 +78,11 @@ class Polling:
         """Claim a task now, or wait (blocking on the list's wake key) until one comes or the hold ends.
 
         A poll whose server watches its connection (``pollers``) claims nothing
-        once its poller is gone: it looks right before every claim, and its wait
-        ends as soon as the server reports the poller gone.
+        once its poller is gone: its wait ends as soon as the server reports the
+        poller gone, it looks before claiming after a wait, and it looks last
+        right before the transition that starts a claimed task (a poller gone
+        then gets its claim given back). A poll that has not waited does not
+        look before its claim: it was read a moment ago, and the last look comes.
         """
         tl_key = dk.task_list(kind, task_list)
         wake_key = dk.wake(kind, task_list)
@@ -89,10 +92,12 @@ class Polling:
         hold = self.core.config.poll_hold
         give_up = time.monotonic() + hold
         woken = False
+        waited = False  # a poll just read needs no look before its first claim (the last look comes)
+        reported: list[bool] = []  # the server reported the poller gone (on its watcher thread)
         try:
             while True:
                 while True:
-                    if poller is not None and poller.gone():
+                    if waited and poller is not None and poller.gone():
                         self._give_up(wake_key if woken else None)
                     member, lease_end = self.core.store.claim(
                         tl_key, dk.inflight, wake_key, self.core.clock.now(), self.core.config.lease, woken=woken
@@ -124,11 +129,12 @@ class Polling:
                         popped = self.core.store.wait_for_wake([wake_key, stop_key], max(wait, MIN_BLOCK))
                     else:
                         gone_key = gone_key or dk.poll_gone(self.core.instance_id, next(self._poll_ids))
-                        with poller.watch(functools.partial(self._poller_gone, gone_key)):
+                        with poller.watch(functools.partial(self._poller_gone, gone_key, reported)):
                             popped = self.core.store.wait_for_wake([wake_key, stop_key, gone_key], max(wait, MIN_BLOCK))
                 finally:
                     with self._waiting_lock:
                         self._waiting[dk.domain] -= 1
+                waited = True
                 if popped == stop_key:
                     return None
                 if popped is not None and popped == gone_key:
@@ -142,11 +148,12 @@ class Polling:
                     member, _ = self.core.store.claim(tl_key, dk.inflight, wake_key, self.core.clock.now(), self.core.config.lease)
                     return take(member) if member is not None else None
         finally:
-            if gone_key is not None and poller is not None and poller.gone():
+            if gone_key is not None and reported:
                 self.core.store.drop_wakes(gone_key)  # reported while the poll was ending anyway
 
-    def _poller_gone(self, gone_key: str) -> None:
+    def _poller_gone(self, gone_key: str, reported: list[bool]) -> None:
         """The server saw a held poll's poller go: end its wait (called on the server's watcher thread)."""
+        reported.append(True)
         self.core.store.push_wakes({gone_key: 1}, expire=WAKE_EXPIRY)
 
     def unless_poller_gone(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
