@@ -146,6 +146,28 @@ class RedisStore:
             conn = self._thread.conn = self.redis.connection_pool.get_connection()
         return conn
 
+    def _call(self, *command: Any, script: Any = None) -> Any:
+        """One command on this thread's own connection (claims and poll waits: the hot path).
+
+        It skips the pool (a lock and a pid check per call) and redis-py's
+        per-command layers. ``script``: the command is an EVALSHA of it, loaded
+        again if Redis no longer has it (a restart, SCRIPT FLUSH).
+        """
+        conn = self._connection()
+        try:
+            conn.send_packed_command(_pack(conn, [command]), check_health=False)
+            return conn.read_response(disable_decoding=True)
+        except redis.exceptions.NoScriptError:
+            if script is None:
+                raise
+            self._r.script_load(script.script)
+            return self._call(*command)
+        except redis.ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+
     def claim(
         self, task_list_key: str, inflight_key: str, wake_key: str, now: float, lease: float, *, woken: bool = False
     ) -> tuple[str | None, float | None]:
@@ -154,8 +176,9 @@ class RedisStore:
         ``woken``: the claimer just took a wake token; otherwise a claimed task
         takes its own token away (see ``claim.lua``).
         """
-        member, lease_end = self._claim(
-            keys=[task_list_key, inflight_key, wake_key], args=[repr(now), repr(lease), "0" if woken else "1"]
+        member, lease_end = self._call(
+            "EVALSHA", self._claim.sha, 3, task_list_key, inflight_key, wake_key, repr(now), repr(lease),
+            "0" if woken else "1", script=self._claim,
         )
         if member:
             return (member.decode() if isinstance(member, bytes) else str(member)), None
@@ -305,7 +328,7 @@ class RedisStore:
     def wait_for_wake(self, keys: list[str], timeout: float) -> str | None:
         """Take a token from the first of the wake ``keys`` that has one, waiting up to ``timeout``
         seconds (Redis reads under ~1 ms as 0, which is forever); the key it came from, or None."""
-        popped = self._r.blpop(keys, timeout=timeout)
+        popped = self._call("BLPOP", *keys, timeout)
         return None if popped is None else str(popped[0].decode())
 
     def push_wake(self, key: str) -> None:
