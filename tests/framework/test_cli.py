@@ -377,8 +377,11 @@ def test_an_unreachable_backend_is_retried_with_backoff_then_given_up(spawn: Cal
     second = worker.lines.index(next(r for r in records if " WARNING " in r))
     assert tracebacks and max(tracebacks) < second, worker.log
     failures = [r for r in records if " ERROR " in r or " WARNING " in r]
-    # attempts 1 s, 2 s, then what is left of 3.5 s apart: the first with its traceback, one line each after, the verdict
-    assert 4 <= len(failures) <= 5, worker.log
+    # attempts 1 s, 2 s, then what is left of 3.5 s apart: the first with its traceback, one line each after, the
+    # verdict (3 lines when a loaded machine makes the first attempts slow, never one a second as before)
+    assert 3 <= len(failures) <= 5, worker.log
+    waits = [float(line.rsplit("retrying in ", 1)[1].split()[0]) for line in failures[1:-1]]
+    assert waits and waits[0] <= 2.0 and all(w > 0 for w in waits), worker.log
     assert "retrying with backoff" in failures[0]
     assert all("retrying in" in line for line in failures[1:-1])
     assert "giving up" in failures[-1] and "3.5 s" in failures[-1]
