@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from backends.local.wire import operations_without_output
+from flowser.testing import wait_until
 
 from .conftest import Server, raw, register_basics, swf_client, target
 
@@ -386,7 +387,7 @@ def test_limits_poll_cap_header_timeout_ready_time(serve: Any, domain: str) -> N
         s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         s.sendall(request)
         held.append(s)
-    time.sleep(0.3)
+    wait_until(lambda: "flowser_polls_held 3" in raw(server.url, None, b"", method="GET", path="/metrics")[2].decode(), 10)
     with pytest.raises(swf.exceptions.LimitExceededFault) as refused:
         swf.poll_for_activity_task(domain=domain, taskList={"name": "cap"})
     assert "3 polls" in str(refused.value)
@@ -436,11 +437,12 @@ def test_connection_cap(serve: Any) -> None:
 
     server = serve("--max-connections", "2")
     idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
-    time.sleep(0.3)
+    for s in idle:  # admitted: each answers, and stays open
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_responses(s, 1)[0][0] == 200
     extra = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     status, body = read_responses(extra, 1)[0]
     assert status == 503 and json.loads(body)["__type"].endswith("#ServiceUnavailable")
     for s in [*idle, extra]:
         s.close()
-    time.sleep(0.3)
-    assert raw(server.url, None, b"", method="GET", path="/health")[0] == 200
+    wait_until(lambda: raw(server.url, None, b"", method="GET", path="/health")[0] == 200, 10)  # room again
