@@ -282,8 +282,11 @@ def test_requests_whose_bytes_interleave_are_not_answered(serve: Any, domain: st
     ]
     for parts in orders:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-            for part in parts:
-                s.sendall(part)
+            try:
+                for part in parts:
+                    s.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server saw enough and closed the connection: what the test expects
             answers = _read_all(s)
         assert b"HTTP/1.1 4" not in answers, answers  # no error answer that a process would take for its own
         assert answers.count(b"HTTP/1.1") == (1 if parts[0] == describe else 0), answers
