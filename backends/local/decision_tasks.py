@@ -87,17 +87,7 @@ class DecisionTasks:
         started = dt.started_event_id
         prev = dt.previous_started_event_id
         token = tokens.encode_task(dk.domain, run.run_id, "d", dt.started_scheduled_event_id, started)
-        out: dict[str, Any] = {
-            "taskToken": token,
-            "startedEventId": started,
-            "workflowExecution": run.execution,
-            "workflowType": run.workflow_type,
-            "events": events,
-        }
-        if page_token:
-            out["nextPageToken"] = tokens.wrap_decision_page(page_token, run.run_id, started, prev, token)
-        out["previousStartedEventId"] = prev
-        return out
+        return _answer(run, events, page_token, token, started, prev)
 
     def _decision_page(self, dk: DomainKeys, p: dict[str, Any]) -> dict[str, Any]:
         """A later page of a decision task's history: never claims a task (§2.4)."""
@@ -108,17 +98,7 @@ class DecisionTasks:
         first = prev if (p.get("startAtPreviousStartedEvent") and prev) else 1
         query = ("DecisionPage", dk.domain, run_id, started, p.get("reverseOrder"), first)
         events, page_token = self.core.history_page(dk, run_id, first, started, {**p, "nextPageToken": inner}, query)
-        out: dict[str, Any] = {
-            "taskToken": token,
-            "startedEventId": started,
-            "workflowExecution": run.execution,
-            "workflowType": run.workflow_type,
-            "events": events,
-        }
-        if page_token:
-            out["nextPageToken"] = tokens.wrap_decision_page(page_token, run_id, started, prev, token)
-        out["previousStartedEventId"] = prev
-        return out
+        return _answer(run, events, page_token, token, started, prev)
 
     def respond_decision_task_completed(self, p: dict[str, Any]) -> dict[str, Any]:
         domain, run_id, scheduled, started = tokens.decode_task(p["taskToken"], "d")
@@ -209,3 +189,18 @@ class DecisionTasks:
             return {}
         keys = sorted(wanted)
         return dict(zip(keys, self.core.store.type_records(dk, "w", keys), strict=True))
+
+
+def _answer(run: Run, events: EventPage, page_token: str | None, token: str, started: int, prev: int) -> dict[str, Any]:
+    """A decision task's answer (its first page, or a later one): the members in SWF's order."""
+    out: dict[str, Any] = {
+        "taskToken": token,
+        "startedEventId": started,
+        "workflowExecution": run.execution,
+        "workflowType": run.workflow_type,
+        "events": events,
+    }
+    if page_token:
+        out["nextPageToken"] = tokens.wrap_decision_page(page_token, run.run_id, started, prev, token)
+    out["previousStartedEventId"] = prev
+    return out
