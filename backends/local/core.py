@@ -103,8 +103,7 @@ class Core:
 
     def __init__(self, store: RedisStore, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
         self.store = store
-        self.r: Any = store.redis
-        """The raw Redis client, for tests and benchmarks: the engine itself goes through ``store``."""
+        """The only door to Redis (tests and benchmarks reach the raw client as ``store.redis``)."""
         self.clock: Clock = clock or SystemClock()
         self.config = config or EngineConfig()
         self.timekeeper_notify: Callable[[float], None] | None = None

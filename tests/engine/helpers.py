@@ -296,7 +296,7 @@ def deadlines_of(env: Any, run_id: str) -> list[float]:
     """When the engine will next look at a run: its pending deadlines (timeouts, timers, retention), sorted."""
     from backends.local.keys import DomainKeys
 
-    rows = env.engine.r.zrange(DomainKeys(DOMAIN).deadlines, 0, -1, withscores=True)
+    rows = env.engine.store.redis.zrange(DomainKeys(DOMAIN).deadlines, 0, -1, withscores=True)
     return sorted(score for member, score in rows if f"|{run_id}|".encode() in member)
 
 

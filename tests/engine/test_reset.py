@@ -60,7 +60,7 @@ def test_retention_is_read_again_after_a_reset(fresh_redis: FreshRedis) -> None:
         run_id = swf.start_workflow_execution(domain="r", workflowId="w", workflowType=wtype)["runId"]
         swf.terminate_workflow_execution(domain="r", workflowId="w")
         closed = swf.describe_workflow_execution(domain="r", execution={"workflowId": "w", "runId": run_id})
-        purge = engine.r.zscore(DomainKeys("r").deadlines, f"purge|{run_id}|")
+        purge = engine.store.redis.zscore(DomainKeys("r").deadlines, f"purge|{run_id}|")
         return float(purge) - closed["executionInfo"]["closeTimestamp"].timestamp()
 
     try:
