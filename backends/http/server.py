@@ -137,6 +137,9 @@ class _Timeout(Exception):
 class _Interleaved(Exception):
     """The bytes of two requests are mixed: processes sharing one connection wrote at once.
 
+    Only looked for on a connection that has answered before (the one a
+    process inherited from its parent, which made a call on it).
+
     A request whose body is the start of another request (a request line), or
     whose request line is the end of another's JSON body, can only come from
     two writers on one socket (botocore sends a request's head and body in two
@@ -393,6 +396,9 @@ class _Connection:
     pipelined: bool = False
     """The request being handled is such a request."""
     http10: bool = False
+    answered: int = 0
+    """Requests answered on this connection: only a connection in use can be shared (one a
+    process inherited), so a fresh one's garbage gets the 400 any malformed request gets."""
     write_deadline: float = 0.0
     """The SO_SNDTIMEO in force (0: none yet)."""
 
@@ -538,6 +544,7 @@ class _Connection:
         # quick client's next request would count too.
         self.next_was_sent_early = keep and self._more_sent()
         self._send(response, keep=keep, head_only=request.method == "HEAD")
+        self.answered += 1
         return keep
 
     def _answer_error(self, status: int, code: str, message: str) -> None:
@@ -562,7 +569,7 @@ class _Connection:
             raise _HttpError(431, "MalformedHttpRequestException", "Request headers too large")
         head = bytes(self.buf[:end])
         del self.buf[: end + sep]
-        if head[:1] == b"{":
+        if head[:1] == b"{" and self.answered:
             raise _Interleaved()
         self.pipelined, self.next_was_sent_early = self.next_was_sent_early, False
         method, target, version, headers = _parse_head(head)
@@ -570,7 +577,7 @@ class _Connection:
         keep = _keep_alive(version, headers.get("connection", ""))
         path, query = _split_target(target)
         body = self._read_body(headers, limits)
-        if body[:1] in _METHOD_START and _REQUEST_LINE.match(body.partition(b"\n")[0].rstrip(b"\r")):
+        if self.answered and body[:1] in _METHOD_START and _REQUEST_LINE.match(body.partition(b"\n")[0].rstrip(b"\r")):
             raise _Interleaved()
         return Request(method, target, path, query, version, headers, body, self.peer, self), keep
 

@@ -282,6 +282,10 @@ def test_requests_whose_bytes_interleave_are_not_answered(serve: Any, domain: st
     ]
     for parts in orders:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(describe)  # the parent's call, before the fork: the connection is in use
+            from .test_wire import read_responses
+
+            assert read_responses(s, 1)[0][0] == 200
             try:
                 for part in parts:
                     s.sendall(part)
@@ -290,6 +294,10 @@ def test_requests_whose_bytes_interleave_are_not_answered(serve: Any, domain: st
             answers = _read_all(s)
         assert b"HTTP/1.1 4" not in answers, answers  # no error answer that a process would take for its own
         assert answers.count(b"HTTP/1.1") == (1 if parts[0] == describe else 0), answers
+    # on a fresh connection the same bytes are only a malformed request: answered 400, as always
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(poll_body + b"\r\n\r\n")
+        assert _read_all(s).startswith(b"HTTP/1.1 400 ")
     task = swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"}, identity="live")
     assert task["workflowExecution"] == execution
     started = [e for e in history(swf, domain, execution) if e["eventType"] == "DecisionTaskStarted"]
