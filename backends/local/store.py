@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -140,10 +141,12 @@ class RedisStore:
         raise InternalFailure("too much contention on one execution; nothing was changed")
 
     def _connection(self) -> Any:
-        """This thread's connection for transactions, taken from the pool once and kept."""
-        conn = getattr(self._thread, "conn", None)
-        if conn is None:
+        """This thread's connection for transactions, claims and poll waits, taken from the pool once
+        and kept (by this process: a forked child takes its own, and leaves its parent's socket alone)."""
+        conn, pid = getattr(self._thread, "conn", None), os.getpid()
+        if conn is None or self._thread.pid != pid:
             conn = self._thread.conn = self.redis.connection_pool.get_connection()
+            self._thread.pid = pid
         return conn
 
     def _call(self, *command: Any, script: Any = None) -> Any:

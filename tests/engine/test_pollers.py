@@ -152,3 +152,29 @@ def test_a_poller_reported_gone_ends_its_wait_at_once(swf: Any) -> None:
     with pytest.raises(pollers.PollerGone):
         poll_as(swf, ScriptedPoller([False, False, False], report_after=0.1))
     assert time.monotonic() - began < 1.0  # not the 5 s hold
+
+
+@pytest.mark.timeout(60)  # on one shared connection the two processes deadlock, reading each other's replies
+def test_a_forked_child_commits_on_connections_of_its_own(swf: Any) -> None:
+    """The store keeps a connection per thread; a child forked from a thread that used one takes its own,
+    so parent and child can both work at once without reading each other's replies."""
+    import os
+
+    start(swf, "before")  # this thread's connection is now in use
+
+    def starts(prefix: str) -> None:
+        for n in range(100):
+            start(swf, f"{prefix}-{n}")
+
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's exit status is the check
+        try:
+            starts("child")
+            os._exit(0)
+        except BaseException:
+            os._exit(2)
+    starts("parent")
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    count = swf.count_open_workflow_executions(domain=DOMAIN, startTimeFilter={"oldestDate": 0})["count"]
+    assert count == 201
