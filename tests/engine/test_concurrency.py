@@ -54,6 +54,7 @@ import redis
 from backends.local import connect
 from backends.local.engine import EngineConfig
 from backends.local.keys import DomainKeys
+from flowser.testing import wait_until
 
 from .helpers import DOMAIN, WF, attrs, complete, history, schedule, setup_domain
 
@@ -1059,9 +1060,7 @@ class _CrashJudge:
 
     def wait_leases(self) -> None:
         """Claims of the killed process come back once their lease has ended."""
-        top = self.redis.zrange(self.dk.inflight, -1, -1, withscores=True)
-        if top:
-            time.sleep(max(0.0, top[0][1] - time.time()) + 0.05)
+        wait_past_leases(self.redis, self.dk.domain)
 
     def drain(self, kind: str, expected: set[tuple[str, int]]) -> None:
         """Poll until empty: exactly the expected tasks come, each once; activities are completed,
@@ -1238,14 +1237,20 @@ def _kill_while_claimed(swf: Any, redis_url: str, tmp_path: Path, kind: str) -> 
     journal = tmp_path / "stalled"
     child = _forkserver().Process(target=_stalled_poller, args=(redis_url, str(journal), kind), daemon=True)
     child.start()
-    deadline = time.monotonic() + 30
-    while not (journal.exists() and journal.read_text()):
-        assert child.is_alive() and time.monotonic() < deadline, "the stalled poller never claimed"
-        time.sleep(0.01)
+    wait_until(lambda: (journal.exists() and journal.read_text()) or not child.is_alive(), 30)
+    assert journal.exists() and journal.read_text(), "the stalled poller never claimed"
     assert child.pid is not None
     os.kill(child.pid, signal.SIGKILL)
     child.join(10)
     return run_id
+
+
+def wait_past_leases(redis_client: redis.Redis, domain: str = DOMAIN) -> None:
+    """Until the engine's clock (wall time here) is past the end of every lease now held in the domain."""
+    leases = redis_client.zrange(DomainKeys(domain).inflight, -1, -1, withscores=True)
+    if leases:
+        lease_end = float(leases[0][1])
+        wait_until(lambda: time.time() > lease_end, LEASE + 10, interval=0.005)
 
 
 def _count_pending(swf: Any, kind: str) -> int:
@@ -1266,7 +1271,7 @@ def test_task_claimed_by_a_killed_poller_is_still_pending(
         assert _count_pending(swf, kind) == 1, (
             "a scheduled, unstarted task is not counted while its claim lasts"
         )
-        time.sleep(LEASE + 0.2)  # past the lease's end, which only the clock marks (a late wake is no harm)
+        wait_past_leases(redis_client)
         assert _count_pending(swf, kind) == 1, (
             "a scheduled, unstarted task is not counted after its lease ended"
         )
@@ -1399,10 +1404,8 @@ def test_claimer_that_overruns_its_lease(
         journal = tmp_path / "slow"
         child = _forkserver().Process(target=_slow_poller, args=(redis_url, str(journal)), daemon=True)
         child.start()
-        deadline = time.monotonic() + 30
-        while not (journal.exists() and journal.read_text()):
-            assert child.is_alive() and time.monotonic() < deadline, "the slow poller never claimed"
-            time.sleep(0.01)
+        wait_until(lambda: (journal.exists() and journal.read_text()) or not child.is_alive(), 30)
+        assert journal.exists() and journal.read_text(), "the slow poller never claimed"
         rival_got = 0
         if rival == "waiting poller":
             waiter = connect(
@@ -1414,7 +1417,7 @@ def test_claimer_that_overruns_its_lease(
             rival_got = answer.get("startedEventId", 0)
             waiter.close()
         else:
-            time.sleep(LEASE + 0.2)  # past the slow claimer's lease end, which only the clock marks
+            wait_past_leases(redis_client)  # the slow claimer's lease has ended
             swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})  # nothing to decide
         child.join(PAUSE + 10)
         assert child.exitcode == 0

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ import pytest
 import redis
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from flowser.testing import wait_until
 
 from ..conftest import FreshRedis
 from .conftest import KEY_ID, ROOT, SECRET, Server, raw, register_basics, target
@@ -159,10 +160,7 @@ def test_a_poll_held_across_a_reset_takes_the_next_task(serve: Callable[..., Ser
         target=lambda: answers.append(server.client().poll_for_decision_task(domain="held", taskList={"name": "tl2"}))
     )
     poller.start()
-    deadline = time.monotonic() + 10
-    while b"flowser_polls_held 1" not in raw(server.url, None, b"", method="GET", path="/metrics")[2]:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: b"flowser_polls_held 1" in raw(server.url, None, b"", method="GET", path="/metrics")[2])
     assert flowser_reset("--redis", url, "--yes").returncode == 0
     register_basics(swf, "held", task_list="tl2")
     run_id = swf.start_workflow_execution(domain="held", workflowId="w1", workflowType=WF)["runId"]

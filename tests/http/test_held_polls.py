@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
+from flowser.testing import wait_until
+
 from .conftest import ROOT, Server, raw, register_basics, swf_client, target
 
 
@@ -32,16 +34,6 @@ def metric(server: Server, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
-
-
-def wait_for(condition: Any, timeout: float = 5.0, what: str = "condition") -> float:
-    """Wait until ``condition()`` is true; return the seconds it took."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
-    return time.monotonic() - began
 
 
 def history(client: Any, domain: str, execution: dict[str, str]) -> list[dict[str, Any]]:
@@ -75,13 +67,13 @@ def test_a_client_that_gave_up_on_its_read_gets_nothing_claimed(serve: Any, doma
     with pytest.raises(ReadTimeoutError):
         quitter.poll_for_decision_task(domain=domain, taskList={"name": "tl"}, identity="quitter")
     # the server ends the abandoned poll as soon as the client closes its connection
-    wait_for(lambda: metric(server, "flowser_polls_held") == 0, 2.0, "the abandoned poll to end")
+    wait_until(lambda: metric(server, "flowser_polls_held") == 0, 2.0)
     assert metric(server, "flowser_polls_abandoned_total") == 1
 
     thread, answer = poll_in_thread(
         live, "poll_for_decision_task", domain=domain, taskList={"name": "tl"}, identity="live"
     )
-    wait_for(lambda: metric(server, "flowser_polls_held") == 1, 2.0, "the live poll to be held")
+    wait_until(lambda: metric(server, "flowser_polls_held") == 1, 2.0)
     execution = start(live, domain, "wf-a")
     thread.join(10)
     assert answer.get("taskToken"), answer
@@ -111,22 +103,23 @@ def test_a_worker_killed_during_its_held_poll_leaves_the_next_task_to_another(se
     doomed = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert doomed.stdout is not None and doomed.stdout.readline().strip() == "polling"
-        wait_for(lambda: metric(server, "flowser_polls_held") == 1, 5.0, "the worker's poll to be held")
+        wait_until(lambda: metric(server, "flowser_polls_held") == 1, 5.0)
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
     finally:
         if doomed.poll() is None:
             doomed.kill()
             doomed.wait(10)
-    ended = wait_for(lambda: metric(server, "flowser_polls_held") == 0, 2.0, "the dead worker's poll to end")
-    assert ended < 1.0
+    killed = time.monotonic()
+    wait_until(lambda: metric(server, "flowser_polls_held") == 0, 2.0)  # the dead worker's poll ends
+    assert time.monotonic() - killed < 1.0
 
     execution = start(swf, domain, "wf-c")
     task = swf.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
     thread, answer = poll_in_thread(
         swf_client(server.url), "poll_for_activity_task", domain=domain, taskList={"name": "tl"}, identity="alive"
     )
-    wait_for(lambda: metric(server, "flowser_polls_held") == 1, 2.0, "the live worker's poll to be held")
+    wait_until(lambda: metric(server, "flowser_polls_held") == 1, 2.0)
     swf.respond_decision_task_completed(
         taskToken=task["taskToken"],
         decisions=[
@@ -177,15 +170,14 @@ def test_processes_sharing_an_inherited_connection_lose_and_double_nothing(serve
     starter = swf_client(server.url)
     executions = []
     try:
-        wait_for(lambda: metric(server, "flowser_polls_held") >= 1, 5.0, "a child's poll to be held")
+        wait_until(lambda: metric(server, "flowser_polls_held") >= 1, 5.0)
         for n in range(200):
             executions.append(start(starter, domain, f"wf-{n}"))
             time.sleep(0.1)  # the issue's pace: a task every 100 ms, so polls are held when calls queue
-        wait_for(
+        wait_until(  # every workflow completes
             lambda: starter.count_closed_workflow_executions(domain=domain, startTimeFilter={"oldestDate": 0})["count"]
             == 200,
             30.0,
-            "every workflow to complete",
         )
     finally:
         stop.set()
@@ -237,7 +229,7 @@ def test_a_request_sent_behind_a_held_poll_ends_it_unanswered(serve: Any, domain
     poll = _request("PollForDecisionTask", {"domain": domain, "taskList": {"name": "tl"}, "identity": "sharer"})
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(poll)
-        wait_for(lambda: metric(server, "flowser_polls_held") == 1, 2.0, "the poll to be held")
+        wait_until(lambda: metric(server, "flowser_polls_held") == 1, 2.0)
         s.sendall(_request("DescribeDomain", {"name": domain}))
         began = time.monotonic()
         assert _read_all(s) == b""  # no answer to either: the connection is closed

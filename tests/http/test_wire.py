@@ -345,13 +345,12 @@ def test_health_and_metrics(server: Server, domain: str) -> None:
     with pytest.raises(swf.exceptions.UnknownResourceFault):
         swf.describe_domain(name=domain + "-none")
     raw(server.url, target("Bogus"), b"{}")
-    deadline = time.monotonic() + 5
-    while True:
-        status, headers, body = raw(server.url, None, b"", method="GET", path="/metrics")
-        text = body.decode()
-        if f'flowser_timers_fired_total{{domain="{domain}"}} 1' in text or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    def scrape_once_the_timer_fired() -> tuple[int, dict[str, str], bytes] | None:
+        answer = raw(server.url, None, b"", method="GET", path="/metrics")
+        return answer if f'flowser_timers_fired_total{{domain="{domain}"}} 1' in answer[2].decode() else None
+
+    status, headers, body = wait_until(scrape_once_the_timer_fired, 5)
+    text = body.decode()
     assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
     assert f'flowser_open_executions{{domain="{domain}"}} 2' in text
     assert f'flowser_pending_tasks{{domain="{domain}",kind="activity",task_list="metrics-tl"}} 1' in text
