@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from backends.local import EngineConfig, open_engine, wire
     from backends.local.lambdas import LambdaRunner
+    from backends.local.observers import DeadlineFired, TaskStarted
     from backends.local.timekeeper import Timekeeper
 
     from .app import App
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     # each held poll waits on its own Redis connection; redis-py's pools stop at 100 by default
     engine.store.reserve_connections(args.max_polls + args.max_connections // 4 + 64)
     metrics = Metrics()
-    engine.observers.append(metrics.observe)
+    engine.observe(metrics.observe, DeadlineFired, TaskStarted)
     metrics.start(engine)
     app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls)
     limits = Limits(

@@ -62,7 +62,7 @@ class ActivityTasks:
             if result is None:
                 return None
             started, activity_id, ev, workflow_id = result
-            if self.core.observers:
+            if self.core.wants(TaskStarted):
                 self.core.publish(TaskStarted(dk.domain, "a", task_list, run_id, scheduled, started))
             task: dict[str, Any] = {
                 "taskToken": tokens.encode_task(dk.domain, run_id, "a", scheduled, started),

@@ -113,10 +113,20 @@ class Core:
         self._run_locks = [threading.Lock() for _ in range(RUN_LOCK_STRIPES)]
         self._local = threading.local()
         self.observers: list[Observer] = []
-        """Told what happened (``observers``), right after it committed."""
+        """Told every event (``observers``), right after what it reports committed."""
+        self._observers_of: dict[type, list[Observer]] = {}
+
+    def observe(self, observer: Observer, *kinds: type) -> None:
+        """Tell ``observer`` the events of these kinds only: no other event is even built for it."""
+        for kind in kinds:
+            self._observers_of.setdefault(kind, []).append(observer)
+
+    def wants(self, kind: type) -> bool:
+        """Someone observes events of ``kind`` (the engine builds none that nobody observes)."""
+        return bool(self.observers) or kind in self._observers_of
 
     def publish(self, event: Any) -> None:
-        for observer in self.observers:
+        for observer in (*self.observers, *self._observers_of.get(type(event), ())):
             try:
                 observer(event)
             except Exception:
@@ -124,6 +134,8 @@ class Core:
 
     def note(self, event: Any) -> None:
         """Publish ``event`` when the transaction under way commits (at once outside one)."""
+        if not self.wants(type(event)):
+            return
         pending: _Pending | None = getattr(self._local, "pending", None)
         if pending is None:
             self.publish(event)
@@ -220,7 +232,7 @@ class Core:
                 del effects.deadlines_add[member]  # set and withdrawn in one transition
             tx.remove_deadlines(dk, effects.deadlines_remove)
         pending: _Pending | None = getattr(self._local, "pending", None)
-        if pending is not None and pending.notes is not None and run.events:
+        if pending is not None and pending.notes is not None and run.events and self.wants(TransitionCommitted):
             pending.notes.append(TransitionCommitted(dk.domain, rid, run.workflow_id, tuple(run.events)))
         if effects.deadlines_add:
             tx.add_deadlines(dk, effects.deadlines_add)
@@ -284,14 +296,15 @@ class Core:
         """
         pending = _Pending()
         self._local.pending = pending
-        if self.observers:
+        observed = bool(self.observers or self._observers_of)
+        if observed:
 
             def attempt(tx: Tx) -> T:
                 pending.notes = []  # a retried attempt starts over
                 return body(tx)
 
         try:
-            result = self.store.transaction(watch, attempt if self.observers else body)
+            result = self.store.transaction(watch, attempt if observed else body)
         finally:
             self._local.pending = None
         if pending.notes:

@@ -70,7 +70,7 @@ class DecisionTasks:
         if claimed is None:
             return self.polling.empty_answer({"previousStartedEventId": 0, "startedEventId": 0})
         run = claimed["run"]
-        if self.core.observers:
+        if self.core.wants(TaskStarted):
             dt = run.state.decision_task
             self.core.publish(
                 TaskStarted(dk.domain, "d", task_list, run.run_id, dt.started_scheduled_event_id, dt.started_event_id)

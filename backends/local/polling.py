@@ -105,7 +105,7 @@ class Polling:
                     woken = False
                     if member is None:
                         break
-                    if self.core.observers:
+                    if self.core.wants(TaskClaimed):
                         self.core.publish(TaskClaimed(dk.domain, kind, task_list, member))
                     result = take(member)
                     if result is not None:

@@ -85,3 +85,15 @@ def test_pending_counts_include_claims_not_yet_started(swf: Any) -> None:
     assert engine.polling.pending_by_task_list(DOMAIN) == {("d", "deciders"): 2}
     text = Metrics().render(engine)
     assert f'flowser_pending_tasks{{domain="{DOMAIN}",kind="decision",task_list="deciders"}} 2' in text.splitlines()
+
+
+def test_an_observer_of_some_kinds_hears_only_those(swf: Any, clock: ManualClock) -> None:
+    engine = swf.flowser_engine
+    fired: list[Any] = []
+    engine.observe(fired.append, DeadlineFired)
+    assert engine.wants(DeadlineFired) and not engine.wants(TransitionCommitted)
+    run_id = start(swf, taskStartToCloseTimeout="10")
+    swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})
+    clock.advance(11)
+    assert engine.fire_due() == 1
+    assert [(type(e), e.run_id, e.kind) for e in fired] == [(DeadlineFired, run_id, "dto")]
