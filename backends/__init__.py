@@ -36,7 +36,8 @@ def connect(url: str | None = None, **kw: Any) -> Any:
 
     Keyword arguments go to ``backends.local.connect`` (``data_dir``,
     ``poll_hold``...) or to ``boto3.client`` (``region_name``, credentials;
-    ``read_timeout`` and ``config`` adjust the botocore ``Config``).
+    ``read_timeout`` and ``config`` adjust the botocore ``Config``; ``profile_name`` picks
+    an AWS profile).
     """
     if url in (None, "", "local"):
         from .local import connect as local_connect
@@ -67,6 +68,7 @@ def _boto3(
     read_timeout: float = READ_TIMEOUT,
     config: Any = None,
     region_name: str | None = None,
+    profile_name: str | None = None,
     **kw: Any,
 ) -> Any:
     import boto3
@@ -82,7 +84,10 @@ def _boto3(
     region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region is None and endpoint_url is not None:
         region = "us-east-1"  # any region will do for a local endpoint
-    return boto3.client("swf", endpoint_url=endpoint_url, region_name=region, config=merged, **kw)
+    session = boto3.session.Session(profile_name=profile_name) if profile_name else boto3
+    if region is None and profile_name:
+        region = session.region_name  # the profile's own region
+    return session.client("swf", endpoint_url=endpoint_url, region_name=region, config=merged, **kw)
 
 
 def stop_polls(client: Any) -> None:

@@ -1,4 +1,8 @@
-"""The ``flowser`` command."""
+"""``flowser serve``, ``worker``, ``decider``, ``reset`` and ``redis-url``: the long-running and store commands.
+
+Each keeps its own argparse options, as before the click-based CLI: ``flowser/cli/__init__.py``
+hands their arguments through untouched.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +13,38 @@ import sys
 from typing import Any
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="flowser", description="Amazon SWF tools and a local SWF on Redis")
-    sub = parser.add_subparsers(dest="command", required=True)
-    redis_cmd = sub.add_parser(
-        "redis-url",
-        help="print the URL of a data directory's embedded redis-server (started if needed; "
-        "it stops when no process uses it any more)",
+def run_serve(argv: list[str]) -> int:
+    """``flowser serve``: backends.http.serve parses its own options."""
+    from backends.http.serve import main as serve
+
+    return serve(argv)
+
+
+def run_redis_url(argv: list[str]) -> int:
+    """``flowser redis-url``: print the URL of a data directory's embedded redis-server."""
+    parser = argparse.ArgumentParser(
+        prog="flowser redis-url",
+        description="Print the URL of a data directory's embedded redis-server (started if needed; it stops when "
+        "no process uses it any more).",
     )
-    redis_cmd.add_argument("--data-dir", default=None, help="data directory (default: $FLOWSER_DATA_DIR or per-user)")
-    _add_worker_commands(sub)  # worker / decider
-    # -- serve: backends.http.serve parses its own options --------------------------
-    sub.add_parser("serve", add_help=False, help="serve the local SWF over SWF's HTTP protocol (flowser serve --help)")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["serve"]:
-        from backends.http.serve import main as serve
-
-        return serve(argv[1:])
-    # -- reset: its own options too ---------------------------------------------------
-    sub.add_parser("reset", add_help=False, help="delete all data of a local SWF store, servers running (flowser reset --help)")
-    if argv[:1] == ["reset"]:
-        return _reset(argv[1:])
-    # -------------------------------------------------------------------------------
+    parser.add_argument("--data-dir", default=None, help="data directory (default: $FLOWSER_DATA_DIR or per-user)")
     args = parser.parse_args(argv)
-    if args.command in ("worker", "decider"):
-        return _run_worker(args)
-    if args.command == "redis-url":
-        from backends.local.embedded import EmbeddedRedis
+    from backends.local.embedded import EmbeddedRedis
 
-        with EmbeddedRedis.acquire(args.data_dir) as server:
-            print(server.url)
-        return 0
-    parser.error(f"unknown command {args.command}")
-    return 2
+    with EmbeddedRedis.acquire(args.data_dir) as server:
+        print(server.url)
+    return 0
+
+
+def run_worker(command: str, argv: list[str]) -> int:
+    """``flowser worker`` / ``flowser decider`` with their own (argparse) options."""
+    args = _worker_parser(command).parse_args(argv)
+    args.command = command
+    return _run_worker(args)
 
 
 # -- reset: wipe a development store while its servers run ------------------------------------
-def _reset(argv: list[str]) -> int:
+def run_reset(argv: list[str]) -> int:
     """``flowser reset``: delete flowser's keys in a Redis (``backends.local.reset``); 0 done, 1 not
     confirmed, 2 bad options or the store cannot be reached (one line on stderr)."""
     import re
@@ -117,54 +116,54 @@ def _confirmed(question: str) -> bool:
 
 
 # -- worker / decider: one long-running process per workflow or activity type ------------------
-def _add_worker_commands(sub: Any) -> None:
-    for command, what in (("worker", "activity"), ("decider", "workflow")):
-        cmd = sub.add_parser(
-            command,
-            help=f"poll for and handle one {what} type's tasks until SIGTERM/SIGINT",
-            description=f"Poll for {what} tasks of TARGET (module:Class or path/file.py:Class) and handle them. "
-            "An exception in user code fails the task; SIGTERM/SIGINT stops polling, lets the task in hand "
-            "finish (or gives up on it after --grace seconds) and exits 0.",
-        )
-        cmd.add_argument("target", metavar="TARGET", help=f"the types.{what.title()} subclass, as module:Class")
-        named = cmd.add_mutually_exclusive_group()
-        named.add_argument("--domain-class", metavar="MODULE:DOMAIN", help="the flowser.Domain subclass")
-        named.add_argument("--domain", metavar="NAME", help="the domain's name (instead of --domain-class)")
-        pool = cmd.add_mutually_exclusive_group()
-        pool.add_argument("--threads", type=int, default=1, metavar="N", help="polling threads (default 1)")
-        pool.add_argument("--processes", type=int, default=None, metavar="N", help="worker processes of one thread each")
+def _worker_parser(command: str) -> argparse.ArgumentParser:
+    what = "activity" if command == "worker" else "workflow"
+    cmd = argparse.ArgumentParser(
+        prog=f"flowser {command}",
+        description=f"Poll for {what} tasks of TARGET (module:Class or path/file.py:Class) and handle them. "
+        "An exception in user code fails the task; SIGTERM/SIGINT stops polling, lets the task in hand "
+        "finish (or gives up on it after --grace seconds) and exits 0.",
+    )
+    cmd.add_argument("target", metavar="TARGET", help=f"the types.{what.title()} subclass, as module:Class")
+    named = cmd.add_mutually_exclusive_group()
+    named.add_argument("--domain-class", metavar="MODULE:DOMAIN", help="the flowser.Domain subclass")
+    named.add_argument("--domain", metavar="NAME", help="the domain's name (instead of --domain-class)")
+    pool = cmd.add_mutually_exclusive_group()
+    pool.add_argument("--threads", type=int, default=1, metavar="N", help="polling threads (default 1)")
+    pool.add_argument("--processes", type=int, default=None, metavar="N", help="worker processes of one thread each")
+    cmd.add_argument(
+        "--backend",
+        default=os.environ.get("FLOWSER_BACKEND"),
+        metavar="URL",
+        help="local (default), redis://..., http://host:port or aws ($FLOWSER_BACKEND)",
+    )
+    cmd.add_argument("--identity", default=None, help="identity sent with polls (default host:pid)")
+    cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS", help="shutdown grace period (default 30)")
+    cmd.add_argument("--register", action="store_true", help="register the domain and its types first")
+    cmd.add_argument(
+        "--give-up-after",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="while SWF cannot be reached (or the domain is not registered), retry with backoff for this long, "
+        "then exit 1 (default 600; 0: never give up)",
+    )
+    cmd.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    if command == "decider":
         cmd.add_argument(
-            "--backend",
-            default=os.environ.get("FLOWSER_BACKEND"),
-            metavar="URL",
-            help="local (default), redis://..., http://host:port or aws ($FLOWSER_BACKEND)",
+            "--on-decider-error",
+            choices=("fail", "retry"),
+            default=None,
+            help="when decide() raises: fail the workflow execution, or leave the decision task to time out "
+            "so that a decider retries it (default: the workflow class's on_decider_error, itself 'fail')",
         )
-        cmd.add_argument("--identity", default=None, help="identity sent with polls (default host:pid)")
-        cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS", help="shutdown grace period (default 30)")
-        cmd.add_argument("--register", action="store_true", help="register the domain and its types first")
+    if command == "worker":
+        cmd.add_argument("--executor", choices=("thread", "rq"), default="thread", help="where handlers run")
         cmd.add_argument(
-            "--give-up-after",
-            type=float,
-            default=600.0,
-            metavar="SECONDS",
-            help="while SWF cannot be reached (or the domain is not registered), retry with backoff for this long, "
-            "then exit 1 (default 600; 0: never give up)",
+            "--rq-url", default=None, metavar="URL", help="rq's Redis (default: --backend if redis://, else $RQ_REDIS_URL)"
         )
-        cmd.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
-        if command == "decider":
-            cmd.add_argument(
-                "--on-decider-error",
-                choices=("fail", "retry"),
-                default=None,
-                help="when decide() raises: fail the workflow execution, or leave the decision task to time out "
-                "so that a decider retries it (default: the workflow class's on_decider_error, itself 'fail')",
-            )
-        if command == "worker":
-            cmd.add_argument("--executor", choices=("thread", "rq"), default="thread", help="where handlers run")
-            cmd.add_argument(
-                "--rq-url", default=None, metavar="URL", help="rq's Redis (default: --backend if redis://, else $RQ_REDIS_URL)"
-            )
-            cmd.add_argument("--rq-max-queued", type=int, default=1, metavar="N", help="jobs waiting in the queue at most")
+        cmd.add_argument("--rq-max-queued", type=int, default=1, metavar="N", help="jobs waiting in the queue at most")
+    return cmd
 
 
 def _run_worker(args: argparse.Namespace) -> int:
@@ -376,8 +375,3 @@ def rq_activity_job(spec: dict[str, Any]) -> str | None:
     return run_job(_job_clients[backend], spec)
 
 
-# ----------------------------------------------------------------------------------------------
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from flowser.cli import main
+
+sys.exit(main())
