@@ -113,6 +113,12 @@ class Session:
             )
         return self._console
 
+    def close(self) -> None:
+        """Let the client go (the local engine's timekeeper thread and Redis connections with it)."""
+        client, self._client = self._client, None
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
     def echo(self, text: str = "") -> None:
         """A plain line on stdout (no markup)."""
         click.echo(text)
@@ -173,7 +179,10 @@ def backend_options(*, domain: bool = True, output: bool = False) -> Callable[[F
                 kw.pop("output", "table"),
                 kw.pop("time_format", "relative"),
             )
-            return fn(session=session, **kw)
+            try:
+                return fn(session=session, **kw)
+            finally:
+                session.close()
 
         options = [
             click.option(
