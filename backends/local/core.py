@@ -57,6 +57,9 @@ class EngineConfig:
     max_domains: int = 100
     max_types: int = 10_000
     max_open_executions: int = 100_000
+    stream_maxlen: int = 100_000
+    """Entries the domain's event stream keeps, about (``stream``: every history event, written in
+    the same transaction; MAXLEN ~); 0 writes no stream."""
 
 
 @dataclass
@@ -202,7 +205,11 @@ class Core:
         rid = state.run_id
         tx.put_run(dk, rid, state.dump())
         if run.events:
-            tx.append_events(dk, rid, [dump_event(e) for e in run.events])
+            stored = [dump_event(e) for e in run.events]
+            tx.append_events(dk, rid, stored)
+            if self.config.stream_maxlen > 0:
+                name, version = state.workflow_type
+                tx.stream_events(dk, self.config.stream_maxlen, f"{rid}|{state.workflow_id}|{name}|{version}", stored)
         effects = run.effects
         if created:
             tx.index_open_run(dk, rid, state.workflow_id, state.workflow_type[0], state.tags, state.start_time)

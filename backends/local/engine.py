@@ -13,7 +13,8 @@ The rooms, each small enough to read in one sitting, share a ``core.Core``
 * ``polling``: claims, long polls, pending counts;
 * ``decision_tasks`` and ``activity_tasks``: polling for and answering tasks;
 * ``deadlines``: firing timeouts, timers, purges and outbox deliveries
-  (``timeouts`` and ``relations`` hold what each one does).
+  (``timeouts`` and ``relations`` hold what each one does);
+* ``stream``: reading a domain's event stream (``read_stream``, not an SWF operation).
 
 State changes to one execution are single optimistic transactions (see
 ``store``); the pure parts live in ``run`` (event appending, decision-task
@@ -36,11 +37,12 @@ from .faults import InternalFailure, SWFFault, UnknownOperationException
 from .polling import Polling
 from .registration import Registration
 from .store import RedisStore, StoreUnavailable
+from .stream import Stream, StreamRead
 from .tokens import decode_task as decode_token
 from .tokens import encode_task as encode_token
 from .validation import OPERATIONS, validate
 
-__all__ = ["OPERATIONS", "Engine", "EngineConfig", "decode_token", "encode_token"]
+__all__ = ["OPERATIONS", "Engine", "EngineConfig", "StreamRead", "decode_token", "encode_token"]
 
 
 class Engine(Core):
@@ -50,6 +52,7 @@ class Engine(Core):
         super().__init__(store, clock, config)
         self.polling = Polling(self)
         self.deadlines = Deadlines(self)
+        self.stream = Stream(self)
         rooms = (
             Registration(self),
             Executions(self),
@@ -82,9 +85,20 @@ class Engine(Core):
         """Fire every timeout, timer and retention purge due at ``now`` (default: the clock's now)."""
         return self.deadlines.fire_due(now)
 
+    def read_stream(self, domain: str, after: str | None = None, wait: float = 0.0, count: int = 1000) -> StreamRead:
+        """Entries of the domain's event stream after the id ``after`` (None: from now; ``"0"``: from
+        the oldest kept), waiting up to ``wait`` seconds for one; see ``stream``. Not an SWF operation:
+        ``flowser.listen`` and ``flowser serve``'s ``/flowser/listen`` read through it."""
+        try:
+            return self.stream.read(domain, after, wait, count)
+        except StoreUnavailable as exc:
+            raise InternalFailure(f"store unavailable: {exc}") from exc
+
     def stop_polls(self) -> None:
-        """Answer every poll held by this engine empty, now and from now on (graceful shutdown)."""
+        """Answer every poll held by this engine empty, and end its blocked stream reads, now and
+        from now on (graceful shutdown)."""
         self.polling.stop_polls()
+        self.stream.stop()
 
 
 def _snake(name: str) -> str:

@@ -30,6 +30,12 @@ swf:{T}:stop:<instance>               LIST     tokens ending the held polls of o
 swf:{T}:stop:<instance>:<poll>        LIST     a token ending one held poll whose poller went (expires in 60 s)
 swf:{T}:inflight                      ZSET     claimed-but-not-yet-started task members by lease end
 swf:{T}:deadlines                     ZSET     "<kind>|<runId>|<ref>" by deadline (timeouts, timers, retention)
+swf:{T}:stream                        STREAM   every history event of the domain as written, ids "<seq>-0", bounded
+                                               (MAXLEN ~); fields r "<runId>|<workflowId>|<type name>|<version>",
+                                               e the stored event (stream.lua)
+swf:{T}:stream:seq                    STRING   the last stream entry's seq (one per event, no gaps)
+swf:{T}:stop:<instance>:s<n>          STREAM   an entry ending one blocked stream read (its reader went, or the
+                                               engine stops; expires in 60 s)
 swf:tk:stop:<timekeeper>              LIST     a token ending one timekeeper's wait on swf:tk:wake (stop)
 
 Pub/Sub channels (``reset``): ``swf:reset:<db>`` tells the engines on database
@@ -152,6 +158,20 @@ class DomainKeys:
     @property
     def deadlines(self) -> str:
         return self.base + "deadlines"
+
+    @property
+    def stream(self) -> str:
+        """The domain's event stream (every history event, as written)."""
+        return self.base + "stream"
+
+    @property
+    def stream_seq(self) -> str:
+        """The number of the stream's last entry."""
+        return self.base + "stream:seq"
+
+    def stream_stop(self, instance: str, read: int) -> str:
+        """A stream an entry on which ends one blocked read of the domain's stream."""
+        return f"{self.base}stop:{instance}:s{read}"
 
 
 def parse_task_list_key(dk: DomainKeys, key: str) -> tuple[str, str] | None:

@@ -65,6 +65,21 @@ WAKE_TOKENS_KEPT = 100
 """Tokens a global wake list keeps (timekeepers, Lambda runners): one is enough to wake a waiter."""
 TASK_WAKE_TOKENS_KEPT = 1000
 """Tokens a task list's wake list keeps: enough for the pollers that may wait on it."""
+STREAM_STOP_EXPIRY = 60
+"""Seconds the entry ending a blocked stream read lives (nobody may be left to read it)."""
+
+
+def _script_text(name: str) -> str:
+    """A Lua script of this package without its comment lines (what EVAL sends on every call)."""
+    text = importlib.resources.files(__package__).joinpath(name).read_text()
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))
+
+
+_STREAM_SCRIPT = _script_text("stream.lua")
+"""Sent with EVAL, never EVALSHA: inside MULTI a NOSCRIPT error would drop the entries and keep the rest."""
+
+StreamRaw = tuple[int, bytes, bytes]
+"""One entry of a domain's event stream as read: (seq, run header, stored event); see ``stream.lua``."""
 
 
 def pack(value: Any) -> bytes:
@@ -364,6 +379,55 @@ class RedisStore:
             pipe.ltrim(key, -WAKE_TOKENS_KEPT, -1)
             pipe.execute()
 
+    # -- the domain's event stream (stream.lua writes it, inside transactions) ----------
+    def stream_last(self, dk: DomainKeys) -> int:
+        """The number of the domain's last stream entry (0: none yet)."""
+        return int(self._r.get(dk.stream_seq) or 0)
+
+    def stream_after(self, dk: DomainKeys, after: int, count: int) -> tuple[list[StreamRaw], int]:
+        """At most ``count`` entries of the domain's stream numbered above ``after``, and the number
+        of its last entry now (0: none yet), in one round trip on this thread's connection."""
+        entries, last = self._call_many(
+            ("XREAD", "COUNT", count, "STREAMS", dk.stream, f"{after}-0"),
+            ("GET", dk.stream_seq),
+        )
+        return _stream_entries(entries, dk.stream), int(last or 0)
+
+    def wait_stream(
+        self, dk: DomainKeys, after: int, count: int, timeout: float, stop_key: str
+    ) -> tuple[list[StreamRaw], bool]:
+        """Block up to ``timeout`` seconds (at least 1 ms) for entries of the domain's stream numbered
+        above ``after``: (entries, whether an entry on ``stop_key`` ended the wait)."""
+        reply = self._call(
+            "XREAD", "COUNT", count, "BLOCK", max(int(timeout * 1000), 1),
+            "STREAMS", dk.stream, stop_key, f"{after}-0", "0-0",
+        )
+        stopped = bool(_stream_entries(reply, stop_key))
+        return _stream_entries(reply, dk.stream), stopped
+
+    def stop_stream_waits(self, stop_keys: Iterable[str]) -> None:
+        """End the blocked stream reads waiting on these stop keys (``wait_stream``), at once or
+        as soon as they start; the keys expire in ``STREAM_STOP_EXPIRY`` seconds."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for key in stop_keys:
+                pipe.xadd(key, {"stop": 1})
+                pipe.expire(key, STREAM_STOP_EXPIRY)
+            pipe.execute()
+
+    def _call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Several commands in one round trip on this thread's own connection (``_call``)."""
+        conn = self._connection()
+        try:
+            conn.send_packed_command(_pack(conn, list(commands)), check_health=False)
+            replies = [conn.read_response(disable_decoding=True) for _ in commands]
+        except BaseException:
+            conn.disconnect()
+            raise
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                raise reply
+        return replies
+
     # -- Pub/Sub, wiping, health ----------------------------------------------
     def database(self) -> int:
         """The number of the Redis database the store uses."""
@@ -500,6 +564,7 @@ class Tx:
         "_dirty",
         "_pending_watch",
         "_queued_reads",
+        "_stream",
         "_writes",
         "explicit_transaction",
         "prefetched",
@@ -512,6 +577,7 @@ class Tx:
         self._pending_watch: list[str] = []
         self._writes: list[tuple[Any, ...]] = []
         self._queued_reads: list[int] = []
+        self._stream: list[Any] | None = None  # EVAL arguments of stream.lua, sent last in MULTI
         self._dirty = False  # WATCH sent and not yet ended by EXEC
         self.explicit_transaction = False
         self.results: list[Any] = []
@@ -641,6 +707,20 @@ class Tx:
         """Events as ``events.dump_event`` stores them, after the run's last."""
         self._rpush(dk.history(run_id), *stored)
 
+    def stream_events(self, dk: DomainKeys, bound: int, header: str, stored: list[Any]) -> None:
+        """The same events (``append_events``) on the domain's event stream, which keeps about
+        ``bound`` entries; ``header`` is ``"<runId>|<workflowId>|<type name>|<type version>"``.
+
+        Every run's events of the transaction go in one EVAL of ``stream.lua``,
+        queued last in MULTI: the entries are written with the events or not at all.
+        """
+        if not self.explicit_transaction:
+            raise RuntimeError("writes go after multi()")
+        if self._stream is None:
+            self._stream = ["EVAL", _STREAM_SCRIPT, 2, dk.stream, dk.stream_seq, bound, 0]
+        self._stream[6] += len(stored)
+        self._stream.extend((header, len(stored), *stored))
+
     def index_open_run(
         self, dk: DomainKeys, run_id: str, workflow_id: str, type_name: str, tags: list[str], start: float
     ) -> None:
@@ -767,6 +847,9 @@ class Tx:
 
     def finish(self) -> None:
         """EXEC the queued writes, or just end the WATCH if there were none."""
+        if self._stream is not None:
+            self._writes.append(tuple(self._stream))
+            self._stream = None
         if not self.explicit_transaction or not self._writes:
             return
         batch: list[tuple[Any, ...]] = []
@@ -816,6 +899,23 @@ def _pack(conn: Any, commands: list[tuple[Any, ...]]) -> list[bytes]:
     if _pack_command is not None:
         return [b"".join([_pack_command(command) for command in commands])]
     return list(conn.pack_commands(commands))
+
+
+def _stream_entries(reply: Any, key: str) -> list[StreamRaw]:
+    """The entries of stream ``key`` in an XREAD reply (RESP2 list or RESP3 map; None: nothing)."""
+    if not reply:
+        return []
+    wanted = key.encode()
+    streams = reply.items() if isinstance(reply, dict) else reply
+    for name, rows in streams:
+        if name != wanted:
+            continue
+        out: list[StreamRaw] = []
+        for entry_id, fields in rows:
+            values = dict(zip(fields[::2], fields[1::2], strict=True))
+            out.append((int(entry_id.partition(b"-")[0]), values.get(b"r", b""), values.get(b"e", b"")))
+        return out
+    return []
 
 
 def _convert(command: str, reply: Any) -> Any:
