@@ -37,6 +37,13 @@ whose requests the engine answers in-process (no HTTP). Sections:
 (e) Where the time goes: one thread running minimal workflows back to back
     under cProfile; Redis round trips (sends on a connection) and commands per
     workflow and per operation.
+(s) The cost of the domain's event stream (``flowser listen``): section (a)'s
+    4-process run with the stream on (``--stream-maxlen``, default 100,000)
+    and off (0), alternately (ABAB..., ``--stream-rounds`` pairs, each on a
+    new domain), CPU per workflow of the processes and of redis-server; the
+    median of each, and their ratio. Not in the default sections.
+
+``--stream-maxlen N`` runs every other section with that bound (0: no stream).
 
 Targets printed next to the figures: >= 300 minimal workflows/s from 4
 processes; p99 schedule-to-start <= 10 ms; page cost flat from 100 to 10,000
@@ -65,7 +72,7 @@ from typing import Any
 
 import redis
 
-from backends.local import connect, wire
+from backends.local import EngineConfig, connect, wire
 
 WF = {"name": "mini", "version": "1"}
 ACT = {"name": "step", "version": "1"}
@@ -150,9 +157,10 @@ def _app_process(
     stop: Any,
     closed: Any,
     cpu: Any,
+    stream_maxlen: int,
 ) -> None:
     """One application process: a starter, ``threads`` deciders and ``threads`` workers on one client."""
-    swf = connect(url, poll_hold=1.0)
+    swf = connect(url, poll_hold=1.0, config=EngineConfig(stream_maxlen=stream_maxlen))
 
     def starter() -> None:
         go.wait()
@@ -194,7 +202,9 @@ def redis_cpu(r: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def throughput(url: str, domain: str, processes: int, total: int, threads: int) -> tuple[float, float, float]:
+def throughput(
+    url: str, domain: str, processes: int, total: int, threads: int, stream_maxlen: int
+) -> tuple[float, float, float]:
     """(workflows/s, CPU ms per workflow of the application processes, of redis-server)."""
     ctx = mp.get_context("spawn")
     ready, go, stop, closed = ctx.Semaphore(0), ctx.Event(), ctx.Event(), ctx.Value("i", 0)
@@ -203,7 +213,8 @@ def throughput(url: str, domain: str, processes: int, total: int, threads: int) 
     shares = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
     procs = [
         ctx.Process(
-            target=_app_process, args=(url, domain, i, shares[i], threads, ready, go, stop, closed, cpu)
+            target=_app_process,
+            args=(url, domain, i, shares[i], threads, ready, go, stop, closed, cpu, stream_maxlen),
         )
         for i in range(processes)
     ]
@@ -241,7 +252,7 @@ def section_a(url: str, tag: str, args: argparse.Namespace) -> None:
     for processes in (1, 4):
         domain = f"bench-a{processes}-{tag}"
         setup(swf, domain)
-        rate, app_cpu, server_cpu = throughput(url, domain, processes, args.workflows, args.threads)
+        rate, app_cpu, server_cpu = throughput(url, domain, processes, args.workflows, args.threads, args.stream_maxlen)
         target = f"target >= 300/s {verdict(rate >= 300)}" if processes == 4 else ""
         print(
             f"    {processes} process{'es' if processes > 1 else '  '}: {rate:6.1f} workflows/s "
@@ -260,8 +271,8 @@ def section_a(url: str, tag: str, args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _idle_worker(url: str, domain: str, conn: Any) -> None:
-    swf = connect(url, poll_hold=60.0)
+def _idle_worker(url: str, domain: str, conn: Any, stream_maxlen: int) -> None:
+    swf = connect(url, poll_hold=60.0, config=EngineConfig(stream_maxlen=stream_maxlen))
     conn.send(("ready", 0.0))
     while True:
         conn.send(("idle", time.perf_counter()))
@@ -280,11 +291,11 @@ def section_b(url: str, tag: str, args: argparse.Namespace) -> None:
     samples = args.latency_samples
     print(f"\n(b) schedule-to-start, idle long-polling worker in its own process, {samples} samples")
     domain = f"bench-b-{tag}"
-    swf = connect(url, poll_hold=5.0)
+    swf = connect(url, poll_hold=5.0, config=EngineConfig(stream_maxlen=args.stream_maxlen))
     setup(swf, domain)
     ctx = mp.get_context("spawn")
     here, there = ctx.Pipe()
-    worker = ctx.Process(target=_idle_worker, args=(url, domain, there))
+    worker = ctx.Process(target=_idle_worker, args=(url, domain, there, args.stream_maxlen))
     worker.start()
     assert here.recv()[0] == "ready"
     after_respond: list[float] = []
@@ -355,7 +366,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 def section_c(url: str, tag: str, args: argparse.Namespace) -> None:
     print(f"\n(c) GetWorkflowExecutionHistory, median / min of {args.repeat} calls (ms)")
     domain = f"bench-c-{tag}"
-    swf = connect(url, timekeeper=False)
+    swf = connect(url, timekeeper=False, config=EngineConfig(stream_maxlen=args.stream_maxlen))
     setup(swf, domain)
     engine = swf.flowser_engine
 
@@ -425,7 +436,7 @@ def section_d(url: str, tag: str, args: argparse.Namespace) -> None:
     print(f"\n(d) Redis memory per closed minimal execution ({n} runs, retention 1 day)")
     domain = f"bench-d-{tag}"
     r = redis.Redis.from_url(url)
-    swf = connect(url, timekeeper=False, poll_hold=1.0)
+    swf = connect(url, timekeeper=False, poll_hold=1.0, config=EngineConfig(stream_maxlen=args.stream_maxlen))
     setup(swf, domain)
     minimal_sequential(swf, domain, "warm-up")  # task lists, wake lists, connections exist before
     time.sleep(0.2)
@@ -460,6 +471,11 @@ def section_d(url: str, tag: str, args: argparse.Namespace) -> None:
     ]
     total = sum(int(r.memory_usage(k) or 0) for k in shared)
     print(f"    shared ZSETs (closed, closedc, x:ty, x:cs, deadlines): {total / (n + 1):.0f} B per run")
+    stream = int(r.memory_usage(dk.stream, samples=0) or 0)
+    print(
+        f"    event stream ({int(r.xlen(dk.stream))} entries, bound {args.stream_maxlen}): {stream / (n + 1):.0f} B per run "
+        "while within the bound (in the delta above; a run past the bound costs nothing there)"
+    )
     swf.close()
     r.close()
 
@@ -581,7 +597,7 @@ def section_e(url: str, tag: str, args: argparse.Namespace) -> None:
     print(f"\n(e) where the time goes: minimal workflows, one process ({n} per figure)")
     domain = f"bench-e-{tag}"
     r = redis.Redis.from_url(url)
-    swf = connect(url, poll_hold=1.0)
+    swf = connect(url, poll_hold=1.0, config=EngineConfig(stream_maxlen=args.stream_maxlen))
     setup(swf, domain)
     engine = swf.flowser_engine
     minimal_sequential(swf, domain, "warm-up")
@@ -662,6 +678,47 @@ def _area(filename: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# (s) the event stream's cost
+# --------------------------------------------------------------------------------------
+
+
+def section_s(url: str, tag: str, args: argparse.Namespace) -> None:
+    bound = args.stream_maxlen or EngineConfig().stream_maxlen
+    rounds = args.stream_rounds
+    print(
+        f"\n(s) the event stream's cost: section (a) with 4 processes, {args.workflows} runs, stream on "
+        f"(bound {bound}) and off, alternately, {rounds} rounds"
+    )
+    swf = connect(url, timekeeper=False)
+    figures: dict[str, list[tuple[float, float, float]]] = {"on": [], "off": []}
+    for i in range(rounds):
+        for label, maxlen in (("on", bound), ("off", 0)) if i % 2 == 0 else (("off", 0), ("on", bound)):
+            domain = f"bench-s{i}{label}-{tag}"
+            setup(swf, domain)
+            rate, app_cpu, server_cpu = throughput(url, domain, 4, args.workflows, args.threads, maxlen)
+            figures[label].append((rate, app_cpu, server_cpu))
+            print(
+                f"    round {i + 1} stream {label:3s}: {rate:6.1f} workflows/s; CPU per workflow: processes "
+                f"{app_cpu:5.2f} ms, redis-server {server_cpu:4.2f} ms, total {app_cpu + server_cpu:5.2f} ms"
+            )
+    medians = {
+        label: tuple(statistics.median(f[k] for f in rows) for k in range(3)) for label, rows in figures.items()
+    }
+    for label, (rate, app_cpu, server_cpu) in medians.items():
+        print(
+            f"    median, stream {label:3s}: {rate:6.1f} workflows/s; CPU per workflow: processes {app_cpu:5.2f} ms, "
+            f"redis-server {server_cpu:4.2f} ms, total {app_cpu + server_cpu:5.2f} ms"
+        )
+    on, off = medians["on"], medians["off"]
+    extra = (on[1] + on[2]) / (off[1] + off[2]) - 1
+    print(
+        f"    the stream costs {100 * extra:+.1f} % CPU per workflow (processes {100 * (on[1] / off[1] - 1):+.1f} %, "
+        f"redis-server {100 * (on[2] / off[2] - 1):+.1f} %)   target <= +10 % {verdict(extra <= 0.10)}"
+    )
+    swf.close()
+
+
+# --------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -675,6 +732,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-runs", type=int, default=1000)
     parser.add_argument("--profile-runs", type=int, default=300)
     parser.add_argument("--verbose-profile", action="store_true")
+    parser.add_argument(
+        "--stream-maxlen", type=int, default=EngineConfig().stream_maxlen,
+        help="bound of the domains' event streams (0: none); (s) compares it with 0",
+    )
+    parser.add_argument("--stream-rounds", type=int, default=6, help="(s) rounds, each stream on then off or off then on")
     args = parser.parse_args(argv)
     sections = set(args.only.split(","))
     tag = str(int(time.time()))
@@ -705,6 +767,7 @@ def main(argv: list[str] | None = None) -> int:
             ("c", section_c),
             ("d", section_d),
             ("e", section_e),
+            ("s", section_s),
         ):
             if name in sections:
                 fn(url, tag, args)
