@@ -102,11 +102,9 @@ class ExecutionQuery:
             return {"executionFilter": {"workflowId": self.workflow_id}}
         if self.tags:
             return {"tagFilter": {"tag": self.tags[0]}}
-        if self.type_name is not None:
-            type_filter = {"name": self.type_name}
-            if self.type_version is not None:
-                type_filter["version"] = self.type_version
-            return {"typeFilter": type_filter}
+        if self.type_name is not None and self.type_version is not None:
+            # SWF takes a name alone too, but moto fails on a typeFilter without a version
+            return {"typeFilter": {"name": self.type_name, "version": self.type_version}}
         if closed and self.close_status is not None:
             return {"closeStatusFilter": {"status": self.close_status}}
         return {}
@@ -136,6 +134,7 @@ class ExecutionQuery:
         if self.tags and not set(self.tags) <= set(info.get("tagList") or ()):
             return False
         started = started_at(info)
+        started -= dt.timedelta(microseconds=started.microsecond % 1000)  # SWF's precision (moto's is finer)
         if self.since is not None and started < self.since:
             return False
         return not (self.until is not None and started > self.until)

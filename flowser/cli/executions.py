@@ -150,7 +150,8 @@ def list_executions(
     )
     if limit is None:
         limit = TABLE_LIMIT if session.output == "table" else 0
-    found = ops.iter_executions(session.client, session.domain, query)
+    domain = session.domain  # a missing domain is a usage mistake, found before the backend is reached
+    found = ops.iter_executions(session.client, domain, query)
     rows = list(itertools.islice(found, limit + 1 if limit else None))
     more = bool(limit) and len(rows) > limit
     if more:
@@ -188,8 +189,9 @@ def list_executions(
 
 # -- describe -----------------------------------------------------------------------------------------
 def _find(session: Session, workflow_id: str, run_id: str | None) -> dict[str, str]:
+    domain = session.domain
     try:
-        return ops.find_run(session.client, session.domain, workflow_id, run_id)
+        return ops.find_run(session.client, domain, workflow_id, run_id)
     except ops.NoSuchExecution as exc:
         raise CliError(str(exc)) from None
     except ops.AmbiguousRunId as exc:
@@ -327,14 +329,15 @@ def start_execution(
     execution_timeout = _timeout("--execution-timeout", execution_timeout)
     task_timeout = _timeout("--task-timeout", task_timeout)
     data = read_input(input_)
+    domain = session.domain
     if version is None:
         try:
-            version = ops.type_version(session.client, session.domain, "workflow", name)
+            version = ops.type_version(session.client, domain, "workflow", name)
         except ops.TypeVersionUnknown as exc:
             raise CliError(str(exc)) from None
     started = ops.start_execution(
         session.client,
-        session.domain,
+        domain,
         name,
         version,
         workflow_id or str(uuid.uuid4()),
@@ -382,11 +385,12 @@ def _batch(
     ``params()`` gives the call's parameters once the arguments are known to be right (it may read stdin).
     """
     filtered = any(bool(v) for v in selection.values())
+    domain = session.domain
     if workflow_id is not None:
         if filtered or all_matching:
             raise usage_error("give a WORKFLOW_ID or batch filters (--type, --tag, --since, --until, --all-matching), not both")
         execution = _find(session, workflow_id, run_id) if run_id else {"workflowId": workflow_id}
-        ops.act(session.client, session.domain, action, execution, **params())
+        ops.act(session.client, domain, action, execution, **params())
         if session.output != "table":
             session.echo(session.dump({**execution, "ok": True}))
         else:
@@ -401,7 +405,7 @@ def _batch(
         raise usage_error("stdin gives the input, so it cannot answer the confirmation: add --yes")
     query = _query(status="open", **selection)
     arguments = params()
-    runs = [dict(info["execution"]) for info in ops.iter_executions(session.client, session.domain, query)]
+    runs = [dict(info["execution"]) for info in ops.iter_executions(session.client, domain, query)]
     if not runs:
         session.warn("no open run matches: nothing to do")
         return 0
@@ -409,7 +413,7 @@ def _batch(
         raise CliError("not confirmed: nothing done")
     failed = 0
     results: list[dict[str, Any]] = []
-    for execution, error in ops.act_on_each(session.client, session.domain, action, runs, **arguments):
+    for execution, error in ops.act_on_each(session.client, domain, action, runs, **arguments):
         line = f"{execution['workflowId']} (run {_short(execution['runId'])})"
         if error is None:
             results.append({**execution, "ok": True})

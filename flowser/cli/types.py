@@ -26,9 +26,10 @@ def types() -> None:
 @click.option("--name", metavar="NAME", default=None, help="only types of this name")
 def list_types(session: Session, kind: str | None, status: str | None, name: str | None) -> None:
     rows: list[dict[str, Any]] = []
+    domain = session.domain
     for k in (kind,) if kind else KINDS:
         for s in (status.upper(),) if status else STATUSES:
-            for info in ops.list_types(session.client, session.domain, k, s, name=name):
+            for info in ops.list_types(session.client, domain, k, s, name=name):
                 rows.append({"kind": k, **info})
     rows.sort(key=lambda r: (KINDS.index(r["kind"]), _type(r)["name"], _type(r)["version"]))
 
@@ -65,20 +66,21 @@ def _type(row: dict[str, Any]) -> dict[str, str]:
 def describe_type(session: Session, name: str, version: str | None, kind: str | None) -> None:
     if version is None and ":" in name:
         name, version = name.split(":", 1)
+    domain = session.domain
     kinds = (kind,) if kind else KINDS
     candidates: list[tuple[str, str]] = []
     for k in kinds:
         if version is not None:
             candidates.append((k, version))
             continue
-        versions = [_type(t)["version"] for t in ops.list_types(session.client, session.domain, k, "REGISTERED", name=name)]
+        versions = [_type(t)["version"] for t in ops.list_types(session.client, domain, k, "REGISTERED", name=name)]
         if len(versions) > 1:
             raise usage_error(f"{k} type {name!r} has versions {', '.join(versions)}: name one as {name}:VERSION")
         candidates += [(k, v) for v in versions]
     details: list[dict[str, Any]] = []
     for k, v in candidates:
         try:
-            detail = dict(_describe(session.client, session.domain, k, name, v))
+            detail = dict(_describe(session.client, domain, k, name, v))
         except Exception as exc:
             if len(kinds) == 1 or ops.fault_code(exc) != "UnknownResourceFault":
                 raise
