@@ -437,7 +437,7 @@ def event_line(
     context: RunContext | None = None,
     *,
     time_format: str = "relative",
-    value_width: int | None = 80,
+    width: int | None = 80,
     decode: Decode = json_payload,
 ) -> EventLine:
     """One event as a line (see the module docstring).
@@ -445,7 +445,8 @@ def event_line(
     ``context`` holds the run's earlier events (the activityId of an
     ActivityTaskCompleted comes from its ActivityTaskScheduled); this event is
     added to it. ``time_format``: ``relative`` (``+1.234s`` from the run's
-    start) or ``iso``. Each value is cut to ``value_width`` characters.
+    start) or ``iso``. The fields are fitted to ``width`` characters (``name=value``
+    pairs two spaces apart; the longest values are cut first, see :func:`fit_fields`).
     """
     context = context if context is not None else RunContext()
     context.add(event)
@@ -458,7 +459,7 @@ def event_line(
     else:
         for spec in specs:
             fields.extend(_field(spec, attrs, context, decode))
-    fields = fit_fields([(k, v) for k, v in fields if v != ""], value_width)
+    fields = fit_fields([(k, v) for k, v in fields if v != ""], width)
     when = (
         offset_text(context.offset(event.get("eventTimestamp")))
         if time_format == "relative"
@@ -471,12 +472,12 @@ def event_lines(
     events: Iterable[Mapping[str, Any]],
     *,
     time_format: str = "relative",
-    value_width: int | None = 80,
+    width: int | None = 80,
     decode: Decode = json_payload,
 ) -> list[EventLine]:
     """Every event of one run (oldest first) as lines."""
     context = RunContext()
-    return [event_line(e, context, time_format=time_format, value_width=value_width, decode=decode) for e in events]
+    return [event_line(e, context, time_format=time_format, width=width, decode=decode) for e in events]
 
 
 # -- grouped ----------------------------------------------------------------------------------

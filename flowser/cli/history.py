@@ -133,7 +133,7 @@ class EventPrinter:
         width = self.session.console.width
         rest = max(width - self.id_width - self.time_width - self.type_width - 3 * PADDING, 16)
         lines = [
-            render.event_line(e, self.context, time_format=self.session.time_format, value_width=rest, decode=self.decode)
+            render.event_line(e, self.context, time_format=self.session.time_format, width=rest, decode=self.decode)
             for e in events
         ]
         grid = _grid(
