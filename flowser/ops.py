@@ -311,9 +311,13 @@ def pending_activities(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def describe_execution(client: Any, domain: str, workflow_id: str, run_id: str | None = None) -> dict[str, Any]:
-    """DescribeWorkflowExecution's answer for a run (see :func:`find_run`), with ``pendingActivities``
+    """:func:`describe_run` of the run :func:`find_run` finds."""
+    return describe_run(client, domain, find_run(client, domain, workflow_id, run_id))
+
+
+def describe_run(client: Any, domain: str, execution: dict[str, str]) -> dict[str, Any]:
+    """DescribeWorkflowExecution's answer for one run, with ``pendingActivities``
     (:func:`pending_activities`; SWF's answer has only their count) for an open run."""
-    execution = find_run(client, domain, workflow_id, run_id)
     detail = dict(client.describe_workflow_execution(domain=domain, execution=execution))
     detail.pop("ResponseMetadata", None)
     is_open = detail["executionInfo"].get("executionStatus") == "OPEN"

@@ -209,7 +209,7 @@ def _find(session: Session, workflow_id: str, run_id: str | None) -> dict[str, s
 @click.option("--run-id", "-r", metavar="RUN_ID", default=None, help="this run (or a prefix of its runId)")
 def describe_execution(session: Session, workflow_id: str, run_id: str | None) -> None:
     execution = _find(session, workflow_id, run_id)
-    detail = ops.describe_execution(session.client, session.domain, execution["workflowId"], execution["runId"])
+    detail = ops.describe_run(session.client, session.domain, execution)
     if session.output != "table":
         session.echo(session.dump(detail))
         return

@@ -601,3 +601,15 @@ def test_pending_activities_count_attempts_and_drop_closed_tasks() -> None:
         ("a", "STARTED", 2, "w2", True),
     ]
     assert pending[1]["startedTimestamp"] == 12 and pending[1]["scheduledEventId"] == 11
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(cli: Cli, runs: Runs) -> None:
+    plain = cli("executions", "list")
+    assert "\x1b[" not in plain.out  # not a terminal
+    cli.monkeypatch.setenv("FORCE_COLOR", "1")  # rich's stand-in for a terminal
+    coloured = cli("executions", "list")
+    assert "\x1b[32mCOMPLETED" in coloured.out and "\x1b[35mTERMINATED" in coloured.out
+    uncoloured = cli("executions", "list", "--no-color")
+    assert "COMPLETED" in uncoloured.out and "\x1b[3" not in uncoloured.out  # no colour (bold may stay)
+    cli.monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[3" not in cli("executions", "list").out
