@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import sys
 import time
@@ -613,3 +614,53 @@ def test_colour_on_a_terminal_only_and_never_with_no_color(cli: Cli, runs: Runs)
     assert "COMPLETED" in uncoloured.out and "\x1b[3" not in uncoloured.out  # no colour (bold may stay)
     cli.monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b[3" not in cli("executions", "list").out
+
+
+# -- flowser.ops: one server-side filter, paging, stopping early --------------------------------------------
+def test_the_most_selective_filter_goes_to_the_server() -> None:
+    query = flowser.ops.ExecutionQuery
+    both = query(workflow_id="w", tags=("t",), type_name="T", type_version="1", close_status="FAILED")
+    assert both.server_filter(closed=True) == {"executionFilter": {"workflowId": "w"}}
+    assert query(tags=("t", "u"), type_name="T", type_version="1").server_filter(closed=False) == {"tagFilter": {"tag": "t"}}
+    assert query(type_name="T", type_version="1", close_status="FAILED").server_filter(closed=True) == {
+        "typeFilter": {"name": "T", "version": "1"}
+    }
+    assert query(type_name="T", close_status="FAILED").server_filter(closed=True) == {"closeStatusFilter": {"status": "FAILED"}}
+    assert query(type_name="T", close_status="FAILED").server_filter(closed=False) == {}
+    assert not query(close_status="FAILED").wants_open and not query(status="open").wants_closed
+    with pytest.raises(ValueError, match="an open run has no close status"):
+        query(status="open", close_status="FAILED")
+
+
+class CountingClient:
+    """A client that counts the list calls made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, str | None]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**kw: Any) -> Any:
+            self.calls.append((name, kw.get("nextPageToken")))
+            return method(**kw)
+
+        return call
+
+
+def test_paging_and_stopping_early(cli: Cli, runs: Runs) -> None:
+    cli.skip_on_moto("moto gives no nextPageToken: it cuts the list at the page size")
+    everything = [i["execution"]["workflowId"] for i in flowser.ops.list_executions(cli.client, DOMAIN)]
+    counting = CountingClient(cli.client)
+    query = flowser.ops.ExecutionQuery()
+    paged = [i["execution"]["workflowId"] for i in flowser.ops.iter_executions(counting, DOMAIN, query, page_size=1)]
+    assert paged == everything == ["order-d", "refund-c", "order-b", "order-a"]
+    assert sum(1 for name, token in counting.calls if token) >= 2  # later pages were asked for with their token
+
+    counting.calls.clear()
+    first = list(itertools.islice(flowser.ops.iter_executions(counting, DOMAIN, query, page_size=1), 1))
+    assert [i["execution"]["workflowId"] for i in first] == ["order-d"]
+    assert sorted(name for name, _ in counting.calls) == ["list_closed_workflow_executions", "list_open_workflow_executions"]
+    tagged = flowser.ops.list_executions(cli.client, DOMAIN, tag=["blue"], type_name="Order", status="open", limit=5)
+    assert [i["execution"]["workflowId"] for i in tagged] == ["order-d"]
