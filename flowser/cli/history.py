@@ -42,6 +42,8 @@ def now() -> dt.datetime:
 
 PADDING = 2
 """Spaces between table columns (rich's default padding, one each side)."""
+CHUNK = 200
+"""Event lines per table: columns have fixed widths, so tables follow one another seamlessly."""
 
 
 def _find(session: Session, workflow_id: str, run_id: str | None) -> dict[str, str]:
@@ -132,21 +134,17 @@ class EventPrinter:
         self.type_width = max(self.type_width, *(len(str(e["eventType"])) for e in events))
         width = self.session.console.width
         rest = max(width - self.id_width - self.time_width - self.type_width - 3 * PADDING, 16)
-        lines = [
-            render.event_line(e, self.context, time_format=self.session.time_format, width=rest, decode=self.decode)
-            for e in events
-        ]
-        grid = _grid(
-            [("ID", self.id_width, "right"), ("TIME", self.time_width, "right"), ("EVENT", self.type_width, "left"), ("DETAILS", rest, "left")],
-            self.header,
-        )
-        for line in lines:
-            dim = "dim" if line.outcome == "decision" else ""
-            grid.add_row(
-                _cell(line.event_id, dim), _cell(line.time, dim), _cell(line.event_type, line.style), _details(line.fields, rest)
-            )
-        _print_table(self.session, grid)
-        self.header = False
+        columns = [("ID", self.id_width, "right"), ("TIME", self.time_width, "right"), ("EVENT", self.type_width, "left"), ("DETAILS", rest, "left")]
+        for first in range(0, len(events), CHUNK):  # a long history shows as it is rendered
+            grid = _grid(columns, self.header)
+            for event in events[first : first + CHUNK]:
+                line = render.event_line(event, self.context, time_format=self.session.time_format, width=rest, decode=self.decode)
+                dim = "dim" if line.outcome == "decision" else ""
+                grid.add_row(
+                    _cell(line.event_id, dim), _cell(line.time, dim), _cell(line.event_type, line.style), _details(line.fields, rest)
+                )
+            _print_table(self.session, grid)
+            self.header = False
 
 
 def _run_header(session: Session, execution: Mapping[str, str], events: list[dict[str, Any]], *, closed: bool = True) -> None:
@@ -233,8 +231,8 @@ def history(
     codec: str,
 ) -> int:
     output = session.output
-    if path and output == "table":
-        output = "json"
+    if path and output == "table":  # --file writes the history file (a stream of events with --follow)
+        output = "jsonl" if follow else "json"
     if follow and grouped:
         raise usage_error("--grouped sums up a whole history: it does not --follow")
     if follow and output == "json":
@@ -251,7 +249,10 @@ def history(
             except OSError as exc:
                 raise usage_error(f"--file {path}: {exc.strerror}") from None
         if follow:
-            return _follow(session, execution, output, out, interval, decode)
+            written = _follow(session, execution, output, out, interval, decode)
+            if path:
+                session.warn(f"wrote {written} events of {execution['workflowId']} to {path}")
+            return 0
         events = list(ops.history_events(session.client, session.domain, execution))
         if grouped:
             _grouped(session, execution, events, decode)
@@ -286,6 +287,7 @@ def _follow(
     interval: float,
     decode: Callable[[str], Any],
 ) -> int:
+    """Print (or write) the run's events as they come, through continue-as-new; the number of events."""
     printer = EventPrinter(session, decode, id_width=4, type_width=31)  # room for what may come
     table = output == "table"
     if table:
@@ -295,6 +297,7 @@ def _follow(
     stream = trace.follow(session.client, session.domain, execution, interval=interval, sleep=_pause(batch, printer, table))
     last: dict[str, Any] | None = None
     run_events: list[dict[str, Any]] = []
+    count = 0
     try:
         for item in stream:
             if isinstance(item, trace.NewRun):
@@ -307,6 +310,7 @@ def _follow(
                 current, run_events = item.execution, []
                 continue
             last = item
+            count += 1
             run_events.append(item)
             if table:
                 batch.append(item)
@@ -317,11 +321,10 @@ def _follow(
             batch.clear()
             if last is not None and last["eventType"] in render.CLOSE_EVENTS:
                 _closed_line(session, current, run_events)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: what came in is shown, and that is all
         if table:
             printer.print(batch)
-        return 0
-    return 0
+    return count
 
 
 def _pause(batch: list[dict[str, Any]], printer: EventPrinter, table: bool) -> Callable[[float], Any]:

@@ -348,11 +348,12 @@ class Steps:
         self.capsys = capsys
         self.steps = list(steps)
         self.out: list[str] = []
+        self.err: list[str] = []
         self.seen_at_step: list[str] = []
         self.deadline = time.monotonic() + 30
 
     def __call__(self, seconds: float) -> None:
-        self.out.append(self.capsys.readouterr().out)
+        self.read()
         if self.steps:
             self.seen_at_step.append("".join(self.out))
             self.steps.pop(0)()
@@ -361,8 +362,18 @@ class Steps:
             raise AssertionError("--follow did not stop after the run closed")
         time.sleep(0.01)
 
+    def read(self) -> None:
+        captured = self.capsys.readouterr()
+        self.out.append(captured.out)
+        self.err.append(captured.err)
+
     def output(self) -> str:
-        return "".join(self.out) + self.capsys.readouterr().out
+        self.read()
+        return "".join(self.out)
+
+    def errors(self) -> str:
+        self.read()
+        return "".join(self.err)
 
 
 def test_follow_prints_events_as_they_come_and_stops_when_the_run_closes(
@@ -438,8 +449,10 @@ def test_follow_jsonl_streams_events_that_load_as_runs(
     )
     monkeypatch.setattr(history_cli, "sleep", steps)
     path = tmp_path / "stream.jsonl"
-    status = main(target.cli("executions", "history", "stream", "--follow", "-o", "jsonl", "--file", str(path), "--interval", "0.01"))
+    status = main(target.cli("executions", "history", "stream", "--follow", "--file", str(path), "--interval", "0.01"))
     assert status == 0
+    assert steps.output() == ""  # --file with --follow: the events go there, as JSON Lines
+    assert f"wrote {len(path.read_text().splitlines())} events of stream to {path}" in steps.errors()
     first, second = load_histories(path)
     assert first.events[-1]["eventType"] == "WorkflowExecutionContinuedAsNew"
     assert (second.events[0]["eventType"], second.events[-1]["eventType"]) == ("WorkflowExecutionStarted", "WorkflowExecutionCompleted")
