@@ -323,3 +323,33 @@ def test_a_child_whose_history_is_gone_shows_what_the_parent_knows() -> None:
     assert (kid.workflow_id, kid.status, kid.duration(), kid.note) == ("kid", "TIMED_OUT", 3.0, "START_TO_CLOSE")
     assert (waiting.status, waiting.run_id, waiting.children) == ("INITIATED", None, [])
     assert root.to_dict()["children"][0]["runId"] == "gone"
+
+
+def test_a_child_that_continued_as_new_is_one_node_with_its_runs() -> None:
+    kid = {"workflowId": "kid", "runId": "k1"}
+    parent = [
+        ev(1, "WorkflowExecutionStarted", workflowType=WF),
+        ev(2, "StartChildWorkflowExecutionInitiated", 1, workflowId="kid", workflowType=WF),
+        ev(3, "ChildWorkflowExecutionStarted", 1, initiatedEventId=2, workflowExecution=kid),
+        ev(4, "WorkflowExecutionCompleted", 20),
+    ]
+    runs = {
+        "p": parent,
+        "k1": [
+            ev(1, "WorkflowExecutionStarted", 1, workflowType=WF),
+            ev(2, "StartChildWorkflowExecutionInitiated", 2, workflowId="g1", workflowType=WF),
+            ev(3, "WorkflowExecutionContinuedAsNew", 3, newExecutionRunId="k2"),
+        ],
+        "k2": [
+            ev(1, "WorkflowExecutionStarted", 3, workflowType=WF, continuedExecutionRunId="k1"),
+            ev(2, "WorkflowExecutionFailed", 11, reason="out of pages"),
+        ],
+    }
+    root = trace.workflow_tree(FakeSWF(runs), "d", {"workflowId": "w", "runId": "p"})
+    assert (root.status, root.duration()) == ("COMPLETED", 20.0)
+    (child,) = root.children
+    assert (child.runs, child.status, child.duration(), child.note) == (["k1", "k2"], "FAILED", 10.0, "out of pages")
+    assert [(g.workflow_id, g.status) for g in child.children] == [("g1", "INITIATED")]
+    assert [(depth, node.workflow_id) for depth, node in root.walk()] == [(0, "w"), (1, "kid"), (2, "g1")]
+    shallow = trace.workflow_tree(FakeSWF(runs), "d", {"workflowId": "w", "runId": "p"}, depth=0)
+    assert (shallow.children, shallow.unread) == ([], 1)
