@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0  # `flowser ... | head`
+    except NotImplementedError as exc:  # moto in-process, for calls it lacks
+        what = str(exc).strip() or "this call"
+        print(f"{_command_path(args)}: not implemented by this backend: {what}", file=sys.stderr)
+        return 1
     except Exception as exc:  # an SWF fault or an unreachable backend: one line, never a traceback
         line = fault_line(exc)
         if line is None:
