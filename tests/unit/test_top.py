@@ -46,3 +46,12 @@ def test_timeouts_and_closes_in_the_last_window() -> None:
     assert top.timeouts(now=60) == {"ActivityTaskTimedOut": 1, "DecisionTaskTimedOut": 1, "WorkflowExecutionTimedOut": 1}
     assert top.closed(now=60) == {"TimedOut": 1}
     assert top.timeouts(now=100) == {"DecisionTaskTimedOut": 1, "WorkflowExecutionTimedOut": 1}
+
+
+def test_rates_are_over_the_time_seen_until_a_whole_window_is() -> None:
+    top = Top(window=60, began=100)
+    for n in range(4):
+        top.add_event("r1", ev(n + 2, "DecisionTaskStarted", 100 + n / 2, scheduledEventId=n + 1), now=100 + n / 2)
+    assert top.rate("started", "decision", now=102) == 2.0  # 4 in the 2 s seen, not 4 / 60
+    assert top.rate("started", "decision", now=100.2) == 4.0  # never over less than 1 s
+    assert top.rate("started", "decision", now=160) == 4 / 60
