@@ -11,7 +11,11 @@
   ``backends.local.wire.handle``, the same codec as the in-process client,
   so every success and fault body, status and header is SWF's;
 * ``GET /health``: 200 when Redis answers, else 503;
-* ``GET /metrics``: Prometheus text (``metrics``).
+* ``GET /metrics``: Prometheus text (``metrics``);
+* ``GET /flowser/listen?domain=D[&from=ID][&eventType=E...][&workflowType=T...]``:
+  the domain's event stream (``backends.local.stream``) as server-sent
+  events (``listen``), signed like SWF requests when the server has
+  credentials.
 
 Anything else gets an AWS-style error body; nothing ever answers with a
 traceback. The App holds no state of its own besides counters: several
@@ -24,11 +28,14 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 from backends.local import caller, pollers, wire
 from backends.local.engine import OPERATIONS, Engine, decode_token
-from backends.local.faults import LimitExceededFault, SWFFault, UnknownOperationException
+from backends.local.faults import LimitExceededFault, SWFFault, UnknownOperationException, ValidationException
+from backends.local.stream import parse_id
 from backends.local.validation import validate
 
 from .auth import CORAL, AccessKey, AuthError, Credentials, denied, signed_region
@@ -53,6 +60,14 @@ TOKEN_KIND = {
 ABANDON = Response(0, {}, abandon=True)
 """No answer: the connection closes (its poller is gone, or shares it with another process)."""
 
+LISTEN_PATH = "/flowser/listen"
+LISTEN_ACTION = "GetWorkflowExecutionHistory"
+"""What a key must be allowed, on the domain, to listen to its events (they are its histories)."""
+KEEPALIVE = 15.0
+"""Seconds between two writes on an event stream at most: a comment line when there is nothing to send."""
+LISTEN_BATCH = 500
+"""Entries read from Redis at a time for one stream."""
+
 
 class App:
     """The HTTP face of one engine (see the module docstring)."""
@@ -64,8 +79,11 @@ class App:
         credentials: Credentials | None = None,
         metrics: Metrics | None = None,
         max_polls: int = 2000,
+        keepalive: float = KEEPALIVE,
     ) -> None:
         self.engine = engine
+        self.keepalive = keepalive
+        """Seconds between two writes on an event stream at most (``listen``)."""
         self.credentials = credentials
         self.metrics = metrics or Metrics()
         self.max_polls = max_polls
@@ -84,6 +102,10 @@ class App:
                 if request.method not in ("GET", "HEAD"):
                     return self.http_error(405, "UnknownOperationException", f"{request.path} answers GET only")
                 return self.health() if request.path == "/health" else self.prometheus(request)
+            if request.path == LISTEN_PATH:
+                if request.method != "GET":
+                    return self.http_error(405, "UnknownOperationException", f"{LISTEN_PATH} answers GET only")
+                return self.listen(request)
             return self.http_error(404, "UnknownOperationException", "Not found: SWF requests are POST /")
         except Exception:
             log.exception("internal failure answering %s %s", request.method, request.path)
@@ -199,6 +221,96 @@ class App:
                 self._polls -= 1
         return Response(status, headers, answer)
 
+    # -- the event stream ---------------------------------------------------------------
+    def listen(self, request: Request) -> Response:
+        """The domain's event stream as server-sent events, from now, or after the id in ``from``
+        or in the ``Last-Event-ID`` header (which wins: a reconnecting EventSource sends it).
+
+        Each history event is a message ``id: <entry id>``, ``event: history``,
+        ``data: {"id","workflowId","runId","workflowType","event"}``; a reader that fell
+        behind the stream's bound first gets ``event: lost``, ``data: {"lost": n, "after": id}``.
+        A comment line (``: keepalive``) goes out when nothing else has for ``keepalive``
+        seconds, and an ``id:`` alone moves the reader past entries its filters left out.
+        """
+        key: AccessKey | None = None
+        if self.credentials is not None:
+            try:
+                key = self.credentials.authenticate(
+                    request.method, request.path, request.query, request.headers, request.body
+                )
+            except AuthError as err:
+                return Response(err.status, _headers(), wire.error_body(err.wire_type, err.message))
+        query = parse_qs(request.query, keep_blank_values=True)
+        domain = (query.get("domain") or [""])[-1]
+        try:
+            if not domain:
+                raise ValidationException(f"{LISTEN_PATH} needs a domain: ?domain=<name>")
+            if key is not None and (not key.allows_action(LISTEN_ACTION) or not key.allows_domain(domain)):
+                return self._denied(key, LISTEN_ACTION, self.engine.arn(domain))
+            if self.engine.config.stream_maxlen <= 0:
+                return self.http_error(501, "UnknownOperationException", "This server keeps no event stream (--stream-maxlen 0)")
+            after = request.headers.get("last-event-id", "").strip() or (query.get("from") or [""])[-1].strip()
+            cursor = f"{parse_id(after)}-0" if after else self.engine.stream_position(domain)
+            self.engine.known_domain(domain)
+        except SWFFault as fault:
+            return Response(fault.status, _headers(), wire.fault_body(fault))
+        event_types = _listed(query, "eventType")
+        workflow_types = _listed(query, "workflowType")
+        headers = _headers()
+        headers.update({"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
+        return Response(
+            200, headers, stream=self._events(domain, cursor, event_types, workflow_types, request.connection)
+        )
+
+    def _events(
+        self,
+        domain: str,
+        cursor: str,
+        event_types: frozenset[str],
+        workflow_types: frozenset[str],
+        connection: pollers.PollWatch | None,
+    ) -> Iterator[bytes]:
+        self.metrics.stream_opened()
+        try:
+            yield b": flowser listen\nretry: 1000\nid: %s\n\n" % cursor.encode()
+            sent_id, last_write = cursor, time.monotonic()
+            while not self.engine.stream.stopping:
+                watching = pollers.watching.set(connection)
+                try:
+                    wait = max(last_write + self.keepalive - time.monotonic(), 0.0)
+                    got = self.engine.read_stream(domain, cursor, wait=wait, count=LISTEN_BATCH)
+                except pollers.PollerGone:
+                    return
+                finally:
+                    pollers.watching.reset(watching)
+                out: list[bytes] = []
+                if got.lost:
+                    out.append(b'event: lost\ndata: {"lost":%d,"after":"%s"}\n\n' % (got.lost, cursor.encode()))
+                sent = 0
+                for entry in got.entries:
+                    if (event_types and entry.event_type not in event_types) or (
+                        workflow_types and entry.workflow_type["name"] not in workflow_types
+                    ):
+                        continue
+                    out.append(b"id: %d-0\nevent: history\ndata: %b\n\n" % (entry.seq, entry.to_json()))
+                    sent_id = entry.id
+                    sent += 1
+                cursor = got.cursor
+                if out or time.monotonic() - last_write >= self.keepalive:
+                    if not out:
+                        out.append(b": keepalive\n\n")
+                    if sent_id != cursor:  # entries the filters left out: move the reader past them
+                        out.append(b"id: %s\n\n" % cursor.encode())
+                        sent_id = cursor
+                    yield b"".join(out)
+                    last_write = time.monotonic()
+                    if sent:
+                        self.metrics.stream_sent(sent)
+                if got.ended:
+                    return
+        finally:
+            self.metrics.stream_closed()
+
     # -- health and metrics -------------------------------------------------------------
     def health(self) -> Response:
         try:
@@ -221,6 +333,11 @@ class App:
 
 def _headers() -> dict[str, str]:
     return {"Content-Type": wire.CONTENT_TYPE, "x-amzn-RequestId": wire.request_id()}
+
+
+def _listed(query: dict[str, list[str]], name: str) -> frozenset[str]:
+    """The values of a repeatable query parameter, each possibly a comma-separated list."""
+    return frozenset(v.strip() for value in query.get(name, ()) for v in value.split(",") if v.strip())
 
 
 def _operation(target: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
 Counted in this process (sum them over the processes sharing a Redis):
 requests and errors per operation, request durations, polls held now,
-refused past the cap and abandoned, and, as the engine's observer
+refused past the cap and abandoned, event streams (``/flowser/listen``)
+open now and begun, and the events they sent, and, as the engine's observer
 (``backends.local.observers``), the schedule-to-start latency of every task
 this process handed out and the timeouts and timers its timekeeper fired.
 
@@ -85,6 +86,9 @@ class Metrics:
         self.timers: dict[str, int] = defaultdict(int)
         self.polls_refused = 0
         self.polls_abandoned = 0
+        self.streams_open = 0
+        self.streams_total = 0
+        self.stream_events = 0
         self.held_polls: Callable[[], int] = lambda: 0
         self._task_lists: set[tuple[str, str, str]] = set()
         self._delivered: list[tuple[str, str, str, int, int]] = []
@@ -109,6 +113,20 @@ class Metrics:
     def abandoned_poll(self) -> None:
         with self._lock:
             self.polls_abandoned += 1
+
+    def stream_opened(self) -> None:
+        with self._lock:
+            self.streams_open += 1
+            self.streams_total += 1
+
+    def stream_sent(self, events: int) -> None:
+        """A ``/flowser/listen`` stream sent ``events`` more events."""
+        with self._lock:
+            self.stream_events += events
+
+    def stream_closed(self) -> None:
+        with self._lock:
+            self.streams_open -= 1
 
     def schedule_to_start(self, kind: str, domain: str, seconds: float) -> None:
         with self._lock:
@@ -190,6 +208,7 @@ class Metrics:
             timers = dict(self.timers)
             refused = self.polls_refused
             abandoned = self.polls_abandoned
+            streams = (self.streams_open, self.streams_total, self.stream_events)
 
         def family(name: str, kind: str, help_text: str) -> None:
             out.append(f"# HELP {name} {help_text}")
@@ -215,6 +234,12 @@ class Metrics:
             "Polls ended unanswered, claiming nothing: the poller closed its connection or sent another request on it.",
         )
         out.append(f"flowser_polls_abandoned_total {abandoned}")
+        family("flowser_listen_streams", "gauge", "Event streams (/flowser/listen) this process is sending now.")
+        out.append(f"flowser_listen_streams {streams[0]}")
+        family("flowser_listen_streams_total", "counter", "Event streams (/flowser/listen) this process began.")
+        out.append(f"flowser_listen_streams_total {streams[1]}")
+        family("flowser_listen_events_total", "counter", "History events sent on event streams (/flowser/listen).")
+        out.append(f"flowser_listen_events_total {streams[2]}")
         family(
             "flowser_schedule_to_start_seconds",
             "histogram",

@@ -3,7 +3,8 @@
     flowser serve [--host 127.0.0.1] [--port 8765] [--redis URL | --data-dir DIR]
                   [--poll-hold SECONDS] [--empty-poll-token empty|absent]
                   [--credentials FILE] [--insecure] [--region REGION]
-                  [--max-domains N] [--max-types N] [--max-open-executions N] ...
+                  [--max-domains N] [--max-types N] [--max-open-executions N]
+                  [--stream-maxlen N] ...
 
 The process opens the engine (the embedded Redis of ``--data-dir``, the same
 default directory as ``backends.local.connect()``, unless ``--redis`` names
@@ -77,6 +78,14 @@ def parser(prog: str = "flowser serve") -> argparse.ArgumentParser:
     quotas.add_argument(
         "--max-open-executions", type=_count, default=100_000, metavar="N", help="open executions per domain (default 100000)"
     )
+    p.add_argument(
+        "--stream-maxlen",
+        type=_non_negative,
+        default=100_000,
+        metavar="N",
+        help="entries each domain's event stream keeps, about (flowser listen, GET /flowser/listen); "
+        "0: no stream (default 100000)",
+    )
     p.add_argument("--max-polls", type=int, default=2000, help="polls held at once; more get LimitExceededFault (default 2000)")
     p.add_argument("--max-connections", type=int, default=4096, help="open connections at once (default 4096)")
     p.add_argument("--max-body", type=int, default=1 << 20, help="largest request body in bytes (default 1 MiB)")
@@ -100,6 +109,13 @@ def _count(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
     return value
 
 
@@ -185,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         max_domains=args.max_domains,
         max_types=args.max_types,
         max_open_executions=args.max_open_executions,
+        stream_maxlen=args.stream_maxlen,
     )
     try:
         engine = open_engine(args.redis, data_dir=args.data_dir, config=config)

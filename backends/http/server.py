@@ -10,7 +10,9 @@ A connection is served by one thread: it waits for a request (at most
 ``idle_timeout``), reads its head (``header_timeout`` from the first byte)
 and body (``body_timeout``; ``Content-Length`` or chunked, at most
 ``max_body`` bytes), calls the handler, and writes the response (at most
-``write_timeout``). A thread waiting on Redis for a long poll, or on its
+``write_timeout``). A response may instead be a stream (``Response.stream``:
+server-sent events), written piece by piece as chunks, after which the
+connection closes. A thread waiting on Redis for a long poll, or on its
 socket for the next request, is blocked in the kernel and uses no CPU;
 what it costs is its stack (only the touched pages count) and two file
 descriptors (the client's socket and a Redis connection).
@@ -25,7 +27,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -85,6 +87,11 @@ class Response:
     close: bool = False
     abandon: bool = False
     """Send nothing and close the connection: the client stopped listening, or shares it with another."""
+    stream: Iterable[bytes] | None = None
+    """A body sent as it is made, instead of ``body`` (server-sent events): each piece goes out at
+    once, as one chunk (HTTP/1.1 chunked; to an HTTP/1.0 client, bare, the end of the body being the
+    connection's), and the connection closes after the last. Each write has ``write_timeout``; a
+    client that goes makes the next write fail, which ends (closes) the iterator."""
 
 
 class ConnectionWatch(Protocol):
@@ -538,6 +545,10 @@ class _Connection:
         response = self.server.handler(request)
         if response.abandon:
             return False  # nothing is sent: the connection closes
+        if response.stream is not None:
+            self.answered += 1
+            self._send_stream(response, response.stream, head_only=request.method == "HEAD")
+            return False
         keep = keep and not response.close and not self.server.stopping
         # Looked at before the answer goes out: bytes there now were sent before the client could
         # have read it (pipelining, or another process on the connection). Looked at after, a
@@ -674,13 +685,32 @@ class _Connection:
             drained += len(data)
 
     # -- writing ------------------------------------------------------------------------
+    def _send_stream(self, response: Response, stream: Iterable[bytes], *, head_only: bool) -> None:
+        chunked = not self.http10
+        try:
+            lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
+            lines += [f"{name}: {value}" for name, value in response.headers.items()]
+            if chunked:
+                lines.append("Transfer-Encoding: chunked")
+            lines.append(f"Date: {_http_date()}")
+            lines.append("Connection: close")
+            self._write_deadline(self.server.limits.write_timeout)
+            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
+            if head_only:
+                return
+            for piece in stream:
+                if piece:
+                    self.sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+            if chunked:
+                self.sock.sendall(b"0\r\n\r\n")
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # a generator's own clean-up runs now, whatever ended the stream
+
     def _send(self, response: Response, *, keep: bool, head_only: bool = False) -> None:
         status = response.status
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Unknown"
-        lines = [f"HTTP/1.1 {status} {reason}"]
+        lines = [f"HTTP/1.1 {status} {_reason(status)}"]
         for name, value in response.headers.items():
             lines.append(f"{name}: {value}")
         lines.append(f"Content-Length: {len(response.body)}")
@@ -694,6 +724,13 @@ class _Connection:
             data += response.body
         self._write_deadline(self.server.limits.write_timeout)
         self.sock.sendall(data)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def _timeval(seconds: float) -> bytes:

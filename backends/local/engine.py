@@ -94,6 +94,10 @@ class Engine(Core):
         except StoreUnavailable as exc:
             raise InternalFailure(f"store unavailable: {exc}") from exc
 
+    def stream_position(self, domain: str) -> str:
+        """The id of the domain's last stream entry now: reading after it reads from now on."""
+        return self.stream.position(domain)
+
     def stop_polls(self) -> None:
         """Answer every poll held by this engine empty, and end its blocked stream reads, now and
         from now on (graceful shutdown)."""
