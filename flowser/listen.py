@@ -567,6 +567,12 @@ class _HttpStream:
 
 
 # -- anything else: visibility and histories -------------------------------------------------
+def _closed_at(info: dict[str, Any]) -> float:
+    """When a closed run closed (moto leaves ``closeTimestamp`` out of some: now, then)."""
+    closed = info.get("closeTimestamp")
+    return closed.timestamp() if isinstance(closed, dt.datetime) else time.time()
+
+
 class _PollingSource:
     mode: str = "polling"
     note: str | None = None
@@ -593,7 +599,7 @@ class _PollingSource:
         self.since = time.time()
         self.next_look = 0.0
         for info in self._closed_runs(self._look_back()):  # closed before: nothing of theirs comes
-            self.closed_seen[info["execution"]["runId"]] = info["closeTimestamp"].timestamp()
+            self.closed_seen[info["execution"]["runId"]] = _closed_at(info)
         if after != "0":
             for info in self._open_runs():
                 run = info["execution"]
@@ -619,7 +625,7 @@ class _PollingSource:
         for info in runs:
             items += self._new_events(info)
         for info in closed:
-            self.closed_seen.setdefault(info["execution"]["runId"], info["closeTimestamp"].timestamp())
+            self.closed_seen.setdefault(info["execution"]["runId"], _closed_at(info))
         for run_id in [r for r, closed_at in self.closed_seen.items() if closed_at < look_back]:
             del self.closed_seen[run_id]  # no longer listed: forget it
             self.seen.pop(run_id, None)
