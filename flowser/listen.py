@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import re
 import select
 import socket
 import ssl
@@ -60,6 +61,7 @@ SILENCE = 45.0
 BACKOFF = (0.1, 5.0)
 """First and longest wait before opening a dropped SSE connection again."""
 PAGE = 100
+_STREAM_ID = re.compile(r"(0|[1-9][0-9]{0,18})(-0)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +203,14 @@ def listen(
     ``poll_interval``: seconds between two looks when polling. Raises the
     client's ``UnknownResourceFault`` for an unknown domain.
     """
+    if after is not None and not _STREAM_ID.fullmatch(after):
+        raise ValueError(f"after={after!r}: expected an event id (<number>-0) or 0 (the oldest kept)")
     client.describe_domain(name=domain)  # the client's own fault for an unknown domain, whatever the mode
     event_set, type_set = _names(event_types), _names(workflow_type)
     source: _Source
     engine = getattr(client, "flowser_engine", None)
     if engine is not None and callable(getattr(engine, "read_stream", None)):
-        source = _EngineSource(engine, domain, after)
+        source = _EngineSource(client, engine, domain, after)
     else:
         endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
         sse = _SseSource.open(client, endpoint, domain, after, event_set, type_set) if _may_serve(endpoint) else None
@@ -240,13 +244,26 @@ class _EngineSource:
     mode: str = "stream"
     note: str | None = None
 
-    def __init__(self, engine: Any, domain: str, after: str | None) -> None:
+    def __init__(self, client: Any, engine: Any, domain: str, after: str | None) -> None:
+        self.client = client
         self.engine = engine
         self.domain = domain
-        self.cursor: str | None = after if after is not None else str(engine.stream_position(domain))
+        self.cursor: str | None = after if after is not None else str(self._call(engine.stream_position, domain))
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """An engine call whose SWF fault is raised as the client's own exception (as a call through it would be)."""
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+            if not isinstance(code, str) or not isinstance(status, int):
+                raise  # not an SWF fault
+            message = str(getattr(exc, "message", "") or "")
+            error = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+            raise self.client.exceptions.from_code(code)(error, "Listen") from exc
 
     def read(self, wait: float) -> tuple[list[StreamItem], bool]:
-        got = self.engine.read_stream(self.domain, self.cursor, wait=wait, count=1000)
+        got = self._call(self.engine.read_stream, self.domain, self.cursor, wait=wait, count=1000)
         items: list[StreamItem] = [Lost(got.lost, self.cursor)] if got.lost else []
         items += [_stream_event(self.domain, entry.to_dict()) for entry in got.entries]
         self.cursor = got.cursor
