@@ -41,7 +41,9 @@ whose requests the engine answers in-process (no HTTP). Sections:
     4-process run with the stream on (``--stream-maxlen``, default 100,000)
     and off (0), alternately (ABAB..., ``--stream-rounds`` pairs, each on a
     new domain), CPU per workflow of the processes and of redis-server; the
-    median of each, and their ratio. Not in the default sections.
+    median of each and their ratio, and the ratio within each round (the
+    machine's speed drifts; a round's two runs are close in time). Not in
+    the default sections.
 
 ``--stream-maxlen N`` runs every other section with that bound (0: no stream).
 
@@ -711,6 +713,11 @@ def section_s(url: str, tag: str, args: argparse.Namespace) -> None:
         )
     on, off = medians["on"], medians["off"]
     extra = (on[1] + on[2]) / (off[1] + off[2]) - 1
+    paired = [(a[1] + a[2]) / (b[1] + b[2]) - 1 for a, b in zip(figures["on"], figures["off"], strict=True)]
+    print(
+        "    each round, on against off: " + ", ".join(f"{100 * p:+.1f} %" for p in paired)
+        + f"; median {100 * statistics.median(paired):+.1f} %"
+    )
     print(
         f"    the stream costs {100 * extra:+.1f} % CPU per workflow (processes {100 * (on[1] / off[1] - 1):+.1f} %, "
         f"redis-server {100 * (on[2] / off[2] - 1):+.1f} %)   target <= +10 % {verdict(extra <= 0.10)}"
