@@ -3,8 +3,9 @@
 ``engine.observers`` is a list of callables; each gets every event object
 below, on the thread that caused it, right after the commit (or the claim)
 it reports. An observer must be quick and must not raise (what it raises is
-logged and dropped). Metrics subscribe here; so can a live event stream.
-With no observer, nothing is built.
+logged and dropped). Metrics subscribe here. (The domains' event streams are
+not observers: their entries are written in the transaction itself, see
+``stream``.) With no observer, nothing is built.
 """
 
 from __future__ import annotations
