@@ -293,6 +293,7 @@ class _SseSource:
         self._retry_at = 0.0
         self._backoff = BACKOFF[0]
         self._early: list[StreamItem] = []
+        self._closed = False
 
     @classmethod
     def open(
@@ -356,27 +357,34 @@ class _SseSource:
     def read(self, wait: float) -> tuple[list[StreamItem], bool]:
         deadline = time.monotonic() + wait
         items, self._early = self._early, []
-        while not items:
+        while not items and not self._closed:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if self.connection is None:
+            connection = self.connection
+            if connection is None:
                 if time.monotonic() < self._retry_at:
                     time.sleep(min(remaining, self._retry_at - time.monotonic()))
                     continue
                 try:
-                    self.connection = self._connect()
+                    connection = self._connect()
                 except (OSError, _Dropped, _ServerBusy):
                     self._dropped()
                     continue
+                if self._closed:  # closed by another thread meanwhile
+                    connection.close()
+                    break
+                self.connection = connection
                 self._backoff = BACKOFF[0]
             try:
-                data = self.connection.read(remaining)
-            except (OSError, _Dropped):
+                data = connection.read(remaining)
+            except (OSError, ValueError, _Dropped):  # ValueError: its socket closed by another thread
+                if self._closed:
+                    break
                 self._dropped()
                 continue
             items += self._parse(data)
-        return items, False
+        return items, self._closed
 
     def _dropped(self) -> None:
         """The connection went (or could not be made): try again after a backoff."""
@@ -420,9 +428,11 @@ class _SseSource:
         return []
 
     def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+        """Close the connection (from any thread: a read under way ends, and opens no other)."""
+        self._closed = True
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
 
 
 class _NoStream(Exception):

@@ -439,6 +439,22 @@ def test_the_iterator_reconnects_and_resumes_exactly(server: Server, domain: str
     assert isinstance(more, StreamEvent) and (more.id, more.event_type) == ("11-0", "WorkflowExecutionSignaled")
 
 
+def test_an_iterator_closed_from_another_thread_ends_and_opens_nothing_more(serve: Any, domain: str) -> None:
+    server = serve()
+    client = server.client()
+    register_basics(client, domain)
+    listener = listen(client, domain)
+    items: list[Any] = []
+    reader = threading.Thread(target=lambda: items.extend(listener))
+    reader.start()
+    wait_until(lambda: metric(server, "flowser_listen_streams") == 1)
+    listener.close()
+    reader.join(10)
+    assert not reader.is_alive() and items == []
+    wait_until(lambda: metric(server, "flowser_listen_streams") == 0, timeout=5)
+    assert metric(server, "flowser_listen_streams_total") == 1  # it did not connect again
+
+
 def test_the_iterator_reports_what_it_lost_behind_the_bound(serve: Any, domain: str) -> None:
     server = serve("--stream-maxlen", "10")
     client = server.client()
