@@ -425,6 +425,9 @@ class _SseSource:
         if kind == "lost" and data:
             lost = json.loads(data)
             return [Lost(int(lost["lost"]), lost.get("after"))]
+        if kind == "error":  # the server ended the stream with a fault (the domain is gone...)
+            self.close()
+            raise _client_error(400, data.encode())
         return []
 
     def close(self) -> None:

@@ -228,7 +228,9 @@ class App:
 
         Each history event is a message ``id: <entry id>``, ``event: history``,
         ``data: {"id","workflowId","runId","workflowType","event"}``; a reader that fell
-        behind the stream's bound first gets ``event: lost``, ``data: {"lost": n, "after": id}``.
+        behind the stream's bound first gets ``event: lost``, ``data: {"lost": n, "after": id}``;
+        a fault that ends the stream (the domain was deleted by a reset) is a last
+        ``event: error`` whose data is the fault's body.
         A comment line (``: keepalive``) goes out when nothing else has for ``keepalive``
         seconds, and an ``id:`` alone moves the reader past entries its filters left out.
         """
@@ -280,6 +282,9 @@ class App:
                     wait = max(last_write + self.keepalive - time.monotonic(), 0.0)
                     got = self.engine.read_stream(domain, cursor, wait=wait, count=LISTEN_BATCH)
                 except pollers.PollerGone:
+                    return
+                except SWFFault as fault:  # the domain went (flowser reset), the store is unreachable...
+                    yield b"event: error\ndata: %b\n\n" % wire.fault_body(fault)
                     return
                 finally:
                     pollers.watching.reset(watching)

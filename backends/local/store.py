@@ -718,6 +718,8 @@ class Tx:
             raise RuntimeError("writes go after multi()")
         if self._stream is None:
             self._stream = ["EVAL", _STREAM_SCRIPT, 2, dk.stream, dk.stream_seq, bound, 0]
+        elif self._stream[3] != dk.stream:
+            raise RuntimeError("a transaction writes the events of one domain only")
         self._stream[6] += len(stored)
         self._stream.extend((header, len(stored), *stored))
 

@@ -21,6 +21,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from botocore.exceptions import ClientError
 
 from backends.local import connect
 from flowser.listen import Lost, StreamEvent, listen
@@ -362,6 +363,39 @@ def test_a_stream_keeps_its_connection_alive(redis_url: str, domain: str) -> Non
         finally:
             reader.close()
         assert [(m["id"], m["event"], m["comments"]) for m in got[1:]] == [(None, None, ["keepalive"]), ("2-0", None, [])]
+    finally:
+        http.stop_accepting()
+        engine.stop_polls()
+        http.wait_idle(5)
+        http.close()
+        engine.store.close()
+
+
+def test_a_domain_deleted_under_a_stream_ends_it_with_the_fault(fresh_redis: Any, domain: str) -> None:
+    from backends.http.app import App
+    from backends.http.server import HttpServer
+    from backends.local import open_engine
+    from backends.local.reset import wipe
+
+    engine = open_engine(fresh_redis())
+    http = HttpServer(App(engine, keepalive=0.2), "127.0.0.1", 0).start()
+    client = swf_client(http.url)
+    try:
+        register_basics(client, domain)
+        reader = SseReader(http.url, {"domain": domain})
+        listener = listen(client, domain)
+        try:
+            reader.messages()
+            wipe(engine.store)  # flowser reset
+            got = reader.messages(lambda m: any(x["event"] == "error" for x in m), timeout=5)
+            assert got[-1]["data"]["__type"].endswith("#UnknownResourceFault") and reader.messages() == []
+            assert reader.ended
+            with pytest.raises(ClientError) as error:
+                next(listener)
+            assert error.value.response["Error"]["Code"] == "UnknownResourceFault"
+        finally:
+            reader.close()
+            listener.close()
     finally:
         http.stop_accepting()
         engine.stop_polls()
