@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 from backends.local import caller, pollers, wire
 from backends.local.engine import OPERATIONS, Engine, decode_token
 from backends.local.faults import LimitExceededFault, SWFFault, UnknownOperationException, ValidationException
-from backends.local.stream import parse_id
+from backends.local.stream import FROM_OLDEST, parse_id
 from backends.local.validation import validate
 
 from .auth import CORAL, AccessKey, AuthError, Credentials, denied, signed_region
@@ -252,7 +252,10 @@ class App:
             if self.engine.config.stream_maxlen <= 0:
                 return self.http_error(501, "UnknownOperationException", "This server keeps no event stream (--stream-maxlen 0)")
             after = request.headers.get("last-event-id", "").strip() or (query.get("from") or [""])[-1].strip()
-            cursor = f"{parse_id(after)}-0" if after else self.engine.stream_position(domain)
+            if not after:
+                cursor = self.engine.stream_position(domain)
+            else:  # "0" (the oldest kept) stays as it is; any other id is "<seq>-0"
+                cursor = after if after == FROM_OLDEST else f"{parse_id(after)}-0"
             self.engine.known_domain(domain)
         except SWFFault as fault:
             return Response(fault.status, _headers(), wire.fault_body(fault))

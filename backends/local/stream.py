@@ -11,7 +11,8 @@ entries, a little more until a whole node can go); 0 writes none.
 
 Reading (``Stream.read``): entries after an id; ``after=None`` means from
 now (only entries written after the call), ``"0"`` from the oldest entry
-kept. A reader that fell behind the bound is told exactly how many entries
+kept (``"0-0"``, by contrast, is the place before the first entry ever
+written: what was trimmed after it counts as lost). A reader that fell behind the bound is told exactly how many entries
 it lost (``lost``: the gap between the id it read last and the first entry
 still there), never skipped silently. A read may block (``XREAD BLOCK`` on
 the thread's own connection) until entries come; it ends early when the
@@ -161,7 +162,9 @@ class Stream:
             cursor, counted = store.stream_last(dk), True
         else:
             cursor = parse_id(after)
-            counted = cursor > 0  # from the oldest kept: what was trimmed before is not this reader's loss
+            # "0": from the oldest kept, and what was trimmed before is not this reader's loss;
+            # "0-0" is an id like any other: the place before the first entry
+            counted = after.strip() != FROM_OLDEST
         raw, last = store.stream_after(dk, cursor, count)
         if not raw and last < cursor:
             # numbered anew since that id (flowser reset): the new stream from its start

@@ -165,8 +165,11 @@ def test_a_reader_behind_the_bound_is_told_how_many_entries_it_lost(redis_client
         # from the oldest kept: what was trimmed before is not this reader's loss
         oldest = engine.read_stream(DOMAIN, "0", count=1)
         assert oldest.lost == 0 and oldest.entries[0].seq == 501 - kept
+        # but "0-0" is the place before the first entry (a reader that began on an empty stream)
+        first = engine.read_stream(DOMAIN, "0-0", count=1)
+        assert first.lost == 500 - kept and first.entries[0].seq == 501 - kept
         # nothing is skipped silently: lost + read covers every entry after the id
-        entries, lost, _ = read_all(engine, "0-0", count=7)
+        entries, lost, _ = read_all(engine, "0", count=7)
         assert lost == 0 and len(entries) == kept
         behind = read_all(engine, "1-0", count=7)
         assert behind[1] + len(behind[0]) == 499

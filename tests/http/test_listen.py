@@ -183,7 +183,7 @@ def test_events_come_as_server_sent_events_and_match_the_histories(server: Serve
         assert reader.headers["transfer-encoding"] == "chunked" and reader.headers["connection"] == "close"
         assert reader.headers["cache-control"] == "no-cache"
         opening = reader.messages()[0]
-        assert opening["id"] == "0-0" and opening["retry"] == "1000" and opening["event"] is None
+        assert opening["id"] == "0" and opening["retry"] == "1000" and opening["event"] is None
         got = histories(reader.history(2))
         second = client.start_workflow_execution(domain=domain, workflowId="w2", workflowType=WF)["runId"]
         got += histories(reader.history(2))  # live: written after the stream began
@@ -422,7 +422,7 @@ def test_with_credentials_the_stream_needs_a_signature_and_the_key_s_rights(serv
     assert code == 403 and json.loads(body)["__type"].endswith("#MissingAuthenticationTokenException")
     query = [("domain", a), ("from", "0")]
     assert signed_get(server.url, query, KEY_ID, "wrong")[0] == 400
-    assert signed_get(server.url, query, KEY_ID, SECRET) == (200, {"id": "0-0", "event": None, "data": None,
+    assert signed_get(server.url, query, KEY_ID, SECRET) == (200, {"id": "0", "event": None, "data": None,
                                                                   "comments": ["flowser listen"], "retry": "1000"})
     assert signed_get(server.url, query, "AKIDLIMITED", "limited")[0] == 200
     code, error = signed_get(server.url, [("domain", b)], "AKIDLIMITED", "limited")
