@@ -485,9 +485,11 @@ def _client_error(status: int, body: bytes) -> ClientError:
 
 class _HttpStream:
     """One ``GET`` whose answer is read as it comes, with a deadline per read (http.client's file
-    objects may lose bytes to a timeout); the body is de-chunked."""
+    objects may lose bytes to a timeout). h11 parses the answer: its head, and the chunked body."""
 
     def __init__(self, url: str, query: list[tuple[str, str]], headers: dict[str, str], timeout: float = 10.0) -> None:
+        import h11
+
         parts = urlsplit(url)
         secure = parts.scheme == "https"
         port = parts.port or (443 if secure else 80)
@@ -495,85 +497,75 @@ class _HttpStream:
         if secure:
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
         self.sock = sock
+        self._h11 = h11
+        self._conn = h11.Connection(our_role=h11.CLIENT)
+        self._body: collections.deque[bytes] = collections.deque()
+        self._ended = False
+        self._heard = time.monotonic()
+        fields = [("Host", parts.netloc), *((k, v) for k, v in headers.items() if k.lower() != "host")]
         target = f"{parts.path or '/'}?{urlencode(query)}"
-        head = [f"GET {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items() if k.lower() != "host")]
-        head.insert(1, f"Host: {parts.netloc}")
         try:
-            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-            raw = b""
-            while b"\r\n\r\n" not in raw:
-                data = sock.recv(65536)
-                if not data:
-                    raise _Dropped()
-                raw += data
-                if len(raw) > 65536:
+            sock.sendall(self._conn.send(h11.Request(method="GET", target=target, headers=fields)))
+            sock.sendall(self._conn.send(h11.EndOfMessage()) or b"")
+            response, deadline = None, time.monotonic() + timeout
+            while response is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _Dropped()  # no answer in time
+                event = self._next_event(left)
+                if isinstance(event, h11.Response):
+                    response = event
+                elif self._ended:
                     raise _Dropped()
         except BaseException:
             sock.close()
             raise
-        head_bytes, _, rest = raw.partition(b"\r\n\r\n")
-        status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
-        self.status = int(status_line.split(" ", 2)[1])
-        self.headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+        self.status = response.status_code
+        self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
         self.content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
-        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        self.length = int(self.headers["content-length"]) if "content-length" in self.headers else None
-        self._raw = bytearray(rest)
-        self._left = 0  # bytes left in the current chunk
-        self._crlf = False  # a chunk's CRLF is still to come
-        self._ended = False
-        self._heard = time.monotonic()
+
+    def _next_event(self, timeout: float) -> Any:
+        """h11's next event, reading from the socket when it needs data; None when none came in ``timeout``."""
+        h11 = self._h11
+        while True:
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError:
+                raise _Dropped() from None
+            if event is h11.NEED_DATA:
+                if self._conn.their_state is h11.DONE:
+                    raise _Dropped()
+                ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
+                if not ready:
+                    return None
+                data = self.sock.recv(65536)
+                self._conn.receive_data(data)  # b"": the peer closed
+                if data:
+                    self._heard = time.monotonic()
+                timeout = 0.0  # only what already came, after the first wait
+                continue
+            if isinstance(event, h11.Data):
+                self._body.append(bytes(event.data))
+                continue
+            if isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                self._ended = True
+                return event
+            return event
 
     def read(self, timeout: float) -> bytes:
         """The body bytes that came within ``timeout`` seconds (maybe none); ``_Dropped`` at its end,
         or after ``SILENCE`` seconds without a byte."""
-        body = self._decode()
-        if body:
-            return body
+        if not self._body and not self._ended:
+            self._next_event(timeout)
+        if self._body:
+            whole = b"".join(self._body)
+            self._body.clear()
+            return whole
         if self._ended:
             raise _Dropped()
-        ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
-        if not ready:
-            if time.monotonic() - self._heard > SILENCE:
-                raise _Dropped()
-            return b""
-        data = self.sock.recv(65536)
-        if not data:
+        if time.monotonic() - self._heard > SILENCE:
             raise _Dropped()
-        self._heard = time.monotonic()
-        self._raw += data
-        return self._decode()
-
-    def _decode(self) -> bytes:
-        if not self.chunked:
-            whole = bytes(self._raw)
-            self._raw.clear()
-            return whole
-        out = bytearray()
-        while True:
-            if self._left:
-                piece = self._raw[: self._left]
-                out += piece
-                del self._raw[: len(piece)]
-                self._left -= len(piece)
-                if self._left:
-                    break
-                self._crlf = True
-            if self._crlf:
-                if len(self._raw) < 2:
-                    break
-                del self._raw[:2]
-                self._crlf = False
-            end = self._raw.find(b"\r\n")
-            if end < 0:
-                break
-            size = int(bytes(self._raw[:end]).split(b";")[0].strip() or b"0", 16)
-            del self._raw[: end + 2]
-            if size == 0:
-                self._ended = True
-                break
-            self._left = size
-        return bytes(out)
+        return b""
 
     def read_all(self, timeout: float = 10.0) -> bytes:
         """The whole body of a short answer (an error)."""
@@ -581,9 +573,6 @@ class _HttpStream:
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                if self.length is not None and len(body) + len(self._raw) >= self.length and not self.chunked:
-                    body += self._decode()
-                    break
                 body += self.read(deadline - time.monotonic())
         except (_Dropped, OSError):
             pass
