@@ -38,7 +38,9 @@ class Deadlines:
                         fired += self.fire_batch(dk, batch, now)
                         batch = []
                         kind, run_id, ref = timeouts.parse(member)
-                        fired += relations.deliver(engine, dk, member, kind, run_id, int(ref or 0), now)
+                        # stamped when delivered: the loop's `now` may be older than events written meanwhile
+                        at = max(now, engine.now())
+                        fired += relations.deliver(engine, dk, member, kind, run_id, int(ref or 0), at)
                         continue
                     batch.append(member)
                     if len(batch) == FIRE_BATCH:

@@ -595,3 +595,25 @@ def test_child_policy_reaches_the_current_run_of_a_continued_child(flow: Flow, p
     else:
         assert current[2:] == [("WorkflowExecutionCancelRequested", {"cause": "CHILD_POLICY_APPLIED"})]
         assert flow.describe(runs[-1], "c")["executionInfo"]["cancelRequested"] is True
+
+
+def test_a_late_delivered_child_close_is_stamped_when_written_so_the_parent_history_never_goes_back(flow: Flow) -> None:
+    """A timekeeper that took `now` before another transition wrote to the parent delivers the child's close
+    with the time it is written, not that older `now` (a history's timestamps never decrease)."""
+    t0 = flow.now()
+    parent = flow.start("p")
+    flow.decide(start_child("c", taskList=KIDS))
+    flow.decide(workflow_id="p")
+    flow.env.engine.timekeeper_notify = lambda deadline: None  # deliveries wait for an explicit fire_due
+    flow.env.clock.advance(10)
+    flow.decide(complete("cr"), task_list="kids")  # the child closes at t0 + 10; the parent is not told yet
+    flow.env.clock.advance(2)
+    flow.swf.signal_workflow_execution(domain=DOMAIN, workflowId="p", signalName="meanwhile")  # at t0 + 12
+    assert flow.env.engine.fire_due(t0 + 11) == 1  # a timekeeper whose `now` was read at t0 + 11
+    events = flow.events(parent, "p")
+    assert [e["eventType"] for e in events[-3:]] == [
+        "WorkflowExecutionSignaled", "DecisionTaskScheduled", "ChildWorkflowExecutionCompleted"
+    ]
+    stamps = [e["eventTimestamp"] for e in events]
+    assert stamps == sorted(stamps)
+    assert events[-1]["eventTimestamp"] == at(t0 + 12)
