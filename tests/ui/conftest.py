@@ -1,0 +1,184 @@
+"""Browser tests of the dashboard: headless Chromium driven by Selenium, a real ``flowser serve --ui``.
+
+``browser`` is one headless Chromium for the session (Debian's ``chromium`` and
+``chromedriver``, given by path so Selenium Manager never downloads anything),
+its viewport reset to 1280x800 before each test.  Without Chromium or its
+driver the tests skip and say why; with ``$CI`` set they fail instead.
+
+``ui_server`` is a ``flowser serve --ui`` process on a free 127.0.0.1 port and
+the session's Redis, stopped by its PID at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IMG = ROOT / "docs" / "img"
+CHROMIUM = os.environ.get("FLOWSER_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("FLOWSER_CHROMEDRIVER", "/usr/bin/chromedriver")
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
+WAIT = 45.0  # seconds for any condition: generous on a loaded two-core machine
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+)
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            return f"{path} is missing: install Debian's {package} package (apt-get install chromium chromium-driver)"
+    return None
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where the browser tests must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def set_viewport(driver: Any, width: int, height: int, mobile: bool = False) -> None:
+    """Make the page's viewport exactly ``width`` x ``height`` CSS pixels (a phone's with ``mobile``:
+    touch, and the meta viewport honoured as on a phone)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": mobile})
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """The session's headless Chromium (a Selenium WebDriver), or a skip (a failure under $CI)."""
+    reason = browser_missing()
+    if reason:
+        skip_or_fail(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="flowser-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    except Exception as error:
+        shutil.rmtree(profile, ignore_errors=True)
+        skip_or_fail(f"headless Chromium did not start: {error}")
+        raise
+    driver.set_page_load_timeout(WAIT)
+    driver.set_script_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[Any]:
+    """The session's Chromium on a blank page with a 1280x800 viewport and no cookies."""
+    chromium.get("about:blank")
+    chromium.delete_all_cookies()
+    set_viewport(chromium, *DESKTOP)
+    yield chromium
+    chromium.get("about:blank")
+
+
+@pytest.fixture
+def wait(browser: Any) -> Callable[..., Any]:
+    """``wait(condition, message)``: WebDriverWait on the browser, ``WAIT`` seconds, polled every 0.1 s."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def until(condition: Callable[[Any], Any], message: str = "", timeout: float = WAIT) -> Any:
+        return WebDriverWait(browser, timeout, poll_frequency=0.1).until(condition, message)
+
+    return until
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ui_available() -> bool:
+    return (ROOT / "flowser" / "ui").is_dir()
+
+
+class UiServer:
+    """``python -m flowser.cli serve --ui --port P --redis URL`` until stopped (by its PID)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable, "-m", "flowser.cli", "serve", "--ui",
+            "--host", "127.0.0.1", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "0.3",
+        ]
+        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                if "listening on" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(60) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"flowser serve --ui did not start: {self.lines[-20:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def ui_server(redis_url: str) -> Iterator[UiServer]:
+    if not ui_available():
+        pytest.skip("the dashboard (flowser/ui) is not in the repository yet")
+    server = UiServer(redis_url)
+    try:
+        yield server
+    finally:
+        server.stop()
