@@ -15,7 +15,11 @@
 * ``GET /flowser/listen?domain=D[&from=ID][&eventType=E...][&workflowType=T...]``:
   the domain's event stream (``backends.local.stream``) as server-sent
   events (``listen``), signed like SWF requests when the server has
-  credentials.
+  credentials;
+* a mount (``App(..., mounts={"/ui/": handler})``): every request whose path is
+  the prefix, or the prefix without its last ``/``, or below it, goes to
+  ``handler(request) -> Response`` as it is, whatever its method (the dashboard
+  of ``flowser serve --ui``; the server knows nothing of what is mounted).
 
 Anything else gets an AWS-style error body; nothing ever answers with a
 traceback. The App holds no state of its own besides counters: several
@@ -28,7 +32,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -80,8 +84,11 @@ class App:
         metrics: Metrics | None = None,
         max_polls: int = 2000,
         keepalive: float = KEEPALIVE,
+        mounts: Mapping[str, Callable[[Request], Response]] | None = None,
     ) -> None:
         self.engine = engine
+        self.mounts = dict(mounts or {})
+        """Path prefix (ending in ``/``) -> handler of every request below it."""
         self.keepalive = keepalive
         """Seconds between two writes on an event stream at most (``listen``)."""
         self.credentials = credentials
@@ -94,6 +101,9 @@ class App:
     # -- routing ------------------------------------------------------------------------
     def __call__(self, request: Request) -> Response:
         try:
+            for prefix, handler in self.mounts.items():
+                if request.path.startswith(prefix) or request.path == prefix.rstrip("/"):
+                    return handler(request)
             if request.path == "/":
                 if request.method == "POST":
                     return self.swf(request)

@@ -17,6 +17,11 @@ connections, answers held polls empty (``Engine.stop_polls``; a poll that
 already claimed its task still returns it), lets calls under way finish
 (at most ``--shutdown-timeout`` seconds), stops the timekeeper and exits 0.
 A second signal exits at once (status 1).
+
+``main(argv, mounts={"/ui/": build})`` also serves other applications beside the
+SWF endpoint: once the engine is open, ``build(engine, credentials)`` makes the
+handler of every request under that prefix (``App``'s ``mounts``); this is how
+``flowser serve --ui`` adds the dashboard without this package knowing it.
 """
 
 from __future__ import annotations
@@ -160,8 +165,12 @@ def _raise_fd_limit() -> None:
             pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+Mount = Callable[[Any, Any], Callable[[Any], Any]]
+"""``build(engine, credentials) -> handler``: a mounted application, made once the engine is open."""
+
+
+def main(argv: list[str] | None = None, *, mounts: dict[str, Mount] | None = None, prog: str = "flowser serve") -> int:
+    args = parser(prog).parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     from .auth import Credentials, CredentialsError
@@ -213,7 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     metrics = Metrics()
     engine.observe(metrics.observe, DeadlineFired, TaskStarted)
     metrics.start(engine)
-    app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls)
+    try:
+        handlers = {prefix: build(engine, credentials) for prefix, build in (mounts or {}).items()}
+    except Exception as exc:
+        print(f"flowser serve: cannot start a mounted application: {exc}", file=sys.stderr)
+        metrics.stop()
+        engine.store.close()
+        return 1
+    app = App(engine, credentials=credentials, metrics=metrics, max_polls=args.max_polls, mounts=handlers)
     limits = Limits(
         max_body=args.max_body,
         header_timeout=args.header_timeout,
@@ -249,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     keeper = Timekeeper(engine).start()
     runner = LambdaRunner(engine, lambdas).start() if lambdas else None
     server.start()
+    for prefix in handlers:
+        print(f"flowser serve: {prefix} mounted at {server.url}{prefix}", flush=True)
     print(f"flowser serve: listening on {server.url}", flush=True)
     try:
         while not signals:

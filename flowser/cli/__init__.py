@@ -52,7 +52,7 @@ def _pass_through(name: str, summary: str, run: Any) -> click.Command:
 
 
 for _name, _summary, _run in (
-    ("serve", "serve the local SWF over SWF's HTTP protocol (flowser serve --help)", run_serve),
+    ("serve", "serve the local SWF over SWF's HTTP protocol; --ui: and the dashboard (flowser serve --help)", run_serve),
     ("worker", "poll for and handle one activity type's tasks until SIGTERM/SIGINT", lambda a: run_worker("worker", a)),
     ("decider", "poll for and handle one workflow type's tasks until SIGTERM/SIGINT", lambda a: run_worker("decider", a)),
     ("reset", "delete all data of a local SWF store, servers running (flowser reset --help)", run_reset),

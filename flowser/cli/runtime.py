@@ -14,10 +14,16 @@ from typing import Any
 
 
 def run_serve(argv: list[str]) -> int:
-    """``flowser serve``: backends.http.serve parses its own options."""
+    """``flowser serve``: backends.http.serve parses its own options; ``--ui`` (ours) also mounts the
+    dashboard under ``/ui/``, on an in-process client of the server's engine (``flowser.cli.ui``)."""
     from backends.http.serve import main as serve
 
-    return serve(argv)
+    if "--ui" not in argv:
+        return serve(argv)
+    from .ui import mount_for_serve
+
+    rest = [arg for arg in argv if arg != "--ui"]
+    return serve(rest, mounts={"/ui/": mount_for_serve})
 
 
 def run_redis_url(argv: list[str]) -> int:

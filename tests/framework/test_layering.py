@@ -1,7 +1,7 @@
 """The import rules between the framework and the backends, checked on the source with ``ast``.
 
 * flowser/* never imports backends, except the composition roots flowser/cli/common.py (the operator commands' client),
-  flowser/cli/runtime.py (serve, worker, decider, reset) and flowser/testing.py;
+  flowser/cli/runtime.py (serve, worker, decider, reset), flowser/cli/ui.py (the dashboard's server) and flowser/testing.py;
 * backends/local never imports backends.http nor flowser;
 * backends/http never imports flowser.
 """
@@ -51,7 +51,12 @@ def violations(folder: str, forbidden: tuple[str, ...], allowed_files: tuple[str
 @pytest.mark.parametrize(
     ("folder", "forbidden", "allowed"),
     [
-        ("flowser", ("backends",), ("flowser/cli/common.py", "flowser/cli/runtime.py", "flowser/testing.py")),
+        # flowser/cli/ui.py: the dashboard's server (flowser ui) and its mount in flowser serve --ui
+        (
+            "flowser",
+            ("backends",),
+            ("flowser/cli/common.py", "flowser/cli/runtime.py", "flowser/cli/ui.py", "flowser/testing.py"),
+        ),
         ("backends/local", ("backends.http", "flowser"), ()),
         ("backends/http", ("flowser",), ()),
     ],
