@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         status = cli.main(args=args, prog_name="flowser", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `flowser`, `flowser executions`: the help, status 2
+        print(exc.format_message())
+        return 2
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "flowser"
         hint = f" (see {where} --help)" if exc.ctx is not None else ""

@@ -12,7 +12,7 @@ from .common import Session, backend_options, usage_error
 STATUSES = ("REGISTERED", "DEPRECATED")
 
 
-@click.group("domains", help="SWF domains: list, register, describe, deprecate, undeprecate.")
+@click.group("domains", short_help="list, register, describe, deprecate and undeprecate domains", help="SWF domains: list, register, describe, deprecate, undeprecate.")
 def domains() -> None:
     pass
 

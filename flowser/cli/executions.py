@@ -34,7 +34,7 @@ SHORT_RUN_ID = 8
 """Characters of a runId a table shows (--run-id takes such a prefix)."""
 
 
-@click.group("executions", help="Workflow executions: list, describe, history, tree, start, signal, cancel, terminate.")
+@click.group("executions", short_help="list, describe, follow, trace, start, signal, cancel and terminate runs", help="Workflow executions: list, describe, history, tree, start, signal, cancel, terminate.")
 def executions() -> None:
     pass
 

@@ -11,7 +11,7 @@ import click
 from .common import Session, backend_options, format_duration
 
 
-@click.command("top", help="A live summary of a domain, redrawn in place: open executions per type, pending tasks "
+@click.command("top", short_help="a live summary of a domain, redrawn in place", help="A live summary of a domain, redrawn in place: open executions per type, pending tasks "
                "per task list, tasks started and completed per second, the oldest waiting task, and the timeouts "
                "of the last minute. Ctrl-C ends it.")
 @backend_options(domain=True)

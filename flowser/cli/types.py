@@ -14,7 +14,7 @@ KINDS = ("workflow", "activity")
 STATUSES = ("REGISTERED", "DEPRECATED")
 
 
-@click.group("types", help="Workflow and activity types: list, describe.")
+@click.group("types", short_help="list and describe workflow and activity types", help="Workflow and activity types: list, describe.")
 def types() -> None:
     pass
 
