@@ -40,6 +40,8 @@ DECISION_LIMIT = 300
 """Decision tasks drawn one bar each up to this many; past it, one summary bar."""
 PER_PAGE = 200
 """Lanes per page of the rendered timeline."""
+STACK = 4
+"""A lane with several attempts draws each on a row of its own, up to this many rows (then they take turns)."""
 
 _OK = {"COMPLETED", "FIRED", "SIGNALED", "RECEIVED", "RECORDED", "REQUESTED", "CONTINUED_AS_NEW"}
 _FAILED = {"FAILED", "START_FAILED", "SCHEDULE_FAILED"}
@@ -314,9 +316,9 @@ def _describe(bar: Bar, span: float) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _bar_html(bar: Bar, span: float, link: Callable[[Bar], str | None] | None) -> str:
+def _bar_html(bar: Bar, span: float, link: Callable[[Bar], str | None] | None, row: int = 0) -> str:
     left = bar.start / span * 100
-    classes = ["tl-bar", outcome_class(bar.status)]
+    classes = ["tl-bar", outcome_class(bar.status), f"tl-row{row}"]
     if bar.instant:
         classes.extend(["tl-instant", f"tl-l{_pm(left)}"])
         inner = ""
@@ -363,10 +365,11 @@ def _lane_html(
         label.append(f'<span class="tl-note">{_e(note)}</span>')
     last = bars[-1] if bars else None
     status = last.status if last is not None else ""
+    rows = min(attempts, STACK) if attempts > 1 and not bars[0].instant else 1
     return (
-        f'<li class="tl-lane" data-kind="{_e(kind)}" data-name="{_e(name)}" data-status="{_e(status)}">'
+        f'<li class="tl-lane tl-rows{rows}" data-kind="{_e(kind)}" data-name="{_e(name)}" data-status="{_e(status)}">'
         f'<div class="tl-label">{" ".join(label)}</div>'
-        f'<div class="tl-track">{"".join(_bar_html(b, span, link) for b in bars)}</div></li>'
+        f'<div class="tl-track">{"".join(_bar_html(b, span, link, (i % rows)) for i, b in enumerate(bars))}</div></li>'
     )
 
 
