@@ -185,7 +185,7 @@ class Node:
 
     def all(self, tag: str | None = None, **attrs: str) -> Iterator[Node]:
         for child in self.children:
-            if (tag is None or child.tag == tag) and all(child.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()):
+            if (tag is None or child.tag == tag) and all(_has(child, k.rstrip("_").replace("_", "-"), v) for k, v in attrs.items()):
                 yield child
             yield from child.all(tag, **attrs)
 
@@ -196,6 +196,12 @@ class Node:
 
     def by_id(self, id: str) -> Node:
         return self.find(id=id)
+
+
+def _has(node: Node, name: str, value: str) -> bool:
+    if name == "class":
+        return value in node.attrs.get("class", "").split()
+    return node.attrs.get(name) == value
 
 
 VOID = {"meta", "link", "input", "br", "hr", "img", "source", "wbr", "col", "area", "base", "embed", "track"}
@@ -311,6 +317,8 @@ def test_timeline_bars_for_activities_attempts_timer_child(ui: UI, world: dict[s
     assert [b.find(class_="tl-badge").text for b in bars] == ["#1", "#2"]
     assert "tl-failed" in bars[0].attrs["class"] and "tl-ok" in bars[1].attrs["class"]
     assert "2 attempts" in charge.text
+    assert "tl-rows2" in charge.attrs["class"]  # each attempt on a row of the lane
+    assert ["tl-row0" in bars[0].attrs["class"], "tl-row1" in bars[1].attrs["class"]] == [True, True]
     assert "attempt 2 of 2" in bars[1].attrs["aria-label"]
     timer = [b for b in lanes["timer", "cool-off"].all() if b.attrs.get("data-kind") == "timer"]
     assert [b.attrs["data-status"] for b in timer] == ["FIRED"]
