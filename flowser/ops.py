@@ -6,10 +6,11 @@ the dashboard build on these functions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +113,9 @@ class ExecutionQuery:
     def time_filter(self) -> dict[str, Any]:
         window: dict[str, Any] = {"oldestDate": self.since or EPOCH}
         if self.until is not None:
-            window["latestDate"] = self.until
+            # a millisecond wider than asked: the server keeps finer times than it is sent, and
+            # ``matches`` applies the bound exactly at SWF's precision
+            window["latestDate"] = self.until + dt.timedelta(milliseconds=1)
         return {"startTimeFilter": window}
 
     def matches(self, info: dict[str, Any]) -> bool:
@@ -133,8 +136,7 @@ class ExecutionQuery:
             return False
         if self.tags and not set(self.tags) <= set(info.get("tagList") or ()):
             return False
-        started = started_at(info)
-        started -= dt.timedelta(microseconds=started.microsecond % 1000)  # SWF's precision (moto's is finer)
+        started = started_ms(info)
         if self.since is not None and started < self.since:
             return False
         return not (self.until is not None and started > self.until)
@@ -148,6 +150,94 @@ def started_at(info: dict[str, Any]) -> dt.datetime:
     if isinstance(value, int | float):
         return dt.datetime.fromtimestamp(value, dt.UTC)
     return EPOCH
+
+
+def started_ms(info: dict[str, Any]) -> dt.datetime:
+    """:func:`started_at` at SWF's precision, the millisecond (moto's is finer)."""
+    started = started_at(info)
+    return started - dt.timedelta(microseconds=started.microsecond % 1000)
+
+
+@dataclass
+class ExecutionsPage:
+    """One page of :func:`executions_page`: its runs, and the cursor of the next page (None: the last)."""
+
+    executions: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def executions_page(
+    client: Any, domain: str, query: ExecutionQuery, *, size: int = 50, cursor: str | None = None
+) -> ExecutionsPage:
+    """``size`` runs ``query`` selects, newest first, from ``cursor`` (None: the newest) on.
+
+    Reads only as many of SWF's own pages (of 1,000) as this page needs: one of each list
+    usually, never the whole domain. A cursor is ``<ms since the epoch>.<n>``: the runs started at
+    or before that millisecond, less the ``n`` first of them (given already); it stays valid
+    while runs start and close, and a run that starts meanwhile shows on the first page.
+    """
+    skip, query_now = 0, query
+    until: dt.datetime | None = None
+    if cursor:
+        try:
+            ms_text, _, skip_text = cursor.partition(".")
+            until = EPOCH + dt.timedelta(milliseconds=int(ms_text))
+            skip = int(skip_text or 0)
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"not a page cursor: {cursor!r}") from exc
+        if skip < 0:
+            raise ValueError(f"not a page cursor: {cursor!r}")
+        if query.until is None or until < query.until:
+            query_now = dataclasses.replace(query, until=until)
+    runs = iter_executions(client, domain, query_now)  # SWF's largest pages: moto gives only one
+    if skip:
+        runs = itertools.dropwhile(_first_at(until, skip), runs)
+    found = list(itertools.islice(runs, size + 1))
+    if len(found) <= size:
+        return ExecutionsPage(found, None)
+    found = found[:size]
+    last = started_ms(found[-1])
+    same = sum(1 for info in found if started_ms(info) == last)
+    if until is not None and last == until:
+        same += skip
+    return ExecutionsPage(found, f"{(last - EPOCH) // dt.timedelta(milliseconds=1)}.{same}")
+
+
+def _first_at(until: dt.datetime | None, skip: int) -> Callable[[dict[str, Any]], bool]:
+    """A predicate true for the first ``skip`` runs started at ``until`` (the previous pages' last ones)."""
+    left = skip
+
+    def given(info: dict[str, Any]) -> bool:
+        nonlocal left
+        if left and started_ms(info) == until:
+            left -= 1
+            return True
+        return False
+
+    return given
+
+
+def count_executions(client: Any, domain: str, query: ExecutionQuery) -> dict[str, dict[str, Any] | None]:
+    """SWF's counts of the runs ``query`` selects: ``{"open": {"count", "truncated"} | None, "closed": ...}``.
+
+    Each is SWF's count under the query's one server-side filter (``server_filter``), so filters
+    applied on the client are not in it; None where the query leaves that list out or the
+    backend cannot count (moto).
+    """
+    counts: dict[str, dict[str, Any] | None] = {"open": None, "closed": None}
+    for name, wanted, operation in (
+        ("open", query.wants_open, "count_open_workflow_executions"),
+        ("closed", query.wants_closed, "count_closed_workflow_executions"),
+    ):
+        if not wanted:
+            continue
+        params: dict[str, Any] = {"domain": domain, **query.time_filter(), **query.server_filter(name == "closed")}
+        try:
+            answer = getattr(client, operation)(**params)
+        except NotImplementedError:
+            continue
+        counts[name] = {"count": int(answer.get("count", 0)), "truncated": bool(answer.get("truncated"))}
+    return counts
 
 
 def iter_executions(client: Any, domain: str, query: ExecutionQuery, *, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:

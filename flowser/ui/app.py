@@ -22,7 +22,9 @@ answer HEAD. The first matching route wins; none: a 404 page.
 
 The execution page (execution.py, Engineer B) owns
 ``/d/{domain}/x/{workflow_id}/{run_id}`` and anything below it (e.g.
-``…/history.json``), and offers ``offline_page(ui, request, history, upload_id)
+``…/history.json``), except ``…/signal``, ``…/cancel`` and ``…/terminate`` (pages.py's
+actions, matched first; ``pages.action_links(domain, workflow_id, run_id, is_open)`` is
+the HTML of their buttons, for the execution page), and offers ``offline_page(ui, request, history, upload_id)
 -> Response``: the view of a ``flowser.historyfile.HistoryFile`` opened from a file
 (``/ui/open`` stores the upload in ``ui.uploads[upload_id]`` and its GET
 ``/ui/open/{upload_id}`` calls ``offline_page``; links inside the offline view go to
@@ -55,7 +57,8 @@ url})``). Inline ``style=""`` attributes are allowed (timeline bar widths).
 (cookie ``flowser_ui``, HttpOnly, SameSite=Strict, Path=/ui/). Every POST route
 is checked here before its handler runs: the form field ``csrf`` must be the
 session's token (an HMAC of the session id under a per-process secret) and, when
-the host gave credentials, the session must be logged in (``/ui/login``), else 403.
+the host gave credentials, the session must be logged in (``/ui/login``), else 403
+(except ``/ui/login`` itself and ``/ui/open``, which act on nothing).
 A form includes ``ui.csrf_field(request)``. GET never changes anything. Only
 pages.py has actions (signal, request cancel, terminate, start).
 
@@ -105,6 +108,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+NO_LOGIN = frozenset({PREFIX + "/login", PREFIX + "/open"})
+"""POSTs that need CSRF but no login: logging in, and opening a history file (it acts on nothing)."""
 
 Check = Callable[[str, str], bool]
 """``check(access_key_id, secret) -> bool``: whether a login is right (the host's credentials)."""
@@ -360,16 +366,17 @@ class UI:
 
         assert request.session is not None
         given = ""
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("multipart/form-data"):
-            given = request.param("csrf")  # uploads carry the token in their action URL
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            from .pages import multipart
+
+            given = next((value.decode("utf-8", "replace") for _, value in multipart(request).get("csrf", [])), "")
         else:
             given = request.field("csrf")
         if request.session.new or not hmac.compare_digest(given.encode(), request.session.csrf.encode()):
             return error_page(
                 403, "This form has expired or did not come from this dashboard (CSRF check failed): load the page again."
             )
-        if self.check is not None and request.session.user is None and not request.path.startswith(PREFIX + "/login"):
+        if self.check is not None and request.session.user is None and request.path not in NO_LOGIN:
             return error_page(403, "Log in first: this server has credentials.", login=True)
         return None
 
