@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,10 +262,17 @@ def render_header(data: ExecutionData, summary: Summary, links: Links) -> str:
     )
     if summary.status == "OPEN":
         blocks += '<p class="payload-note" id="result-pending">No result yet: the run is open.</p>'
+    actions = ""
+    if not data.offline and data.domain and data.workflow_id and data.run_id:
+        from . import pages  # signal, request cancel, terminate: pages.py's forms
+
+        make = getattr(pages, "action_links", None)
+        if make is not None:
+            actions = make(data.domain, data.workflow_id, data.run_id, summary.status == "OPEN")
     return (
         f'<section id="summary" class="ex-summary" data-region="summary" data-status="{esc(summary.status)}" '
         f'data-last-event="{summary.last_event_id}" aria-label="Execution">'
-        f'<dl class="ex-fields">{items}</dl><div class="ex-payloads">{blocks}</div></section>'
+        f'<dl class="ex-fields">{items}</dl>{actions}<div class="ex-payloads">{blocks}</div></section>'
     )
 
 
@@ -578,7 +585,7 @@ def _split_regions(regions: str) -> tuple[str, str]:
     return regions[:at], regions[at:]
 
 
-def render_body(data: ExecutionData, links: Links, view: str = "timeline", page: int = 1, *, actions: str = "") -> str:
+def render_body(data: ExecutionData, links: Links, view: str = "timeline", page: int = 1) -> str:
     """The page's body: the header, the views' tabs and panels, pending work, the child tree."""
     header, rest = _split_regions(render_regions(data, links, view, page))
     views_end = rest.index('<section id="pending"')
@@ -586,7 +593,7 @@ def render_body(data: ExecutionData, links: Links, view: str = "timeline", page:
     styles = "".join(f'<link rel="stylesheet" href="{esc(href("static", name))}">' for name in ("execution.css", "timeline.css"))
     source = "history file" if data.offline else "backend"
     return (
-        f"{styles}{header}{actions}"
+        f"{styles}{header}"
         f'<section class="history" aria-labelledby="history-title"><div class="history-head"><h2 id="history-title">History</h2>'
         f'<p class="live-note" id="live-note" aria-live="polite" data-source="{source}"></p></div>'
         f"{render_tabs(links, view)}{views}</section>"
@@ -652,7 +659,7 @@ def execution_page(ui: UI, request: Request, domain: str, workflow_id: str, run_
     view, number = _view_and_page(request)
     data = load(ui, domain, workflow_id, run_id)
     links = Links(("d", domain, "x", workflow_id, run_id), domain)
-    body = render_body(data, links, view, number, actions=_actions(ui, request, data))
+    body = render_body(data, links, view, number)
     crumbs = [("Domains", href()), (domain, href("d", domain)), (workflow_id, None)]
     status = summarise(data.events).status
     return page(
@@ -682,16 +689,6 @@ def _download(data: ExecutionData) -> Response:
         "Content-Disposition": f'attachment; filename="{safe}"',
     }
     return Response(200, headers, history_json(data).encode())
-
-
-def _actions(ui: UI, request: Request, data: ExecutionData) -> str:
-    """The actions' forms (signal, cancel, terminate: pages.py's), if it offers them for this page."""
-    from . import pages
-
-    make: Callable[..., str] | None = getattr(pages, "execution_actions", None)
-    if make is None or data.domain is None:
-        return ""
-    return make(ui, request, data.domain, data.execution, summarise(data.events).status)
 
 
 # -- a history opened from a file ---------------------------------------------------------------------

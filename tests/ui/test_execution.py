@@ -515,3 +515,76 @@ def test_position_classes_are_in_the_stylesheet() -> None:
     from importlib.resources import files
 
     assert files("flowser.ui").joinpath("static", "timeline.css").read_text() == tl.position_css()
+
+
+# -- more of the page -------------------------------------------------------------------------------
+def test_fragment_holds_the_live_regions_for_the_view_asked(ui: UI, world: dict[str, Any]) -> None:
+    response = get(ui, page_of(world["order"], "fragment"), view="grouped")
+    assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
+    root = parse(response.body).root
+    regions = [n.attrs["data-region"] for n in root.all() if "data-region" in n.attrs]
+    assert regions == ["summary", "view-timeline", "view-grouped", "view-json", "pending", "children"]
+    assert "hidden" not in root.by_id("grouped").attrs and "hidden" in root.by_id("timeline").attrs
+    assert root.by_id("summary").attrs["data-last-event"] == str(len(list(root.by_id("history-json").all("li"))))
+    _, page_root = html_of(ui, page_of(world["order"]))
+    main = page_root.find("main")
+    assert main.attrs["data-fragment"] == page_of(world["order"], "fragment")
+    assert main.attrs["data-view"] == "timeline"
+    assert any(s.attrs.get("src") == "/ui/static/live.js" for s in page_root.all("script"))
+    assert {link.attrs["href"] for link in page_root.all("link")} >= {"/ui/static/execution.css", "/ui/static/timeline.css"}
+
+
+def test_static_files_of_the_page_are_served(ui: UI) -> None:
+    for name, kind in (("live.js", "text/javascript"), ("execution.css", "text/css"), ("timeline.css", "text/css")):
+        response = get(ui, f"/ui/static/{name}")
+        assert response.status == 200 and response.headers["Content-Type"].startswith(kind), name
+
+
+def test_actions_only_while_open(ui: UI, world: dict[str, Any]) -> None:
+    client = world["client"]
+    run_id = start(client, "act-1", {})
+    try:
+        _, root = html_of(ui, page_of({"workflowId": "act-1", "runId": run_id}))
+        assert root.by_id("terminate-link").attrs["href"] == page_of({"workflowId": "act-1", "runId": run_id}, "terminate")
+    finally:
+        client.terminate_workflow_execution(domain=DOMAIN, workflowId="act-1", reason="done <b>here</b>")
+    text, root = html_of(ui, page_of({"workflowId": "act-1", "runId": run_id}))
+    assert not list(root.all(id="terminate-link"))
+    assert root.by_id("status").attrs["data-status"] == "TERMINATED"
+    assert root.by_id("reason").text == "done <b>here</b>" and "<b>here" not in text
+
+
+def test_a_runid_prefix_redirects_and_an_unknown_run_is_404(ui: UI, world: dict[str, Any]) -> None:
+    order = world["order"]
+    response = get(ui, page_of({"workflowId": order["workflowId"], "runId": order["runId"][:10]}))
+    assert response.status == 303 and response.headers["Location"] == page_of(order)
+    assert get(ui, page_of({"workflowId": "nope", "runId": "nope"})).status == 404
+
+
+def test_continued_as_new_links_both_ways(ui: UI, world: dict[str, Any]) -> None:
+    client = world["client"]
+    first = start(client, "loop-1", {"round": 1})
+    decide(client, decision("ContinueAsNewWorkflowExecution", input=json.dumps({"round": 2})))
+    infos = client.list_open_workflow_executions(domain=DOMAIN, startTimeFilter={"oldestDate": 0}, executionFilter={"workflowId": "loop-1"})
+    second = infos["executionInfos"][0]["execution"]["runId"]
+    try:
+        _, root = html_of(ui, page_of({"workflowId": "loop-1", "runId": first}))
+        assert root.by_id("status").attrs["data-status"] == "CONTINUED_AS_NEW"
+        assert root.by_id("continued-as").find("a").attrs["href"] == page_of({"workflowId": "loop-1", "runId": second})
+        _, root = html_of(ui, page_of({"workflowId": "loop-1", "runId": second}))
+        assert root.by_id("continued-from").find("a").attrs["href"] == page_of({"workflowId": "loop-1", "runId": first})
+    finally:
+        client.terminate_workflow_execution(domain=DOMAIN, workflowId="loop-1")
+
+
+def test_a_history_saved_by_the_aws_cli_opens_offline(ui: UI, world: dict[str, Any]) -> None:
+    """GetWorkflowExecutionHistory's page as the AWS CLI prints it: epoch timestamps, no execution info."""
+    events = world["client"].get_workflow_execution_history(domain=DOMAIN, execution=world["order"])["events"]
+    page = {"events": [{**e, "eventTimestamp": e["eventTimestamp"].timestamp()} for e in events]}
+    history = load_history(page)
+    upload_id = ui.keep_upload(history)
+    response = offline_page(ui, Request("GET", f"/ui/open/{upload_id}", ""), history, upload_id)
+    root = parse(response.body).root
+    assert root.by_id("status").attrs["data-status"] == "COMPLETED"
+    assert [b.attrs["data-status"] for b in bars_of(root.by_id("timeline")) if b.attrs["data-kind"] == "activity"] == ["FAILED", "COMPLETED"]
+    assert json.loads(root.by_id("input").text)["note"] == EVIL
