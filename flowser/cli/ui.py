@@ -61,7 +61,7 @@ def credential_check(credentials: Any) -> tuple[Any, Any]:
 
     def allows(key_id: str, operation: str, domain: str) -> bool:
         key = key_of(key_id)
-        return key is not None and key.allows_action(operation) and key.allows_domain(domain)
+        return key is not None and (not operation or key.allows_action(operation)) and key.allows_domain(domain)
 
     return check, allows
 

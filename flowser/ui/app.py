@@ -58,7 +58,10 @@ url})``). Inline ``style=""`` attributes are allowed (timeline bar widths).
 is checked here before its handler runs: the form field ``csrf`` must be the
 session's token (an HMAC of the session id under a per-process secret) and, when
 the host gave credentials, the session must be logged in (``/ui/login``), else 403
-(except ``/ui/login`` itself and ``/ui/open``, which act on nothing).
+(except ``/ui/login`` itself). With
+credentials, every GET too (but ``/ui/login`` and ``/ui/static/``) needs a logged-in
+session, whose key may use the route's ``{domain}``: else a redirect to the login
+page (or 403). The histories are no more open than the SWF endpoint beside them.
 A form includes ``ui.csrf_field(request)``. GET never changes anything. Only
 pages.py has actions (signal, request cancel, terminate, start).
 
@@ -109,13 +112,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-NO_LOGIN = frozenset({PREFIX + "/login", PREFIX + "/open"})
-"""POSTs that need CSRF but no login: logging in, and opening a history file (it acts on nothing)."""
+OPEN_GETS = ("/login", "/static/")
+"""Pages anyone may see, credentials or not."""
+NO_LOGIN = frozenset({PREFIX + "/login"})
+"""POSTs that need CSRF but no login: logging in."""
 
 Check = Callable[[str, str], bool]
 """``check(access_key_id, secret) -> bool``: whether a login is right (the host's credentials)."""
 Allows = Callable[[str, str, str], bool]
-"""``allows(access_key_id, operation, domain) -> bool``: whether a logged-in key may do that."""
+"""``allows(access_key_id, operation, domain) -> bool``: whether a logged-in key may do that
+(``operation`` "": whether it may use the domain at all)."""
 
 
 class HttpError(Exception):
@@ -354,6 +360,10 @@ class UI:
                 refusal = self._refuse_post(request)
                 if refusal is not None:
                     return refusal
+            elif not route.pattern.startswith(OPEN_GETS):
+                refusal = self._refuse_read(request, params.get("domain"))
+                if refusal is not None:
+                    return refusal
             return route.handler(self, request, **params)
         if allowed:
             response = error_page(405, f"{request.method} is not answered here")
@@ -378,6 +388,19 @@ class UI:
             )
         if self.check is not None and request.session.user is None and request.path not in NO_LOGIN:
             return error_page(403, "Log in first: this server has credentials.", login=True)
+        return None
+
+    def _refuse_read(self, request: Request, domain: str | None) -> Response | None:
+        """With credentials, every page but the login needs a logged-in key (allowed the domain, if any)."""
+        from .html import error_page, href, redirect
+
+        if self.check is None:
+            return None
+        assert request.session is not None
+        if request.session.user is None:
+            return redirect(href("login", next=request.path + ("?" + request.query if request.query else "")))
+        if domain is not None and self.allows is not None and not self.allows(request.session.user, "", domain):
+            return error_page(403, f"Your key may not use the domain {domain}.")
         return None
 
     def _failure(self, exc: Exception) -> Response:

@@ -52,6 +52,13 @@ def _crumbs(domain: str | None = None, *more: tuple[str, str | None]) -> list[tu
     return crumbs
 
 
+def _may_see(ui: UI, request: Request, domain: str) -> bool:
+    if ui.check is None or ui.allows is None:
+        return True
+    user = request.session.user if request.session is not None else None
+    return user is not None and ui.allows(user, "", domain)
+
+
 # -- domains ---------------------------------------------------------------------------------------
 def domains(ui: UI, request: Request) -> Response:
     rows = []
@@ -62,6 +69,8 @@ def domains(ui: UI, request: Request) -> Response:
                 registrationStatus=status, maximumPageSize=1000, **({"nextPageToken": token} if token else {})
             )
             for info in answer.get("domainInfos", []):
+                if not _may_see(ui, request, info["name"]):
+                    continue
                 rows.append(
                     f'<tr><td>{link(info["name"], href("d", info["name"]))}</td>'
                     f"<td>{status_badge(info.get('status', status))}</td>"

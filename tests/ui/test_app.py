@@ -87,8 +87,8 @@ class Browser:
     def post(self, path: str, form: dict[str, str]) -> Response:
         return self.request("POST", path, form)
 
-    def csrf(self, path: str = "/ui/open") -> str:
-        _, text = self.get(path)
+    def csrf(self) -> str:
+        _, text = self.get("/ui/login" if self.ui.check is not None else "/ui/open")
         return csrf_of(text)
 
 
@@ -273,19 +273,25 @@ def test_credentials_gate_every_action(swf: Any) -> None:
     ui = UI(
         swf,
         check=lambda key, secret: keys.get(key) == secret,
-        allows=lambda key, operation, domain: key == "AKIDADMIN" or operation.startswith("Get"),
+        allows=lambda key, operation, domain: key == "AKIDADMIN" or not operation or operation.startswith("Get"),
     )
     browser = Browser(ui)
     url = run_url("gated", run_id) + "/terminate"
-    _, text = browser.get(url)
-    assert "log in" in text  # the form says so before anything
+    # every page but the login asks for a key first: the histories are as closed as the SWF endpoint
+    for path in (url, "/ui/", f"/ui/d/{DOMAIN}", f"/ui/d/{DOMAIN}/events", "/ui/open"):
+        asked = browser.request("GET", path)
+        assert asked.status == 303 and asked.headers["Location"].startswith("/ui/login?next="), path
+    assert browser.request("GET", "/ui/static/ui.css").status == 200
+    code, text = browser.get(asked.headers["Location"])
+    assert code == 200 and 'id="login-form"' in text and 'type="password"' in text
     token = csrf_of(text)
     refused = browser.post(url, {"csrf": token, "confirm": "yes"})
     assert refused.status == 403 and "Log in" in refused.body.decode()
     # a wrong secret is refused; a key without the action is refused at the action
     assert "wrong secret" in browser.post("/ui/login", {"csrf": token, "accessKeyId": "AKIDADMIN", "secretAccessKey": "no"}).body.decode()
     assert browser.post("/ui/login", {"csrf": token, "accessKeyId": "AKIDREAD", "secretAccessKey": "r3ad"}).status == 303
-    assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 403
+    assert browser.get(url)[0] == 200  # it may read
+    assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 403  # not terminate
     assert browser.post("/ui/logout", {"csrf": token}).status == 303
     assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 403
     login = browser.post("/ui/login", {"csrf": token, "accessKeyId": "AKIDADMIN", "secretAccessKey": "s3cret", "next": url})
@@ -567,7 +573,9 @@ def test_serve_ui_with_credentials_asks_for_them(tmp_path: Path, redis_client: A
     run_id = start(swf, "locked-1")
     web = HttpBrowser(server.port)
     url = run_url("locked-1", run_id) + "/cancel"
-    _, _, form = web.request("GET", url)
+    status, head, _ = web.request("GET", url)
+    assert status == 303 and head["location"].startswith("/ui/login?next=")
+    _, _, form = web.request("GET", head["location"])
     token = csrf_of(form)
     assert web.request("POST", url, {"csrf": token, "confirm": "yes"})[0] == 403
     assert web.request("POST", "/ui/login", {"csrf": token, "accessKeyId": KEY_ID, "secretAccessKey": "nope"})[0] == 200
