@@ -17,7 +17,12 @@ def run_serve(argv: list[str]) -> int:
     """``flowser serve``: backends.http.serve parses its own options; ``--ui`` (ours) also mounts the
     dashboard under ``/ui/``, on an in-process client of the server's engine (``flowser.cli.ui``)."""
     from backends.http.serve import main as serve
+    from backends.http.serve import parser
 
+    if "-h" in argv or "--help" in argv:
+        print(parser().format_help().rstrip())
+        print("\ndashboard:\n  --ui                  also serve the web dashboard under /ui/ (docs/ui.md)")
+        return 0
     if "--ui" not in argv:
         return serve(argv)
     from .ui import mount_for_serve

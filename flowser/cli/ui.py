@@ -84,6 +84,7 @@ def mount_for_serve(engine: Any, credentials: Any) -> Mount:
 
 @click.command(
     "ui",
+    short_help="serve the web dashboard for any backend (flowser ui --help)",
     help="Serve the web dashboard (domains, executions, histories, actions) for any backend, on "
     f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/ui/ by default. flowser serve --ui serves it beside the SWF endpoint.",
 )
@@ -102,7 +103,7 @@ def mount_for_serve(engine: Any, credentials: Any) -> Mount:
     "credentials_file",
     metavar="FILE",
     default=None,
-    help="JSON access keys (as flowser serve's): the dashboard asks for one before any action",
+    help="JSON access keys (as flowser serve's): the dashboard asks for one before showing anything",
 )
 @click.option("--insecure", is_flag=True, help="allow a non-loopback --host without --credentials")
 def ui_command(

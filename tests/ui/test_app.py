@@ -405,6 +405,32 @@ def test_a_domain_of_10000_executions_lists_page_by_page() -> None:
     assert client.calls == 2 and client.carried <= 2000
 
 
+@pytest.mark.slow
+def test_a_domain_of_10000_executions_on_the_engine(fresh_redis: Any) -> None:
+    from backends.local import connect
+
+    client = connect(fresh_redis(), timekeeper=False)
+    try:
+        setup_domain(client, "big")
+        for n in range(10_000):
+            start(client, f"big-{n:05d}", domain="big")
+        browser = Browser(UI(client))
+        began = time.perf_counter()
+        status, text = browser.get("/ui/d/big")
+        first = time.perf_counter() - began
+        assert status == 200 and first < 2.0, first
+        assert rows_of(text) == [f"big-{n:05d}" for n in range(9999, 9949, -1)]
+        assert re.search(r'id="count-open"><strong>10000</strong> open', text)
+        found = re.search(r'<a href="([^"]+)" id="next-page"', text)
+        assert found
+        began = time.perf_counter()
+        _, second = browser.get(found.group(1).replace("&amp;", "&"))
+        assert time.perf_counter() - began < 2.0
+        assert rows_of(second) == [f"big-{n:05d}" for n in range(9949, 9899, -1)]
+    finally:
+        client.close()
+
+
 def test_executions_page_cursor_skips_runs_started_in_the_same_millisecond() -> None:
     client = ManyRuns(0)
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -610,3 +636,24 @@ def test_flowser_ui_refuses_a_public_host_without_credentials() -> None:
     )
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0" in done.stderr
+
+
+def test_on_moto_the_list_works_and_live_updates_fall_back_to_a_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("swf", region_name="us-east-1")
+        setup_domain(client)
+        for n in range(3):
+            start(client, f"moto-{n}")
+        browser = Browser(UI(client))
+        status, text = browser.get(f"/ui/d/{DOMAIN}")
+        assert status == 200 and rows_of(text) == ["moto-2", "moto-1", "moto-0"]
+        assert 'data-events="/ui/d/ui-tests/events"' in text and 'src="/ui/static/list.js"' in text
+        response = browser.request("GET", f"/ui/d/{DOMAIN}/events")
+        assert response.status == 200 and response.stream is not None
+        body = b"".join(response.stream)  # polling: the answer says so, and ends
+        assert body.count(b"event: ") == 1 and b'"mode": "polling"' in body
