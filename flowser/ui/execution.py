@@ -34,6 +34,7 @@ from ..historyfile import HistoryFile, dump_event, history_document
 from ..render import (
     CLOSE_EVENTS,
     Decode,
+    Group,
     duration_text,
     grouped,
     iso,
@@ -91,6 +92,13 @@ class ExecutionData:
     """The child tree read from the backend; None: built from this run's history alone."""
     offline: bool = False
     decode: Decode = json_payload
+    _groups: list[Group] | None = field(default=None, repr=False)
+
+    def groups(self) -> list[Group]:
+        """:func:`flowser.render.grouped` of the events (made once)."""
+        if self._groups is None:
+            self._groups = grouped(self.events, decode=self.decode, value_width=120)
+        return self._groups
 
     @property
     def workflow_id(self) -> str:
@@ -356,10 +364,10 @@ def render_pending(data: ExecutionData, summary: Summary) -> str:
 
 
 # -- the child tree ---------------------------------------------------------------------------------
-def tree_from_history(data: ExecutionData, summary: Summary) -> trace.TreeNode:
+def tree_from_history(data: ExecutionData, summary: Summary, groups: list[Group] | None = None) -> trace.TreeNode:
     """The run and its children as its own history tells (no client)."""
     root = trace.TreeNode(data.workflow_id, data.run_id or None, None, summary.status, summary.started, summary.closed)
-    for group in grouped(data.events, decode=data.decode, value_width=60):
+    for group in groups if groups is not None else data.groups():
         if group.kind != "child":
             continue
         status = "OPEN" if group.status == "STARTED" else group.status
@@ -567,9 +575,9 @@ def render_tabs(links: Links, view: str) -> str:
 def render_regions(data: ExecutionData, links: Links, view: str = "timeline", page: int = 1) -> str:
     """The page's live parts (each a ``data-region`` element), as the fragment sends them."""
     summary = summarise(data.events)
-    timeline = tl.build(data.events, now=data.now, decode=data.decode)
-    groups = grouped(data.events, decode=data.decode, value_width=120)
-    tree = data.tree if data.tree is not None else tree_from_history(data, summary)
+    groups = data.groups()
+    timeline = tl.build(data.events, now=data.now, decode=data.decode, groups=groups)
+    tree = data.tree if data.tree is not None else tree_from_history(data, summary, groups)
     return (
         render_header(data, summary, links)
         + render_views(data, links, view, page, timeline, groups)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import raw_attrs
-from ..render import Decode, duration_text, grouped, json_payload, offset_text, timestamp
+from ..render import Decode, Group, duration_text, grouped, json_payload, offset_text, timestamp
 
 __all__ = ["DECISION_LIMIT", "PER_PAGE", "Bar", "Lane", "Timeline", "build", "outcome_class", "render"]
 
@@ -42,6 +42,8 @@ PER_PAGE = 200
 """Lanes per page of the rendered timeline."""
 STACK = 4
 """A lane with several attempts draws each on a row of its own, up to this many rows (then they take turns)."""
+LANE_BARS = 60
+"""Past this many bars on a lane (a marker recorded 3,000 times), those close together are drawn as one, with their count."""
 
 _OK = {"COMPLETED", "FIRED", "SIGNALED", "RECEIVED", "RECORDED", "REQUESTED", "CONTINUED_AS_NEW"}
 _FAILED = {"FAILED", "START_FAILED", "SCHEDULE_FAILED"}
@@ -190,14 +192,17 @@ def build(
     decode: Decode = json_payload,
     decision_limit: int = DECISION_LIMIT,
     value_width: int | None = 120,
+    groups: list[Group] | None = None,
 ) -> Timeline:
     """The timeline of one run's events (see the module docstring).
 
     ``now``: where an open run and its open bars end (default: the last event's time,
-    which suits a saved history; a live page gives the current time).
+    which suits a saved history; a live page gives the current time). ``groups``:
+    :func:`~flowser.render.grouped`'s answer for these events, if the caller has it.
     """
     ordered = sorted(events, key=lambda e: e["eventId"])
-    groups = grouped(ordered, decode=decode, value_width=value_width)
+    if groups is None:
+        groups = grouped(ordered, decode=decode, value_width=value_width)
     if not groups:
         return Timeline(None, 0.0, Bar("workflow", "workflow", "OPEN", 0.0, None, None), [], None)
     run_group = groups[0]
@@ -296,12 +301,18 @@ _KIND_LABELS = {
 }
 
 
+_WAITS = {"activity", "decision", "lambda", "child"}
+"""What waits to be taken or started: its time from scheduled to started is drawn lighter."""
+
+
 def _describe(bar: Bar, span: float) -> str:
     """The bar in words (its title and accessible name)."""
     parts = [_KIND_LABELS.get(bar.kind, bar.kind), bar.name]
+    if bar.count > 1:
+        parts.insert(0, f"{bar.count} times:")
     if bar.type and bar.type != bar.name:
         parts.append(bar.type)
-    if bar.attempts > 1 and bar.kind not in ("workflow", "decision"):
+    if bar.attempts > 1 and bar.kind not in ("workflow", "decision") and bar.count == 1:
         parts.append(f"attempt {bar.attempt} of {bar.attempts}")
     parts.append(bar.status.lower().replace("_", " "))
     parts.append(f"at {offset_text(bar.start)}")
@@ -330,14 +341,17 @@ def _bar_html(bar: Bar, span: float, link: Callable[[Bar], str | None] | None, r
         if bar.started is not None and end > bar.start and bar.started > bar.start:
             wait = min((bar.started - bar.start) / (end - bar.start) * 100, 100.0)
             inner = f'<span class="tl-wait tl-p{round(wait)}"></span>'
+        elif bar.started is None and bar.is_open and bar.kind in _WAITS:
+            inner = '<span class="tl-wait tl-p100"></span>'  # still in its task list
     if bar.is_open:
         classes.append("tl-running")
     text = _describe(bar, span)
     badge = ""
-    if bar.attempts > 1 and bar.kind not in ("workflow", "decision"):
-        badge = f'<span class="tl-badge" aria-hidden="true">#{bar.attempt}</span>'
-    elif bar.count > 1:
+    if bar.count > 1:
+        classes.append("tl-cluster")
         badge = f'<span class="tl-badge" aria-hidden="true">&times;{bar.count}</span>'
+    elif bar.attempts > 1 and bar.kind not in ("workflow", "decision"):
+        badge = f'<span class="tl-badge" aria-hidden="true">#{bar.attempt}</span>'
     attrs = (
         f'class="{" ".join(classes)}" data-kind="{_e(bar.kind)}" data-status="{_e(bar.status)}" '
         f'data-attempt="{bar.attempt}" data-attempts="{bar.attempts}" data-start="{bar.start:.3f}"'
@@ -366,11 +380,40 @@ def _lane_html(
     last = bars[-1] if bars else None
     status = last.status if last is not None else ""
     rows = min(attempts, STACK) if attempts > 1 and not bars[0].instant else 1
+    if kind != "decision" and len(bars) > LANE_BARS:
+        bars, rows = _clustered(bars, span), 1
     return (
         f'<li class="tl-lane tl-rows{rows}" data-kind="{_e(kind)}" data-name="{_e(name)}" data-status="{_e(status)}">'
         f'<div class="tl-label">{" ".join(label)}</div>'
         f'<div class="tl-track">{"".join(_bar_html(b, span, link, (i % rows)) for i, b in enumerate(bars))}</div></li>'
     )
+
+
+def _clustered(bars: list[Bar], span: float, limit: int = LANE_BARS) -> list[Bar]:
+    """A lane's bars, those that fall in one of ``limit`` equal slices of the run drawn as one (``count``)."""
+    slices: dict[int, list[Bar]] = {}
+    for bar in bars:
+        slices.setdefault(min(int(bar.start / span * limit), limit - 1), []).append(bar)
+    out: list[Bar] = []
+    for key in sorted(slices):
+        group = slices[key]
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        first, last = group[0], group[-1]
+        still_open = any(b.is_open for b in group)
+        ends = [b.end if b.end is not None else b.start for b in group]
+        bad = next((b.status for b in group if outcome_class(b.status) in ("tl-failed", "tl-timed-out")), None)
+        cluster = Bar(
+            first.kind, first.name, "OPEN" if still_open else (bad or last.status), first.start, None,
+            None if still_open else max(ends), attempt=first.attempt, attempts=first.attempts,
+            type=first.type, event_ids=first.event_ids[:1], count=len(group),
+        )
+        if first.attempts > 1 and first.kind not in ("signal", "marker"):
+            cluster.fields.append(("attempts", f"{first.attempt} to {last.attempt}"))
+        cluster.fields.append(("until", offset_text(max(ends))))
+        out.append(cluster)
+    return out
 
 
 def _axis(span: float, ticks: int = 4) -> str:
