@@ -411,7 +411,7 @@ def render_tree(tree: trace.TreeNode, links: Links, now: dt.datetime | None) -> 
         body = '<p class="empty">No child workflows.</p>'
     else:
         shown = tree.children[:TREE_SHOWN]
-        body = f'<ul class="tree" role="tree" aria-label="Child workflows">{"".join(_tree_node(c, links, now) for c in shown)}</ul>'
+        body = f'<ul class="tree" aria-label="Child workflows">{"".join(_tree_node(c, links, now) for c in shown)}</ul>'
         if len(tree.children) > TREE_SHOWN:
             body += f'<p class="note">and {len(tree.children) - TREE_SHOWN:,} more children (the Grouped view lists all)</p>'
     return f'<section id="children" data-region="children" aria-labelledby="children-title"><h2 id="children-title">Children</h2>{body}</section>'
@@ -435,9 +435,9 @@ def _tree_node(node: trace.TreeNode, links: Links, now: dt.datetime | None) -> s
         bits.append(f'<span class="tree-note">{node.unread} more below</span>')
     inner = ""
     if node.children:
-        inner = f'<ul role="group">{"".join(_tree_node(c, links, now) for c in node.children)}</ul>'
+        inner = f'<ul>{"".join(_tree_node(c, links, now) for c in node.children)}</ul>'
     return (
-        f'<li role="treeitem" aria-expanded="{"true" if node.children else "false"}" data-workflow-id="{esc(node.workflow_id)}" '
+        f'<li data-workflow-id="{esc(node.workflow_id)}" '
         f'data-status="{esc(node.status)}">{" ".join(bits)}{inner}</li>'
     )
 
@@ -557,7 +557,9 @@ def render_views(data: ExecutionData, links: Links, view: str, page: int, timeli
         hidden = "" if name == view else " hidden"
         panels.append(
             f'<section id="{PANEL_IDS[name]}" class="view-panel" role="tabpanel" aria-labelledby="tab-{name}" '
-            f'data-region="view-{name}" data-view="{name}" data-page="{at}" tabindex="0"{hidden}>{inner}</section>'
+            f'data-region="view-{name}" data-view="{name}" data-page="{at}" tabindex="0"{hidden}>'
+            f'<a class="skip-past" href="#end-{name}">Skip past the {esc(VIEWS[name])} view</a>{inner}'
+            f'<span class="view-end" id="end-{name}" tabindex="-1"></span></section>'
         )
     return "".join(panels)
 

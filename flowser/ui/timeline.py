@@ -88,6 +88,8 @@ class Bar:
     run_id: str | None = None
     count: int = 1
     """How many decision tasks a summary bar stands for (1 otherwise)."""
+    unfinished: bool = False
+    """Still open when the run closed (scheduled and never taken, say): drawn to the close, muted."""
 
     @property
     def is_open(self) -> bool:
@@ -258,6 +260,10 @@ def build(
                 run_id=group.run_id,
             )
         )
+    if closed_at is not None:  # what the run left open ends with it
+        for bar in [b for lane in lanes.values() for b in lane.bars] + decision_bars:
+            if bar.is_open:
+                bar.end, bar.unfinished = max(closed_at, bar.start), True
     for lane in lanes.values():  # signals and markers under one name: numbered on their lane too
         if lane.bars and lane.bars[0].instant:
             for number, bar in enumerate(lane.bars, 1):
@@ -318,6 +324,8 @@ def _describe(bar: Bar, span: float) -> str:
     parts.append(f"at {offset_text(bar.start)}")
     if bar.started is not None and bar.kind in ("activity", "decision", "lambda", "child"):
         parts.append(f"started {offset_text(bar.started)}")
+    if bar.unfinished:
+        parts.append("left open when the run closed")
     duration = bar.duration(span)
     if duration is not None:
         parts.append(("running for " if bar.is_open else "took ") + duration_text(duration))
@@ -345,6 +353,8 @@ def _bar_html(bar: Bar, span: float, link: Callable[[Bar], str | None] | None, r
             inner = '<span class="tl-wait tl-p100"></span>'  # still in its task list
     if bar.is_open:
         classes.append("tl-running")
+    elif bar.unfinished:
+        classes.append("tl-unfinished")
     text = _describe(bar, span)
     badge = ""
     if bar.count > 1:
@@ -462,6 +472,7 @@ def render(
         '<li><span class="tl-swatch tl-canceled"></span>canceled</li>'
         '<li><span class="tl-swatch tl-terminated"></span>terminated</li>'
         '<li><span class="tl-swatch tl-open tl-running"></span>open</li>'
+        '<li><span class="tl-swatch tl-unfinished"></span>left open at the close</li>'
         '<li><span class="tl-swatch tl-wait-swatch"></span>waiting in a task list</li>'
         "</ul>"
     )

@@ -626,3 +626,6 @@ def test_a_ten_thousand_event_run_on_the_engine_answers_within_a_second(ui: UI, 
     markers = root.by_id("timeline").find("li", data_kind="marker", data_name="m0")
     assert any("tl-cluster" in b.attrs["class"] for b in bars_of(markers))
     assert "and 100" not in root.by_id("pending").text  # closed: nothing pending
+    never_taken = root.by_id("timeline").find("li", data_kind="activity")
+    [bar] = bars_of(never_taken)
+    assert bar.attrs["data-status"] == "SCHEDULED" and "tl-unfinished" in bar.attrs["class"] and "tl-running" not in bar.attrs["class"]
