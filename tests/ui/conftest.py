@@ -117,11 +117,15 @@ def browser(chromium: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def wait(browser: Any) -> Callable[..., Any]:
-    """``wait(condition, message)``: WebDriverWait on the browser, ``WAIT`` seconds, polled every 0.1 s."""
+    """``wait(condition, message)``: WebDriverWait on the browser, ``WAIT`` seconds, polled every 0.1 s; an
+    element not there yet, or replaced meanwhile (live updates swap parts of a page), is tried again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+
     def until(condition: Callable[[Any], Any], message: str = "", timeout: float = WAIT) -> Any:
-        return WebDriverWait(browser, timeout, poll_frequency=0.1).until(condition, message)
+        return WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition, message)
 
     return until
 
