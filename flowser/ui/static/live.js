@@ -16,7 +16,7 @@
   if (!main) {
     return;
   }
-  var POLL_MS = 5000; // the timer without an event stream
+  var POLL_MS = 10000; // the timer without an event stream (as the executions list's)
   var TICK_MS = 15000; // with a stream: open bars grow with time even when no event comes
   var DEBOUNCE_MS = 250;
 
