@@ -629,3 +629,34 @@ def test_a_ten_thousand_event_run_on_the_engine_answers_within_a_second(ui: UI, 
     never_taken = root.by_id("timeline").find("li", data_kind="activity")
     [bar] = bars_of(never_taken)
     assert bar.attrs["data-status"] == "SCHEDULED" and "tl-unfinished" in bar.attrs["class"] and "tl-running" not in bar.attrs["class"]
+
+
+def test_on_moto_the_page_renders_and_its_stream_says_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (as AWS): no event stream; the page is the same, and its script is told to refresh on a timer."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr("moto.swf.models.sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
+    with mock_aws():
+        client = boto3.client("swf", region_name="us-east-1")
+        setup(client)
+        run_id = start(client, "moto-1", {"note": EVIL})
+        decide(client, schedule("charge", {"amount": 1}))
+        task = poll(client, "workers", activity=True)
+        client.respond_activity_task_failed(taskToken=task["taskToken"], reason="nope")
+        ui = UI(client)
+        execution = {"workflowId": "moto-1", "runId": run_id}
+        for view in ("timeline", "grouped", "json"):
+            text, root = html_of(ui, page_of(execution), view=view)
+            assert "<script>alert" not in text
+        assert root.by_id("status").attrs["data-status"] == "OPEN"
+        assert [b.attrs["data-status"] for b in bars_of(root.by_id("timeline")) if b.attrs["data-kind"] == "activity"] == ["FAILED"]
+        assert root.by_id("pending-decision").find("tr", data_state="SCHEDULED")
+        events_url = root.find("main").attrs["data-events"]
+        path, _, query = events_url.partition("?")
+        response = ui.handle(Request("GET", path, query))
+        assert b'"mode": "polling"' in b"".join(response.stream or [])
+        assert get(ui, page_of(execution, "fragment"), view="json").status == 200
+        assert load_history(json.loads(get(ui, page_of(execution, "history.json")).body)).run_id == run_id
