@@ -87,6 +87,30 @@
     });
   });
 
+  // A link to an event of the JSON view (a bar, a group's event ids) that is already in this
+  // page: switch to that view in place and bring the event into sight.
+  main.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest ? event.target.closest("a[href*='view=json']") : null;
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) {
+      return;
+    }
+    var url = new URL(link.getAttribute("href"), window.location.href);
+    if (url.pathname !== window.location.pathname || !url.hash) {
+      return;
+    }
+    var target = document.getElementById(url.hash.slice(1));
+    var panel = document.querySelector("[data-region='view-json']");
+    if (!target || !panel || !panel.contains(target)) {
+      return; // on another page of the view: let the link load it
+    }
+    event.preventDefault();
+    showView("json", false);
+    window.history.replaceState(null, "", url.toString());
+    var pre = target.querySelector("pre") || target;
+    target.scrollIntoView({ block: "center" });
+    pre.focus({ preventScroll: true });
+  });
+
   // -- live updates ----------------------------------------------------------------------
   var fragmentUrl = main.getAttribute("data-fragment");
   var eventsUrl = main.getAttribute("data-events");
