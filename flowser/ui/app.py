@@ -290,10 +290,14 @@ class UI:
         return f'<input type="hidden" name="csrf" value="{token}">'
 
     def login(self, request: Request, key_id: str) -> None:
-        if request.session is not None:
-            with self._lock:
-                self._sessions[request.session.id] = key_id
-            request.session.user = key_id
+        """Log this browser in as ``key_id``, under a new session (and so a new CSRF token): a
+        session id known before the login is worth nothing after it."""
+        sid = secrets.token_urlsafe(24)
+        with self._lock:
+            if request.session is not None:
+                self._sessions.pop(request.session.id, None)
+            self._sessions[sid] = key_id
+        request.session = Session(sid, self.csrf_token(sid), key_id, new=True)
 
     def logout(self, request: Request) -> None:
         if request.session is not None:
@@ -326,8 +330,7 @@ class UI:
     def handle(self, request: Request) -> Response:
         from .html import error_page, redirect
 
-        session = self._session(request)
-        request.session = session
+        request.session = self._session(request)
         try:
             path = request.path
             if path == PREFIX:
@@ -342,8 +345,8 @@ class UI:
             response = self._failure(exc)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if session.new:
-            response.headers["Set-Cookie"] = self._cookie(session)
+        if request.session.new:  # a new browser, or a login
+            response.headers["Set-Cookie"] = self._cookie(request.session)
         return response
 
     def _dispatch(self, request: Request, path: str) -> Response:

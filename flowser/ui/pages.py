@@ -20,6 +20,7 @@ import datetime as dt
 import email.parser
 import email.policy
 import io
+import time
 from typing import Any
 
 from flowser import ops
@@ -27,6 +28,8 @@ from flowser import ops
 from .app import UI, HttpError, Request, Response, Route
 from .html import esc, href, link, page, redirect, relative, status_badge
 
+LOGIN_FAILURE_DELAY = 0.5
+"""Seconds a wrong login waits before its answer (guessing keys is slow)."""
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_SIZE = 50
 CLOSE_STATUSES = ops.CLOSE_STATUSES
@@ -137,15 +140,15 @@ def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) 
         f'<option value="{esc(value)}"{" selected" if value == chosen else ""}>{esc(text)}</option>'
         for value, text in options
     )
-    return f'<label for="f-{name}">{esc(label)}</label><select id="f-{name}" name="{name}">{items}</select>'
+    return f'<div class="field"><label for="f-{name}">{esc(label)}</label><select id="f-{name}" name="{name}">{items}</select></div>'
 
 
 def _input(name: str, label: str, value: str, *, placeholder: str = "", kind: str = "text", required: bool = False) -> str:
     extra = f' placeholder="{esc(placeholder)}"' if placeholder else ""
     extra += " required" if required else ""
     return (
-        f'<label for="f-{name}">{esc(label)}</label>'
-        f'<input id="f-{name}" name="{name}" type="{kind}" value="{esc(value)}"{extra}>'
+        f'<div class="field"><label for="f-{name}">{esc(label)}</label>'
+        f'<input id="f-{name}" name="{name}" type="{kind}" value="{esc(value)}"{extra}></div>'
     )
 
 
@@ -190,8 +193,9 @@ def executions(ui: UI, request: Request, domain: str) -> Response:
         + _input("workflowId", "Workflow id", filters.get("workflowId", ""))
         + _input("since", "Started since", filters.get("since", ""), placeholder="15m, 2h, 3d or ISO 8601")
         + _select("size", "Per page", [(str(n), str(n)) for n in PAGE_SIZES], str(size))
-        + '<button type="submit">Filter</button>'
-        + (f" {link('Clear', href('d', domain), class_='button-link')}" if filters else "")
+        + '<div class="field buttons"><button type="submit" id="filter">Filter</button>'
+        + (f" {link('Clear', href('d', domain), class_='button-link', id='clear')}" if filters else "")
+        + "</div>"
         + "</form>"
     )
     now = dt.datetime.now(dt.UTC)
@@ -255,8 +259,8 @@ def _hidden(fields: dict[str, str]) -> str:
 
 def _textarea(name: str, label: str, value: str, rows: int = 4) -> str:
     return (
-        f'<label for="f-{name}">{esc(label)}</label>'
-        f'<textarea id="f-{name}" name="{name}" rows="{rows}">{esc(value)}</textarea>'
+        f'<div class="field"><label for="f-{name}">{esc(label)}</label>'
+        f'<textarea id="f-{name}" name="{name}" rows="{rows}">{esc(value)}</textarea></div>'
     )
 
 
@@ -469,6 +473,7 @@ def login(ui: UI, request: Request) -> Response:
         if key_id and secret and ui.check(key_id, secret):
             ui.login(request, key_id)
             return redirect(target)
+        time.sleep(LOGIN_FAILURE_DELAY)
         note = '<p class="error" role="alert">Unknown access key id, or wrong secret.</p>'
     body = (
         f"{note}<p>This server has credentials: give an access key to act on executions.</p>"
@@ -532,8 +537,9 @@ def open_history(ui: UI, request: Request) -> Response:
         "It stays in this server's memory only, for a while.</p>"
         f'<form method="post" action="{esc(href("open"))}" enctype="multipart/form-data" class="action-form" id="open-form">'
         f"{ui.csrf_field(request)}"
-        '<label for="f-file">History file</label><input id="f-file" name="file" type="file" accept=".json,.jsonl,application/json">'
-        '<label for="f-text">Or paste it</label><textarea id="f-text" name="text" rows="6"></textarea>'
+        '<div class="field"><label for="f-file">History file</label>'
+        '<input id="f-file" name="file" type="file" accept=".json,.jsonl,application/json"></div>'
+        '<div class="field"><label for="f-text">Or paste it</label><textarea id="f-text" name="text" rows="6"></textarea></div>'
         '<button type="submit" id="open">Open</button></form>'
     )
     return _page(ui, request, "Open a history file", body, crumbs=_crumbs(None, ("Open a history file", None)))

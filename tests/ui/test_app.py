@@ -132,7 +132,10 @@ def test_domains_page_lists_domains_and_links_them(browser: Browser) -> None:
 
 def test_executions_page_rows_statuses_counts_and_filters(browser: Browser) -> None:
     swf = browser.ui.client
-    runs = {wid: start(swf, wid, tagList=["blue"] if wid.endswith("1") else []) for wid in ("ord-1", "ord-2", "ord-3")}
+    runs = {}
+    for wid in ("ord-1", "ord-2", "ord-3"):
+        runs[wid] = start(swf, wid, tagList=["blue"] if wid.endswith("1") else [])
+        time.sleep(0.003)  # SWF's times are in ms: apart, so that "newest first" is one order
     swf.terminate_workflow_execution(domain=DOMAIN, workflowId="ord-2", runId=runs["ord-2"], reason="test")
     status, text = browser.get(f"/ui/d/{DOMAIN}")
     assert status == 200
@@ -289,15 +292,21 @@ def test_credentials_gate_every_action(swf: Any) -> None:
     assert refused.status == 403 and "Log in" in refused.body.decode()
     # a wrong secret is refused; a key without the action is refused at the action
     assert "wrong secret" in browser.post("/ui/login", {"csrf": token, "accessKeyId": "AKIDADMIN", "secretAccessKey": "no"}).body.decode()
+    before = browser.cookie
     assert browser.post("/ui/login", {"csrf": token, "accessKeyId": "AKIDREAD", "secretAccessKey": "r3ad"}).status == 303
-    assert browser.get(url)[0] == 200  # it may read
+    assert browser.cookie != before  # a new session at login: one known before it is worth nothing
+    assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 403  # the old token neither
+    code, text = browser.get(url)
+    assert code == 200  # it may read
+    token = csrf_of(text)
     assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 403  # not terminate
     assert browser.post("/ui/logout", {"csrf": token}).status == 303
     assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 403
     login = browser.post("/ui/login", {"csrf": token, "accessKeyId": "AKIDADMIN", "secretAccessKey": "s3cret", "next": url})
     assert login.status == 303 and login.headers["Location"] == url
-    assert "Signed in as" in browser.get("/ui/")[1]
-    assert browser.post(url, {"csrf": token, "confirm": "yes"}).status == 303
+    code, text = browser.get(url)
+    assert "Signed in as" in text
+    assert browser.post(url, {"csrf": csrf_of(text), "confirm": "yes"}).status == 303
     info = swf.describe_workflow_execution(domain=DOMAIN, execution={"workflowId": "gated", "runId": run_id})
     assert info["executionInfo"]["closeStatus"] == "TERMINATED"
     # a login's next= stays on the dashboard
@@ -607,7 +616,8 @@ def test_serve_ui_with_credentials_asks_for_them(tmp_path: Path, redis_client: A
     assert web.request("POST", "/ui/login", {"csrf": token, "accessKeyId": KEY_ID, "secretAccessKey": "nope"})[0] == 200
     assert web.request("POST", url, {"csrf": token, "confirm": "yes"})[0] == 403
     assert web.request("POST", "/ui/login", {"csrf": token, "accessKeyId": KEY_ID, "secretAccessKey": SECRET})[0] == 303
-    assert web.request("POST", url, {"csrf": token, "confirm": "yes"})[0] == 303
+    _, _, form = web.request("GET", url)
+    assert web.request("POST", url, {"csrf": csrf_of(form), "confirm": "yes"})[0] == 303
     info = swf.describe_workflow_execution(domain=DOMAIN, execution={"workflowId": "locked-1", "runId": run_id})
     assert info["executionInfo"]["cancelRequested"] is True
 
