@@ -152,7 +152,7 @@ def _input(name: str, label: str, value: str, *, placeholder: str = "", kind: st
     )
 
 
-def _count_text(counts: dict[str, dict[str, Any] | None]) -> str:
+def _count_text(counts: dict[str, dict[str, Any] | None], query: ops.ExecutionQuery) -> str:
     parts = []
     for name in ("open", "closed"):
         count = counts.get(name)
@@ -160,7 +160,21 @@ def _count_text(counts: dict[str, dict[str, Any] | None]) -> str:
             continue
         more = "+" if count["truncated"] else ""
         parts.append(f'<span class="count count-{name}" id="count-{name}"><strong>{count["count"]}{more}</strong> {name}</span>')
-    return '<p class="counts" id="counts">' + (" · ".join(parts) or "counts unavailable on this backend") + "</p>"
+    note = ""
+    if parts and _filters_beyond_server(query):
+        note = ' <span class="note">(SWF counts under one of the filters; the list applies them all)</span>'
+    return '<p class="counts" id="counts">' + (" · ".join(parts) or "counts unavailable on this backend") + note + "</p>"
+
+
+def _filters_beyond_server(query: ops.ExecutionQuery) -> bool:
+    """Whether the query filters more than SWF's one server-side filter (and the status) count."""
+    given = [
+        query.workflow_id is not None,
+        bool(query.tags),
+        query.type_name is not None,
+        query.close_status is not None,
+    ]
+    return sum(given) > 1 or len(query.tags) > 1 or (query.type_name is not None and query.type_version is None)
 
 
 def executions(ui: UI, request: Request, domain: str) -> Response:
@@ -235,7 +249,7 @@ def executions(ui: UI, request: Request, domain: str) -> Response:
     nav = f'<nav class="paging" aria-label="Pages">{" ".join(paging)}</nav>' if paging else ""
     actions = f'<p class="actions">{link("Start an execution", href("d", domain, "start"), class_="button-link", id="start-link")}</p>'
     live = '<p class="live" id="live" aria-live="polite"></p>'
-    results = f'<div id="results">{_count_text(counts)}{table}{nav}</div>'
+    results = f'<div id="results">{_count_text(counts, query)}{table}{nav}</div>'
     main_attrs = {"data-events": href("d", domain, "events"), "data-first-page": "" if cursor else "yes"}
     return _page(
         ui,

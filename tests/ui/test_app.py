@@ -667,3 +667,22 @@ def test_on_moto_the_list_works_and_live_updates_fall_back_to_a_timer(monkeypatc
         assert response.status == 200 and response.stream is not None
         body = b"".join(response.stream)  # polling: the answer says so, and ends
         assert body.count(b"event: ") == 1 and b'"mode": "polling"' in body
+
+
+def test_credential_check_applies_a_keys_secret_actions_and_domains() -> None:
+    from backends.http.auth import Credentials
+    from flowser.cli.ui import credential_check
+
+    credentials = Credentials.parse(
+        {"keys": [
+            {"access_key_id": "ADMIN", "secret_access_key": "a"},
+            {"access_key_id": "OPS", "secret_access_key": "o", "domains": ["orders-*"], "actions": ["swf:Signal*", "swf:Get*"]},
+        ]}
+    )
+    check, allows = credential_check(credentials)
+    assert check("ADMIN", "a") and not check("ADMIN", "o") and not check("NOBODY", "a")
+    assert allows("ADMIN", "TerminateWorkflowExecution", "anything")
+    assert allows("OPS", "SignalWorkflowExecution", "orders-eu")
+    assert not allows("OPS", "TerminateWorkflowExecution", "orders-eu")
+    assert allows("OPS", "", "orders-eu") and not allows("OPS", "", "billing")
+    assert credential_check(None) == (None, None)
