@@ -423,18 +423,29 @@ def test_a_domain_of_10000_executions_on_the_engine(fresh_redis: Any) -> None:
         setup_domain(client, "big")
         for n in range(10_000):
             start(client, f"big-{n:05d}", domain="big")
-        browser = Browser(UI(client))
+        calls: list[str] = []
+
+        class Counting:
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("list_"):
+                    calls.append(name)
+                return getattr(client, name)
+
+        browser = Browser(UI(Counting()))
         began = time.perf_counter()
         status, text = browser.get("/ui/d/big")
         first = time.perf_counter() - began
-        assert status == 200 and first < 2.0, first
+        # about 0.4 s on a quiet machine; loosely here, the suite may run beside other work
+        assert status == 200 and first < 3.0, first
+        assert calls == ["list_open_workflow_executions", "list_closed_workflow_executions"]
         assert rows_of(text) == [f"big-{n:05d}" for n in range(9999, 9949, -1)]
         assert re.search(r'id="count-open"><strong>10000</strong> open', text)
         found = re.search(r'<a href="([^"]+)" id="next-page"', text)
         assert found
-        began = time.perf_counter()
+        began, calls[:] = time.perf_counter(), []
         _, second = browser.get(found.group(1).replace("&amp;", "&"))
-        assert time.perf_counter() - began < 2.0
+        assert time.perf_counter() - began < 3.0
+        assert len(calls) == 2
         assert rows_of(second) == [f"big-{n:05d}" for n in range(9949, 9899, -1)]
     finally:
         client.close()
