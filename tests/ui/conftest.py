@@ -118,14 +118,23 @@ def browser(chromium: Any) -> Iterator[Any]:
 @pytest.fixture
 def wait(browser: Any) -> Callable[..., Any]:
     """``wait(condition, message)``: WebDriverWait on the browser, ``WAIT`` seconds, polled every 0.1 s; an
-    element not there yet, or replaced meanwhile (live updates swap parts of a page), is tried again."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    element not there yet, or replaced meanwhile (live updates swap parts of a page), is tried again.
+    ``message`` may be a function of the browser, called when the wait fails."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
     ignored = (NoSuchElementException, StaleElementReferenceException)
 
-    def until(condition: Callable[[Any], Any], message: str = "", timeout: float = WAIT) -> Any:
-        return WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition, message)
+    def until(condition: Callable[[Any], Any], message: str | Callable[[Any], str] = "", timeout: float = WAIT) -> Any:
+        try:
+            return WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
+        except TimeoutException:
+            said = message(browser) if callable(message) else message
+            raise AssertionError(f"after {timeout:.0f} s at {browser.current_url}: {said}") from None
 
     return until
 

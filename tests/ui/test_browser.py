@@ -8,6 +8,7 @@ screenshots the tests take are docs/ui.md's (docs/img/).
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
 import os
 import signal
@@ -189,6 +190,11 @@ class Shop:
 @pytest.fixture
 def shop(swf: Any, redis_url: str, ui_server: UiServer) -> Iterator[Shop]:
     """The shop domain registered, with no processes yet (``shop.run_processes()`` starts them)."""
+    spec = importlib.util.spec_from_file_location("orders_shop_for_ui_tests", EXAMPLE / "shop.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.Shop(swf).register()
     shop = Shop(swf, redis_url, ui_server.url)
     try:
         yield shop
@@ -336,3 +342,260 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     assert shop.status(2, other) == "TERMINATED"
     assert not browser.find_elements(By.LINK_TEXT, "Terminate")
     assert page_problems(browser) == []
+
+
+def completed_order(shop: Shop, order: int) -> str:
+    """Start ``order-N``, approve it, and return its runId once it has completed."""
+    run_id = shop.start(order)
+    shop.approve(order)
+    wait_until(lambda: shop.status(order, run_id) == "COMPLETED", timeout=WAIT)
+    return run_id
+
+
+def downloaded(folder: Path) -> Path | None:
+    """The one finished download in ``folder``, if there is one."""
+    files = [path for path in folder.iterdir() if not path.name.endswith((".crdownload", ".tmp"))]
+    return files[0] if len(files) == 1 and files[0].stat().st_size > 0 else None
+
+
+def shown_events(browser: Any) -> list[tuple[int, str]]:
+    """The events of the Full JSON view, as (eventId, eventType)."""
+    return [
+        (int(item["eventId"]), str(item["eventType"]))
+        for item in browser.execute_script(
+            "return Array.from(document.querySelectorAll('[role=tabpanel] [data-event-type]'))"
+            ".map(li => ({eventId: li.getAttribute('data-event-id'), eventType: li.getAttribute('data-event-type')}))"
+        )
+    ]
+
+
+@pytest.mark.slow
+def test_a_downloaded_history_opens_in_the_open_page(browser: Any, wait: Any, shop: Shop, tmp_path: Path) -> None:
+    shop.run_processes()
+    run_id = completed_order(shop, 1)
+    browser.get(shop.page(1, run_id))
+    wait(lambda d: status_text(d) == "COMPLETED", "the page does not show the run completed")
+    live_lanes = lanes(browser)
+    assert any("ship-1" in line for line in live_lanes), live_lanes
+
+    # the browser downloads the history through the page's own link
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    tab(browser, "Full JSON").click()
+    live_events = wait(lambda d: shown_events(d), "the JSON view shows no events")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Download history.json").click()
+    saved = wait(lambda d: downloaded(downloads), f"no download in {downloads}: {list(downloads.iterdir())}")
+    document = json.loads(saved.read_text())
+    in_file = [(int(event["eventId"]), str(event["eventType"])) for event in document["events"]]
+    assert in_file == live_events and in_file[-1][1] == "WorkflowExecutionCompleted"
+
+    browser.find_element(By.LINK_TEXT, "Open a history file").click()
+    field = wait(lambda d: d.find_element(By.XPATH, "//label[normalize-space()='History file']"), "no History file field")
+    upload = browser.find_element(By.ID, field.get_attribute("for"))
+    assert upload.get_attribute("type") == "file"
+    screenshot(browser, "open.png")
+    upload.send_keys(str(saved))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Open']").click()
+    wait(lambda d: "/ui/open/" in d.current_url, lambda d: f"the history did not open: {body_text(d)[:500]}")
+    wait(lambda d: lanes(d), "the opened history shows no timeline")
+    assert lanes(browser) == live_lanes
+    assert "order-1" in body_text(browser) and "COMPLETED" in body_text(browser)
+    screenshot(browser, "opened.png")
+    tab(browser, "Full JSON").click()
+    assert wait(lambda d: shown_events(d), "the opened history's JSON view shows no events") == in_file
+    assert page_problems(browser) == []
+
+
+def unlabelled_controls(browser: Any) -> list[str]:
+    """The page's visible form controls without a label (``<label for>``, a wrapping label, aria-label or
+    aria-labelledby), and buttons and links without an accessible text."""
+    return list(
+        browser.execute_script(
+            """
+            const bad = [];
+            for (const el of document.querySelectorAll('input, select, textarea')) {
+              if (el.type === 'hidden' || el.type === 'submit' || el.offsetParent === null) continue;
+              const named = (el.labels && el.labels.length && el.labels[0].innerText.trim())
+                || (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby');
+              if (!named) bad.push(el.outerHTML.slice(0, 120));
+            }
+            for (const el of document.querySelectorAll('button, a[href], [role=tab]')) {
+              if (el.offsetParent === null) continue;
+              if (!(el.innerText.trim() || (el.getAttribute('aria-label') || '').trim() || el.getAttribute('title')))
+                bad.push(el.outerHTML.slice(0, 120));
+            }
+            return bad;
+            """
+        )
+    )
+
+
+def labels_away_from_controls(browser: Any) -> list[str]:
+    """Visible labels drawn away from their control: a control is just below its label, or just right of it
+    on the same line."""
+    return list(
+        browser.execute_script(
+            """
+            const far = [];
+            for (const label of document.querySelectorAll('label[for]')) {
+              const el = document.getElementById(label.htmlFor);
+              if (!el || el.offsetParent === null || label.offsetParent === null) continue;
+              const l = label.getBoundingClientRect(), c = el.getBoundingClientRect();
+              const below = c.top >= l.top && c.top - l.bottom <= 24 && c.left < l.right && l.left < c.right;
+              const beside = c.left >= l.left && c.left - l.right <= 24 && c.top < l.bottom && l.top < c.bottom;
+              if (!below && !beside) far.push(label.innerText.trim() + ' (label at ' + Math.round(l.left) + ','
+                + Math.round(l.top) + '; control at ' + Math.round(c.left) + ',' + Math.round(c.top) + ')');
+            }
+            return far;
+            """
+        )
+    )
+
+
+def forms_are_labelled(browser: Any, where: str) -> None:
+    assert unlabelled_controls(browser) == [], where
+
+
+@pytest.mark.slow
+def test_the_keyboard_switches_views_and_terminates_and_every_control_has_a_label(browser: Any, wait: Any, shop: Shop) -> None:
+    run_id = shop.start(5)  # no decider: the run stays open
+    browser.get(f"{shop.ui}/ui/")
+    wait(lambda d: d.find_elements(By.LINK_TEXT, "shop"), "the domains page does not list shop")
+    forms_are_labelled(browser, "domains")
+    browser.get(f"{shop.ui}/ui/d/shop")
+    wait(lambda d: d.find_elements(By.LINK_TEXT, "order-5"), "order-5 is not in the list")
+    forms_are_labelled(browser, "executions")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Start").click()
+    wait(lambda d: d.find_elements(By.TAG_NAME, "form"), "no start form")
+    forms_are_labelled(browser, "start")
+    browser.get(f"{shop.ui}/ui/open")
+    wait(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type=file]"), "no open form")
+    forms_are_labelled(browser, "open")
+
+    browser.get(shop.page(5, run_id))
+    wait(lambda d: lanes(d), "no timeline")
+    forms_are_labelled(browser, "execution")
+    browser.execute_script("window.flowserMarker = 'not reloaded'")
+    first = tab_until(browser, lambda el: el.get_attribute("role") == "tab")
+    assert first.text == "Timeline" and first.get_attribute("aria-selected") == "true"
+    press(browser, Keys.ARROW_RIGHT)
+    grouped = tab(browser, "Grouped")
+    wait(lambda d: d.switch_to.active_element == grouped and panel_of(d, grouped).is_displayed(), "ArrowRight did not show Grouped")
+    assert not panel_of(browser, tab(browser, "Timeline")).is_displayed()
+    press(browser, Keys.END)
+    wait(lambda d: panel_of(d, tab(d, "Full JSON")).is_displayed(), "End did not show Full JSON")
+    press(browser, Keys.HOME)
+    wait(lambda d: panel_of(d, tab(d, "Timeline")).is_displayed(), "Home did not show the timeline")
+    press(browser, Keys.ARROW_RIGHT)
+    wait(lambda d: d.switch_to.active_element == tab(d, "Grouped"), "ArrowRight did not move to Grouped")
+    press(browser, Keys.ENTER)
+    wait(lambda d: panel_of(d, tab(d, "Grouped")).is_displayed() and "view=grouped" in d.current_url, "Enter did not keep Grouped")
+    assert browser.execute_script("return window.flowserMarker") == "not reloaded"  # tabs switch in place
+
+    # terminate without the mouse: Tab to the action, Enter, type the reason, Enter, Tab to the confirmation, Enter
+    browser.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    tab_until(browser, lambda el: el.tag_name == "a" and el.text == "Terminate")
+    press(browser, Keys.ENTER)
+    wait(lambda d: d.find_elements(By.XPATH, "//label[normalize-space()='Reason']"), "Enter did not open the terminate form")
+    forms_are_labelled(browser, "terminate")
+    reason = browser.find_element(By.ID, browser.find_element(By.XPATH, "//label[normalize-space()='Reason']").get_attribute("for"))
+    tab_until(browser, lambda el: el == reason)
+    press(browser, "left by the keyboard", Keys.ENTER)
+    wait(lambda d: d.find_elements(By.XPATH, "//button[normalize-space()='Yes, terminate']"), "Enter did not ask for a confirmation")
+    assert "left by the keyboard" in body_text(browser)
+    tab_until(browser, lambda el: el.tag_name == "button" and el.text == "Yes, terminate")
+    press(browser, Keys.ENTER)
+    wait(lambda d: status_text(d) == "TERMINATED", "the status never became TERMINATED")
+    assert shop.status(5, run_id) == "TERMINATED"
+
+    browser.get(shop.page(5, run_id, "json"))
+    wait(lambda d: "left by the keyboard" in body_text(d), "the reason is not in the history")
+
+
+def no_page_scroll(browser: Any) -> bool:
+    return bool(browser.execute_script("return document.scrollingElement.scrollWidth <= innerWidth + 1"))
+
+
+@pytest.mark.slow
+def test_phone_width_pages_do_not_scroll_sideways(browser: Any, wait: Any, shop: Shop) -> None:
+    shop.run_processes()
+    run_id = completed_order(shop, 1)
+    shop.start(2)
+    set_viewport(browser, *PHONE, mobile=True)
+
+    browser.get(f"{shop.ui}/ui/")
+    wait(lambda d: d.find_elements(By.LINK_TEXT, "shop"), "the domains page does not list shop")
+    assert browser.execute_script("return innerWidth") == PHONE[0]  # the page's meta viewport: a phone's width
+    assert no_page_scroll(browser), "domains"
+    browser.get(f"{shop.ui}/ui/d/shop")
+    wait(lambda d: d.find_elements(By.LINK_TEXT, "order-2"), "order-2 is not in the list")
+    assert no_page_scroll(browser), "executions"
+    forms_are_labelled(browser, "executions at phone width")
+    screenshot(browser, "executions-phone.png")
+    browser.get(f"{shop.ui}/ui/open")
+    wait(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type=file]"), "no open form")
+    assert no_page_scroll(browser), "open"
+
+    browser.get(shop.page(1, run_id))
+    wait(lambda d: any("ship-1" in line for line in lanes(d)), "no timeline")
+    assert no_page_scroll(browser), "execution, timeline"
+    screenshot(browser, "execution-phone.png")
+    for name in ("Grouped", "Full JSON"):
+        tab(browser, name).click()
+        wait(lambda d, name=name: panel_of(d, tab(d, name)).is_displayed(), f"{name} never showed")
+        assert no_page_scroll(browser), f"execution, {name}"
+    assert page_problems(browser) == []
+
+
+@pytest.mark.slow
+def test_markup_in_a_run_is_shown_as_text_and_never_runs(browser: Any, wait: Any, shop: Shop) -> None:
+    script = "<script>window.pwned=1</script>"
+    image = '<img src=x onerror="window.pwned=2">'
+    answer = shop.client.start_workflow_execution(
+        domain="shop",
+        workflowId="order-7",
+        workflowType={"name": "Order", "version": "1"},
+        input=json.dumps({"order": 7, "amount": 1, "items": [script, image]}),
+        tagList=["<b>bold</b>", image],
+    )
+    run_id = answer["runId"]
+    shop.client.signal_workflow_execution(domain="shop", workflowId="order-7", signalName=image, input=script)
+
+    browser.get(f"{shop.ui}/ui/d/shop")
+    wait(lambda d: d.find_elements(By.LINK_TEXT, "order-7"), "order-7 is not in the list")
+    assert "<b>bold</b>" in body_text(browser) and image in body_text(browser)
+    assert browser.execute_script("return typeof window.pwned") == "undefined"
+
+    browser.get(shop.page(7, run_id))
+    wait(lambda d: any(image in line for line in lanes(d)), lambda d: f"the signal's lane never showed: {lanes(d)}")
+    assert script in body_text(browser) and image in body_text(browser)
+    for name, text in (("Grouped", image), ("Full JSON", script), ("Full JSON", 'onerror=\\"window.pwned=2\\"')):
+        tab(browser, name).click()
+        panel = wait(lambda d, name=name: panel_of(d, tab(d, name)), f"no {name} panel")
+        wait(lambda d, panel=panel: panel.is_displayed(), f"{name} never showed")
+        assert text in panel.text, (name, text)
+    assert browser.execute_script("return typeof window.pwned") == "undefined"
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img, main b")
+
+
+@pytest.mark.slow
+def test_each_label_sits_by_its_field(browser: Any, wait: Any, shop: Shop) -> None:
+    run_id = shop.start(5)
+    where = {
+        "executions": f"{shop.ui}/ui/d/shop",
+        "start": f"{shop.ui}/ui/d/shop/start",
+        "signal": shop.page(5, run_id) + "/signal",
+        "terminate": shop.page(5, run_id) + "/terminate",
+        "open": f"{shop.ui}/ui/open",
+    }
+    away: dict[str, list[str]] = {}
+    for size, mobile in ((DESKTOP, False), (PHONE, True)):
+        set_viewport(browser, *size, mobile=mobile)
+        for name, url in where.items():
+            browser.get(url)
+            wait(lambda d: d.find_elements(By.CSS_SELECTOR, "label[for]"), f"{name}: no labelled field")
+            found = labels_away_from_controls(browser)
+            if found:
+                away[f"{name} at {size[0]} px"] = found
+    assert away == {}
