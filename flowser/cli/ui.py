@@ -78,7 +78,7 @@ def mount_for_serve(engine: Any, credentials: Any) -> Mount:
     from backends.local.client import local_client
 
     client = local_client(engine, region_name=engine.config.region)
-    ui = build_ui(client, credentials=credentials, backend="this server", stopping=lambda: engine.stream.stopping)
+    ui = build_ui(client, credentials=credentials, backend="this flowser serve", stopping=lambda: engine.stream.stopping)
     return Mount(ui)
 
 

@@ -229,11 +229,11 @@ def executions(ui: UI, request: Request, domain: str) -> Response:
         rows.append(
             f'<tr class="{"run-open" if info.get("executionStatus") == "OPEN" else "run-closed"}">'
             f'<td class="wid">{link(execution["workflowId"], url)}<div class="rid">{esc(execution["runId"])}</div></td>'
-            f'<td>{esc(kind.get("name", ""))} <span class="version">{esc(kind.get("version", ""))}</span></td>'
-            f"<td>{status_badge(status)}{cancel}</td>"
-            f"<td>{relative(info.get('startTimestamp'), now)}</td>"
-            f"<td>{relative(info.get('closeTimestamp'), now)}</td>"
-            f"<td>{tags}</td></tr>"
+            f'<td data-label="Type">{esc(kind.get("name", ""))} <span class="version">{esc(kind.get("version", ""))}</span></td>'
+            f'<td data-label="Status">{status_badge(status)}{cancel}</td>'
+            f'<td data-label="Started">{relative(info.get("startTimestamp"), now)}</td>'
+            f'<td data-label="Closed">{relative(info.get("closeTimestamp"), now)}</td>'
+            f'<td data-label="Tags">{tags}</td></tr>'
         )
     if rows:
         table = (
