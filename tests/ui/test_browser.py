@@ -145,18 +145,21 @@ class Shop:
         self.processes: list[Process] = []
 
     def run_processes(self) -> None:
+        """Start the deciders and workers; return once each polls (it says so on its log)."""
         self.processes.append(Process(self.env, "decider", "shop:Order", "--register"))
         for args in (("decider", "shop:Ship"), ("worker", "shop:Charge"), ("worker", "shop:Pack")):
             self.processes.append(Process(self.env, *args, "--domain-class", "shop:Shop"))
 
-        def registered() -> bool:
-            try:
-                names = {t["activityType"]["name"] for t in self.client.list_activity_types(domain="shop", registrationStatus="REGISTERED")["typeInfos"]}
-            except Exception:
-                return False
-            return {"Charge", "Pack"} <= names
+        def polling() -> bool:
+            for process in self.processes:
+                if process.proc.poll() is not None:
+                    raise AssertionError(f"flowser {' '.join(process.args)} exited:\n{self.output()}")
+            return all(any(" polling " in line for line in process.lines) for process in self.processes)
 
-        wait_until(registered, timeout=WAIT)
+        try:
+            wait_until(polling, timeout=WAIT)
+        except TimeoutError:
+            raise AssertionError(f"the deciders and workers did not all poll:\n{self.output()}") from None
 
     def start(self, order: int, items: list[str] | None = None) -> str:
         """Start ``order-N`` and return its runId."""
@@ -511,6 +514,7 @@ def test_the_keyboard_switches_views_and_terminates_and_every_control_has_a_labe
 
     browser.get(shop.page(5, run_id, "json"))
     wait(lambda d: "left by the keyboard" in body_text(d), "the reason is not in the history")
+    assert page_problems(browser) == []
 
 
 def no_page_scroll(browser: Any) -> bool:
@@ -540,7 +544,7 @@ def test_phone_width_pages_do_not_scroll_sideways(browser: Any, wait: Any, shop:
     browser.get(shop.page(1, run_id))
     wait(lambda d: any("ship-1" in line for line in lanes(d)), "no timeline")
     assert no_page_scroll(browser), "execution, timeline"
-    screenshot(browser, "execution-phone.png")
+    screenshot(browser, "execution-phone.png", at=browser.find_element(By.XPATH, "//h2[normalize-space()='History']"))
     for name in ("Grouped", "Full JSON"):
         tab(browser, name).click()
         wait(lambda d, name=name: panel_of(d, tab(d, name)).is_displayed(), f"{name} never showed")
@@ -577,6 +581,7 @@ def test_markup_in_a_run_is_shown_as_text_and_never_runs(browser: Any, wait: Any
         assert text in panel.text, (name, text)
     assert browser.execute_script("return typeof window.pwned") == "undefined"
     assert not browser.find_elements(By.CSS_SELECTOR, "main img, main b")
+    assert page_problems(browser) == []  # nor did the Content-Security-Policy have to refuse anything
 
 
 @pytest.mark.slow
