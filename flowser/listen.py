@@ -51,7 +51,7 @@ from urllib.parse import urlencode, urlsplit
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 
-__all__ = ["Listener", "Lost", "StreamEvent", "StreamItem", "listen"]
+__all__ = ["Listener", "Lost", "StreamEvent", "StreamItem", "listen", "listen_stream"]
 
 LISTEN_PATH = "/flowser/listen"
 READ_WAIT = 1.0
@@ -203,6 +203,37 @@ def listen(
     ``poll_interval``: seconds between two looks when polling. Raises the
     client's ``UnknownResourceFault`` for an unknown domain.
     """
+    listener = _listen(client, domain, after, event_types, workflow_type, poll_interval, stop, polling=True)
+    assert listener is not None
+    return listener
+
+
+def listen_stream(
+    client: Any,
+    domain: str,
+    *,
+    after: str | None = None,
+    event_types: str | Iterable[str] | None = None,
+    workflow_type: str | Iterable[str] | None = None,
+    stop: Stop | None = None,
+) -> Listener | None:
+    """:func:`listen` where the backend keeps an event stream (modes ``"stream"`` and ``"sse"``),
+    else None, at the cost of one DescribeDomain: polling's first look (every open run's
+    history) is never taken. For readers that have their own fallback (the dashboard)."""
+    return _listen(client, domain, after, event_types, workflow_type, 5.0, stop, polling=False)
+
+
+def _listen(
+    client: Any,
+    domain: str,
+    after: str | None,
+    event_types: str | Iterable[str] | None,
+    workflow_type: str | Iterable[str] | None,
+    poll_interval: float,
+    stop: Stop | None,
+    *,
+    polling: bool,
+) -> Listener | None:
     if after is not None and not _STREAM_ID.fullmatch(after):
         raise ValueError(f"after={after!r}: expected an event id (<number>-0) or 0 (the oldest kept)")
     client.describe_domain(name=domain)  # the client's own fault for an unknown domain, whatever the mode
@@ -214,6 +245,8 @@ def listen(
     else:
         endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
         sse = _SseSource.open(client, endpoint, domain, after, event_set, type_set) if _may_serve(endpoint) else None
+        if sse is None and not polling:
+            return None
         source = sse if sse is not None else _PollingSource(client, domain, after, type_set, poll_interval)
     return Listener(source, event_set, type_set, stop)
 

@@ -451,13 +451,16 @@ def static(ui: UI, request: Request, name: str) -> Response:
 # -- live events -----------------------------------------------------------------------------
 def events(ui: UI, request: Request, domain: str) -> Response:
     """The domain's events as server-sent events (see the module docstring)."""
-    from flowser.listen import listen
+    from flowser.listen import listen_stream
 
     workflow_id = request.param("workflowId") or None
     run_id = request.param("runId") or None
     stop = threading.Event()
-    listener = listen(ui.client, domain, stop=lambda: stop.is_set() or ui.stopping())
+    # no polling here: its first look reads every open run's history, for each page that opens this
+    listener = listen_stream(ui.client, domain, stop=lambda: stop.is_set() or ui.stopping())
     headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+    if listener is None:
+        return Response(200, headers, b'retry: 60000\nevent: mode\ndata: {"mode": "polling"}\n\n')
     return Response(200, headers, stream=_sse(ui, listener, stop, workflow_id, run_id))
 
 
@@ -468,8 +471,6 @@ def _sse(ui: UI, listener: Any, stop: threading.Event, workflow_id: str | None, 
     try:
         mode = listener.mode
         yield b"retry: 2000\nevent: mode\ndata: %s\n\n" % json.dumps({"mode": mode}).encode()
-        if mode == "polling":
-            return
         queue: list[bytes] = []
         lock = threading.Lock()
         done = threading.Event()

@@ -674,9 +674,12 @@ def test_on_moto_the_list_works_and_live_updates_fall_back_to_a_timer(monkeypatc
         status, text = browser.get(f"/ui/d/{DOMAIN}")
         assert status == 200 and rows_of(text) == ["moto-2", "moto-1", "moto-0"]
         assert 'data-events="/ui/d/ui-tests/events"' in text and 'src="/ui/static/list.js"' in text
+        histories: list[Any] = []
+        client.meta.events.register("before-call.swf.GetWorkflowExecutionHistory", lambda **kw: histories.append(kw))
         response = browser.request("GET", f"/ui/d/{DOMAIN}/events")
-        assert response.status == 200 and response.stream is not None
-        body = b"".join(response.stream)  # polling: the answer says so, and ends
+        assert histories == []  # no polling's first look at every open run
+        assert response.status == 200 and response.stream is None
+        body = response.body  # polling: the answer says so, and ends
         assert body.count(b"event: ") == 1 and b'"mode": "polling"' in body
 
 
