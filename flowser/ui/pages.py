@@ -6,7 +6,8 @@ Routes (under ``/ui``):
 * ``GET /d/{domain}``: its executions, newest first, with the CLI's filters
   (``status``, ``closeStatus``, ``type`` NAME[:VERSION], ``tag``, ``workflowId``,
   ``since`` ISO 8601 or an age like 15m, 2h, 3d), SWF's counts and pages
-  (``cursor``: ``flowser.ops.executions_page``; ``size``);
+  (``cursor``: ``flowser.ops.executions_page``; ``size``; ``trail``: the cursors
+  of the pages before, for "Newer");
 * ``GET|POST /d/{domain}/start``: start an execution; ``GET|POST
   /d/{domain}/x/{workflowId}/{runId}/{signal,cancel,terminate}``: act on one.
   Each GET is a form; its POST without ``confirm=yes`` shows what would be done
@@ -31,6 +32,8 @@ from .html import esc, href, link, page, redirect, relative, status_badge
 LOGIN_FAILURE_DELAY = 0.5
 """Seconds a wrong login waits before its answer (guessing keys is slow)."""
 PAGE_SIZES = (25, 50, 100, 200)
+MAX_TRAIL = 50
+"""Pages remembered for "Newer" (the link of the 51st page back is "Newest" only)."""
 DEFAULT_SIZE = 50
 CLOSE_STATUSES = ops.CLOSE_STATUSES
 CHILD_POLICIES = ("TERMINATE", "REQUEST_CANCEL", "ABANDON")
@@ -244,12 +247,19 @@ def executions(ui: UI, request: Request, domain: str) -> Response:
         )
     else:
         table = '<p class="empty" id="executions-empty">No executions match.</p>'
+    # the cursors of the pages before this one (oldest last), so that "Newer" goes one back
+    trail = [c for c in request.param("trail").split(",") if c][:MAX_TRAIL] if cursor else []
     paging = []
+    same = {**filters, "size": _size_param(size)}
     if cursor:
-        paging.append(link("« Newest", href("d", domain, **filters, size=_size_param(size)), id="first-page", rel="first"))
+        paging.append(link("Newest", href("d", domain, **same), id="first-page", rel="first"))
+        if trail:
+            back = href("d", domain, **same, cursor=trail[-1] or None, trail=",".join(trail[:-1]) or None)
+            paging.append(link("« Newer", back, id="previous-page", rel="prev"))
     if found.next_cursor:
+        more = ",".join([*trail, cursor][-MAX_TRAIL:]) if cursor else None
         paging.append(
-            link("Older »", href("d", domain, **filters, size=_size_param(size), cursor=found.next_cursor), id="next-page", rel="next")
+            link("Older »", href("d", domain, **same, cursor=found.next_cursor, trail=more), id="next-page", rel="next")
         )
     nav = f'<nav class="paging" aria-label="Pages">{" ".join(paging)}</nav>' if paging else ""
     actions = f'<p class="actions">{link("Start an execution", href("d", domain, "start"), class_="button-link", id="start-link")}</p>'

@@ -184,6 +184,17 @@ def test_pages_follow_cursors_and_never_repeat_or_skip(browser: Browser) -> None
         path = found.group(1).replace("&amp;", "&") if found else None
     assert pages == 3
     assert seen == [f"p-{n:02d}" for n in range(10, -1, -1)]
+    # and back, one page at a time, from the last
+    back = re.search(r'<a href="([^"]+)" id="previous-page"', text)
+    assert back
+    _, text = browser.get(back.group(1).replace("&amp;", "&"))
+    assert rows_of(text) == ["p-06", "p-05", "p-04", "p-03"]
+    assert 'id="previous-page"' not in text  # the page before is the newest
+    back = re.search(r'<a href="([^"]+)" id="first-page"', text)
+    assert back
+    _, text = browser.get(back.group(1).replace("&amp;", "&"))
+    assert rows_of(text) == ["p-10", "p-09", "p-08", "p-07"]
+    assert 'id="previous-page"' not in text and 'id="first-page"' not in text
     assert browser.get(f"/ui/d/{DOMAIN}?cursor=bogus")[0] == 400
 
 
