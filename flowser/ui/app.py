@@ -54,7 +54,7 @@ its settings from ``data-*`` attributes (e.g. ``layout(..., main_attrs={"data-ev
 url})``). Inline ``style=""`` attributes are allowed (timeline bar widths).
 
 **Actions, sessions, CSRF.** Every answer makes sure the browser has a session
-(cookie ``flowser_ui``, HttpOnly, SameSite=Strict, Path=/ui/). Every POST route
+(cookie ``flowser_ui_<port>``, HttpOnly, SameSite=Strict, Path=/ui/). Every POST route
 is checked here before its handler runs: the form field ``csrf`` must be the
 session's token (an HMAC of the session id under a per-process secret) and, when
 the host gave credentials, the session must be logged in (``/ui/login``), else 403
@@ -92,7 +92,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -163,13 +162,20 @@ class Request:
         return values[-1] if values else default
 
     def cookie(self, name: str) -> str | None:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(self.headers.get("cookie", ""))
-        except Exception:
-            return None
-        morsel = jar.get(name)
-        return morsel.value if morsel is not None else None
+        """The value of a cookie (split by hand: a malformed cookie of another site on this host,
+        which ``http.cookies`` would give up on, does not hide ours)."""
+        for pair in self.headers.get("cookie", "").split(";"):
+            key, sep, value = pair.strip().partition("=")
+            if sep and key == name:
+                return value.strip().strip('"')
+        return None
+
+    @property
+    def cookie_name(self) -> str:
+        """The session cookie's name: one per port (cookies are per host, not per port, and
+        ``flowser ui`` and ``flowser serve --ui`` side by side must not overwrite each other's)."""
+        port = self.headers.get("host", "").rpartition(":")[2]
+        return f"{COOKIE}_{port}" if port.isdigit() else COOKIE
 
 
 @dataclass
@@ -271,7 +277,7 @@ class UI:
         return bool(sid) and hmac.compare_digest(mac, want)
 
     def _session(self, request: Request) -> Session:
-        value = request.cookie(COOKIE)
+        value = request.cookie(request.cookie_name)
         if value and self._session_id_ok(value):
             sid = value.partition(".")[0]
             with self._lock:
@@ -280,9 +286,9 @@ class UI:
         sid = secrets.token_urlsafe(24)
         return Session(sid, self.csrf_token(sid), None, new=True)
 
-    def _cookie(self, session: Session) -> str:
+    def _cookie(self, request: Request, session: Session) -> str:
         mac = hmac.new(self.secret, b"sid:" + session.id.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{COOKIE}={session.id}.{mac}; Path={PREFIX}/; HttpOnly; SameSite=Strict"
+        return f"{request.cookie_name}={session.id}.{mac}; Path={PREFIX}/; HttpOnly; SameSite=Strict"
 
     def csrf_field(self, request: Request) -> str:
         """The hidden input every POST form carries."""
@@ -346,7 +352,7 @@ class UI:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.session.new:  # a new browser, or a login
-            response.headers["Set-Cookie"] = self._cookie(request.session)
+            response.headers["Set-Cookie"] = self._cookie(request, request.session)
         return response
 
     def _dispatch(self, request: Request, path: str) -> Response:
@@ -460,7 +466,7 @@ def events(ui: UI, request: Request, domain: str) -> Response:
     listener = listen_stream(ui.client, domain, stop=lambda: stop.is_set() or ui.stopping())
     headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
     if listener is None:
-        return Response(200, headers, b'retry: 60000\nevent: mode\ndata: {"mode": "polling"}\n\n')
+        return Response(200, headers, stream=iter([b'retry: 60000\nevent: mode\ndata: {"mode": "polling"}\n\n']))
     return Response(200, headers, stream=_sse(ui, listener, stop, workflow_id, run_id))
 
 

@@ -220,6 +220,17 @@ def test_session_cookie_is_httponly_strict_and_scoped(browser: Browser) -> None:
     assert "Set-Cookie" not in again.headers  # the session is kept
 
 
+def test_the_session_cookie_is_per_port_and_survives_other_sites_cookies(browser: Browser) -> None:
+    ui = browser.ui
+    first = ui.handle(Request("GET", "/ui/", "", {"host": "127.0.0.1:8766"}))
+    cookie = first.headers["Set-Cookie"].split(";", 1)[0]
+    assert cookie.startswith("flowser_ui_8766=")
+    # another dashboard on another port of the same host, and a malformed cookie of some other site
+    head = {"host": "127.0.0.1:8766", "cookie": f'other="a b; flowser_ui_8765=zzz; {cookie}; broken'}
+    again = ui.handle(Request("GET", "/ui/", "", head))
+    assert "Set-Cookie" not in again.headers
+
+
 # -- actions ---------------------------------------------------------------------------------------
 def test_actions_need_post_csrf_and_a_confirmation(browser: Browser) -> None:
     swf = browser.ui.client
@@ -689,8 +700,8 @@ def test_on_moto_the_list_works_and_live_updates_fall_back_to_a_timer(monkeypatc
         client.meta.events.register("before-call.swf.GetWorkflowExecutionHistory", lambda **kw: histories.append(kw))
         response = browser.request("GET", f"/ui/d/{DOMAIN}/events")
         assert histories == []  # no polling's first look at every open run
-        assert response.status == 200 and response.stream is None
-        body = response.body  # polling: the answer says so, and ends
+        assert response.status == 200 and response.stream is not None
+        body = b"".join(response.stream)  # polling: the answer says so, and ends
         assert body.count(b"event: ") == 1 and b'"mode": "polling"' in body
 
 
