@@ -331,6 +331,9 @@ def action(ui: UI, request: Request, domain: str, workflow_id: str, run_id: str,
         f"<dt>Status</dt><dd>{status_badge(info.get('closeStatus') or info.get('executionStatus'))}</dd></dl>"
     )
     operation = ACTION_OPERATIONS[name]
+    if info.get("executionStatus") != "OPEN":
+        body = f'{summary}<p class="warning" role="alert">This execution is closed: nothing to {esc(name)}.</p>'
+        return _page(ui, request, title, body, crumbs=crumbs, status=409 if request.method == "POST" else 200)
     if request.method == "POST":
         missing = [label for key, label, required in ACTION_FIELDS[name] if required and not fields[key]]
         if name == "terminate" and fields.get("childPolicy") and fields["childPolicy"] not in CHILD_POLICIES:
@@ -365,9 +368,6 @@ def action(ui: UI, request: Request, domain: str, workflow_id: str, run_id: str,
         note = f'<p class="error" role="alert">Required: {esc(", ".join(missing))}</p>'
     else:
         note = ""
-    if info.get("executionStatus") != "OPEN":
-        body = f'{summary}<p class="warning" role="alert">This execution is closed: nothing to {esc(name)}.</p>'
-        return _page(ui, request, title, body, crumbs=crumbs)
     controls = []
     for key, label, required in ACTION_FIELDS[name]:
         if key == "input" or key == "details":

@@ -262,6 +262,10 @@ def test_actions_need_post_csrf_and_a_confirmation(browser: Browser) -> None:
     done = browser.post(url, {"reason": "done <here>", "csrf": csrf_of(page), "confirm": "yes"})
     assert done.status == 303 and done.headers["Location"] == run_url("act-1", run_id)
     assert status() == "TERMINATED"
+    # once closed, there is nothing to do: said on the form and on a late confirmation
+    assert "This execution is closed" in browser.get(url)[1]
+    late = browser.post(url, {"reason": "again", "csrf": token, "confirm": "yes"})
+    assert late.status == 409 and "This execution is closed" in late.body.decode()
 
 
 def test_signal_cancel_and_start_through_the_forms(browser: Browser) -> None:
