@@ -422,6 +422,10 @@ class UI:
             return error_page(400 if code != "AccessDeniedException" else 403, f"{code}: {_fault_message(exc)}")
         if isinstance(exc, NotImplementedError):
             return error_page(501, f"Not implemented by this backend: {exc}")
+        module = type(exc).__module__ or ""
+        if module.startswith(("botocore", "urllib3", "redis")) or isinstance(exc, ConnectionError | TimeoutError):
+            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return error_page(503, f"Cannot reach the backend: {text}")
         log.exception("internal failure")
         return error_page(500, "Internal failure; nothing was changed.")
 

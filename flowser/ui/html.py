@@ -147,7 +147,15 @@ def redirect(url: str, status: int = 303) -> Response:
 
 
 def error_page(status: int, message: str, *, login: bool = False) -> Response:
-    titles = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 501: "Not implemented"}
+    titles = {
+        400: "Bad request",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        501: "Not implemented",
+        503: "Backend unavailable",
+    }
     more = f"<p>{link('Log in', href('login'))}</p>" if login else ""
     body = f'<p class="error" role="alert">{esc(message)}</p>{more}<p>{link("Back to the domains", href())}</p>'
     return page(titles.get(status, "Error"), body, status=status)

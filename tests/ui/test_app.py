@@ -726,3 +726,11 @@ def test_credential_check_applies_a_keys_secret_actions_and_domains() -> None:
     assert not allows("OPS", "TerminateWorkflowExecution", "orders-eu")
     assert allows("OPS", "", "orders-eu") and not allows("OPS", "", "billing")
     assert credential_check(None) == (None, None)
+
+
+def test_an_unreachable_backend_is_a_503_page_not_a_traceback() -> None:
+    import backends
+
+    client = backends.connect("http://127.0.0.1:1")  # nothing listens there
+    status, text = Browser(UI(client)).get("/ui/")
+    assert status == 503 and "Cannot reach the backend" in text and "Traceback" not in text
