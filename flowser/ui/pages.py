@@ -110,12 +110,17 @@ def parse_since(text: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _filters(request: Request) -> dict[str, str]:
-    names = ("status", "closeStatus", "type", "tag", "workflowId", "since")
-    return {name: request.param(name).strip() for name in names if request.param(name).strip()}
+def _filters(request: Request) -> dict[str, Any]:
+    """The list's filters as given (``tag`` a list: repeat it, as ``--tag``, for runs with every one)."""
+    names = ("status", "closeStatus", "type", "workflowId", "since")
+    found: dict[str, Any] = {name: request.param(name).strip() for name in names if request.param(name).strip()}
+    tags = [tag.strip() for tag in request.params("tag") if tag.strip()][:5]  # SWF's most tags a run has
+    if tags:
+        found["tag"] = tags
+    return found
 
 
-def _query(filters: dict[str, str]) -> ops.ExecutionQuery:
+def _query(filters: dict[str, Any]) -> ops.ExecutionQuery:
     status = filters.get("status") or None
     if status == "all":
         status = None
@@ -130,7 +135,7 @@ def _query(filters: dict[str, str]) -> ops.ExecutionQuery:
             close_status=close_status,
             type_name=type_name or None,
             type_version=type_version,
-            tags=(filters["tag"],) if filters.get("tag") else (),
+            tags=tuple(filters.get("tag", ())),
             workflow_id=filters.get("workflowId") or None,
             since=parse_since(filters["since"]) if filters.get("since") else None,
         )
@@ -146,12 +151,22 @@ def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) 
     return f'<div class="field"><label for="f-{name}">{esc(label)}</label><select id="f-{name}" name="{name}">{items}</select></div>'
 
 
-def _input(name: str, label: str, value: str, *, placeholder: str = "", kind: str = "text", required: bool = False) -> str:
+def _input(
+    name: str,
+    label: str,
+    value: str,
+    *,
+    placeholder: str = "",
+    kind: str = "text",
+    required: bool = False,
+    ident: str | None = None,
+) -> str:
     extra = f' placeholder="{esc(placeholder)}"' if placeholder else ""
     extra += " required" if required else ""
+    ident = ident or name
     return (
-        f'<div class="field"><label for="f-{name}">{esc(label)}</label>'
-        f'<input id="f-{name}" name="{name}" type="{kind}" value="{esc(value)}"{extra}></div>'
+        f'<div class="field"><label for="f-{ident}">{esc(label)}</label>'
+        f'<input id="f-{ident}" name="{name}" type="{kind}" value="{esc(value)}"{extra}></div>'
     )
 
 
@@ -211,7 +226,10 @@ def executions(ui: UI, request: Request, domain: str) -> Response:
         )
         + _select("closeStatus", "Close status", [("", "any"), *[(s, s) for s in CLOSE_STATUSES]], filters.get("closeStatus", ""))
         + _input("type", "Type", filters.get("type", ""), placeholder="NAME or NAME:VERSION")
-        + _input("tag", "Tag", filters.get("tag", ""))
+        + "".join(
+            _input("tag", "Tag" if n == 0 else f"Tag {n + 1}", tag, ident=f"tag-{n}" if n else "tag")
+            for n, tag in enumerate(filters.get("tag") or [""])
+        )
         + _input("workflowId", "Workflow id", filters.get("workflowId", ""))
         + _input("since", "Started since", filters.get("since", ""), placeholder="15m, 2h, 3d or ISO 8601")
         + _select("size", "Per page", [(str(n), str(n)) for n in PAGE_SIZES], str(size))

@@ -153,6 +153,9 @@ def test_executions_page_rows_statuses_counts_and_filters(browser: Browser) -> N
     assert rows_of(browser.get(f"/ui/d/{DOMAIN}?status=open")[1]) == ["ord-3", "ord-1"]
     assert rows_of(browser.get(f"/ui/d/{DOMAIN}?closeStatus=TERMINATED")[1]) == ["ord-2"]
     assert rows_of(browser.get(f"/ui/d/{DOMAIN}?tag=blue")[1]) == ["ord-1"]
+    assert rows_of(browser.get(f"/ui/d/{DOMAIN}?tag=blue&tag=green")[1]) == []  # every tag, as --tag
+    assert rows_of(browser.get(f"/ui/d/{DOMAIN}?tag=blue&tag=blue")[1]) == ["ord-1"]
+    assert 'id="f-tag-1" name="tag" type="text" value="green"' in browser.get(f"/ui/d/{DOMAIN}?tag=blue&tag=green")[1]
     assert rows_of(browser.get(f"/ui/d/{DOMAIN}?workflowId=ord-3")[1]) == ["ord-3"]
     assert rows_of(browser.get(f"/ui/d/{DOMAIN}?type=Order:1&since=1h")[1]) == ["ord-3", "ord-2", "ord-1"]
     assert rows_of(browser.get(f"/ui/d/{DOMAIN}?type=Other")[1]) == []
