@@ -465,10 +465,13 @@ def events(ui: UI, request: Request, domain: str) -> Response:
 
     workflow_id = request.param("workflowId") or None
     run_id = request.param("runId") or None
+    headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+    if request.method == "HEAD":  # no listener that nothing would read, nor close
+        ui.client.describe_domain(name=domain)
+        return Response(200, headers)
     stop = threading.Event()
     # no polling here: its first look reads every open run's history, for each page that opens this
     listener = listen_stream(ui.client, domain, stop=lambda: stop.is_set() or ui.stopping())
-    headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
     if listener is None:
         return Response(200, headers, stream=iter([b'retry: 60000\nevent: mode\ndata: {"mode": "polling"}\n\n']))
     return Response(200, headers, stream=_sse(ui, listener, stop, workflow_id, run_id))
