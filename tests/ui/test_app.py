@@ -428,10 +428,8 @@ class ManyRuns:
 def test_a_domain_of_10000_executions_lists_page_by_page() -> None:
     client = ManyRuns(10_000)
     browser = Browser(UI(client))
-    began = time.perf_counter()
     status, text = browser.get(f"/ui/d/{DOMAIN}")
     assert status == 200
-    assert time.perf_counter() - began < 2.0
     assert rows_of(text) == [f"wf-{i:05d}" for i in range(9999, 9949, -1)]
     assert client.calls == 2 and client.carried <= 2000  # one page of each list, never the 10,000
     assert re.search(r'id="count-open"><strong>5000</strong>', text)
@@ -461,19 +459,15 @@ def test_a_domain_of_10000_executions_on_the_engine(fresh_redis: Any) -> None:
                 return getattr(client, name)
 
         browser = Browser(UI(Counting()))
-        began = time.perf_counter()
-        status, text = browser.get("/ui/d/big")
-        first = time.perf_counter() - began
-        # about 0.4 s on a quiet machine; loosely here, the suite may run beside other work
-        assert status == 200 and first < 3.0, first
+        status, text = browser.get("/ui/d/big")  # its time: bench/ui_bench.py (docs/performance.md)
+        assert status == 200
         assert calls == ["list_open_workflow_executions", "list_closed_workflow_executions"]
         assert rows_of(text) == [f"big-{n:05d}" for n in range(9999, 9949, -1)]
         assert re.search(r'id="count-open"><strong>10000</strong> open', text)
         found = re.search(r'<a href="([^"]+)" id="next-page"', text)
         assert found
-        began, calls[:] = time.perf_counter(), []
+        calls[:] = []
         _, second = browser.get(found.group(1).replace("&amp;", "&"))
-        assert time.perf_counter() - began < 3.0
         assert len(calls) == 2
         assert rows_of(second) == [f"big-{n:05d}" for n in range(9949, 9899, -1)]
     finally:
