@@ -284,6 +284,7 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     shop.run_processes()
     browser.get(f"{shop.ui}/ui/")
     wait(lambda d: d.find_elements(By.LINK_TEXT, "shop"), "the domains page does not list shop")
+    assert no_page_scroll(browser), "domains at 1280 px"
     screenshot(browser, "domains.png")
     assert page_problems(browser) == []
 
@@ -311,6 +312,7 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     assert run_bar.size["width"] >= 0.9 * track.size["width"] > 0
     widths = {bar.size["width"] for bar in bars(browser)}
     assert len(widths) > 1, widths
+    assert no_page_scroll(browser), "execution at 1280 px"
     screenshot(browser, "execution-timeline.png")
 
     tab(browser, "Grouped").click()
@@ -329,6 +331,7 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     other = shop.start(2)
     browser.get(f"{shop.ui}/ui/d/shop")
     wait(lambda d: d.find_elements(By.LINK_TEXT, "order-2"), "order-2 is not in the list")
+    assert no_page_scroll(browser), "executions at 1280 px"
     screenshot(browser, "executions.png")
     browser.find_element(By.LINK_TEXT, "order-2").click()
     wait(lambda d: d.find_elements(By.LINK_TEXT, "Terminate"), "no Terminate action on an open run")
@@ -397,6 +400,7 @@ def test_a_downloaded_history_opens_in_the_open_page(browser: Any, wait: Any, sh
     field = wait(lambda d: d.find_element(By.XPATH, "//label[normalize-space()='History file']"), "no History file field")
     upload = browser.find_element(By.ID, field.get_attribute("for"))
     assert upload.get_attribute("type") == "file"
+    assert no_page_scroll(browser), "open at 1280 px"
     screenshot(browser, "open.png")
     upload.send_keys(str(saved))
     browser.find_element(By.XPATH, "//button[normalize-space()='Open']").click()
@@ -404,6 +408,7 @@ def test_a_downloaded_history_opens_in_the_open_page(browser: Any, wait: Any, sh
     wait(lambda d: lanes(d), "the opened history shows no timeline")
     assert lanes(browser) == live_lanes
     assert "order-1" in body_text(browser) and "COMPLETED" in body_text(browser)
+    assert no_page_scroll(browser), "opened at 1280 px"
     screenshot(browser, "opened.png")
     tab(browser, "Full JSON").click()
     assert wait(lambda d: shown_events(d), "the opened history's JSON view shows no events") == in_file
