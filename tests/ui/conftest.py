@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +105,32 @@ def chromium() -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    setattr(item, f"report_{report.when}", report)  # read by ``browser`` when the test is over
+    return report
+
+
 @pytest.fixture
-def browser(chromium: Any) -> Iterator[Any]:
-    """The session's Chromium on a blank page with a 1280x800 viewport and no cookies."""
+def browser(chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's Chromium on a blank page with a 1280x800 viewport, no cookies and an empty console log.
+    A failed test leaves the page's screenshot and HTML under pytest's temporary directory (the path is
+    printed)."""
     chromium.get("about:blank")
     chromium.delete_all_cookies()
     set_viewport(chromium, *DESKTOP)
+    chromium.get_log("browser")
     yield chromium
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        folder = tmp_path_factory.mktemp("ui-failure")
+        try:
+            chromium.save_screenshot(str(folder / "page.png"))
+            (folder / "page.html").write_text(chromium.page_source)
+            print(f"\n{request.node.nodeid} failed at {chromium.current_url}: the page is in {folder}")
+        except Exception as error:  # the browser itself may be what failed
+            print(f"\n{request.node.nodeid}: no screenshot of the failure ({error})")
     chromium.get("about:blank")
 
 
