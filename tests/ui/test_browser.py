@@ -284,6 +284,11 @@ def show_view(browser: Any, wait: Any, name: str) -> str:
     return str(wait(lambda d: shown_panel_text(d, name), f"the {name} view never showed"))
 
 
+def click(wait: Any, by: str, value: str) -> None:
+    """Find and click, again if a live update replaced the element in between."""
+    wait(lambda d: d.find_element(by, value).click() or True, f"could not click {value}")
+
+
 def press(browser: Any, *keys: str) -> None:
     ActionChains(browser).send_keys(*keys).perform()
 
@@ -352,10 +357,23 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     wait(lambda d: d.find_elements(By.LINK_TEXT, "order-2"), "order-2 is not in the list")
     assert no_page_scroll(browser), "executions at 1280 px"
     screenshot(browser, "executions.png")
-    browser.find_element(By.LINK_TEXT, "order-2").click()
+    click(wait, By.LINK_TEXT, "order-2")
     wait(lambda d: d.find_elements(By.LINK_TEXT, "Terminate"), "no Terminate action on an open run")
     assert status_text(browser) == "OPEN"
-    browser.find_element(By.LINK_TEXT, "Terminate").click()
+
+    # a signal through the page's own form (one the order ignores), confirmed, then on the timeline
+    click(wait, By.LINK_TEXT, "Signal")
+    name = wait(lambda d: d.find_element(By.XPATH, "//label[normalize-space()='Signal name']"), "no Signal name field")
+    browser.find_element(By.ID, name.get_attribute("for")).send_keys("note")
+    given = browser.find_element(By.XPATH, "//label[normalize-space()='Input']")
+    browser.find_element(By.ID, given.get_attribute("for")).send_keys('"gift wrap"')
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Signal')]").click()
+    wait(lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Yes, signal']"), "no confirmation").click()
+    wait(lambda d: any(line.startswith("signal note") for line in lanes(d)), lambda d: f"no signal lane: {lanes(d)}")
+    assert "gift wrap" in show_view(browser, wait, "Grouped")
+    assert shop.status(2, other) == "OPEN"
+
+    click(wait, By.LINK_TEXT, "Terminate")
     reason = wait(lambda d: d.find_element(By.XPATH, "//label[normalize-space()='Reason']"), "no Reason field")
     browser.find_element(By.ID, reason.get_attribute("for")).send_keys("stale order")
     browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Terminate')]").click()
@@ -409,7 +427,7 @@ def test_a_downloaded_history_opens_in_the_open_page(browser: Any, wait: Any, sh
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     tab(browser, "Full JSON").click()
     live_events = wait(lambda d: shown_events(d), "the JSON view shows no events")
-    browser.find_element(By.PARTIAL_LINK_TEXT, "Download history.json").click()
+    click(wait, By.PARTIAL_LINK_TEXT, "Download history.json")
     saved = wait(lambda d: downloaded(downloads), f"no download in {downloads}: {list(downloads.iterdir())}")
     document = json.loads(saved.read_text())
     in_file = [(int(event["eventId"]), str(event["eventType"])) for event in document["events"]]
@@ -493,7 +511,7 @@ def test_the_keyboard_switches_views_and_terminates_and_every_control_has_a_labe
     browser.get(f"{shop.ui}/ui/d/shop")
     wait(lambda d: d.find_elements(By.LINK_TEXT, "order-5"), "order-5 is not in the list")
     forms_are_labelled(browser, "executions")
-    browser.find_element(By.PARTIAL_LINK_TEXT, "Start").click()
+    click(wait, By.PARTIAL_LINK_TEXT, "Start")
     wait(lambda d: d.find_elements(By.TAG_NAME, "form"), "no start form")
     forms_are_labelled(browser, "start")
     browser.get(f"{shop.ui}/ui/open")
