@@ -34,9 +34,9 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import backends  # noqa: E402
-from flowser import ops  # noqa: E402
-from flowser.ui import UI, Request  # noqa: E402
+import backends
+from flowser import ops
+from flowser.ui import UI, Request
 
 DOMAIN = "bench"
 WF = {"name": "Big", "version": "1"}
