@@ -21,23 +21,6 @@ class NoSuchExecution(LookupError):
     """No run of that workflowId (and runId) is known to the domain."""
 
 
-def resolve_run(client: Any, domain: str, workflow_id: str, run_id: str | None = None) -> dict[str, str]:
-    """``{"workflowId", "runId"}``: the given run, or the workflowId's open run, else its latest closed run."""
-    if run_id:
-        return {"workflowId": workflow_id, "runId": run_id}
-    since = {"oldestDate": EPOCH}
-    found = client.list_open_workflow_executions(
-        domain=domain, startTimeFilter=since, executionFilter={"workflowId": workflow_id}, maximumPageSize=1
-    ).get("executionInfos", [])
-    if not found:
-        found = client.list_closed_workflow_executions(
-            domain=domain, startTimeFilter=since, executionFilter={"workflowId": workflow_id}, maximumPageSize=1
-        ).get("executionInfos", [])  # newest first
-    if not found:
-        raise NoSuchExecution(f"no execution with workflowId {workflow_id!r} in domain {domain!r}")
-    return dict(found[0]["execution"])
-
-
 def history_events(client: Any, domain: str, execution: dict[str, str], *, after: int = 0) -> Iterator[dict[str, Any]]:
     """Every event of a run, oldest first, page by page (only those with eventId > ``after``)."""
     token: str | None = None
@@ -320,8 +303,8 @@ def find_run(client: Any, domain: str, workflow_id: str, run_id: str | None = No
     """``{"workflowId", "runId"}``: the workflowId's latest run (its open one if it has one), or the run
     ``run_id`` names, in full or by a prefix (as ``executions list`` shows runIds, cut short).
 
-    Unlike :func:`resolve_run` the workflowId is matched here too, not only by the server
-    (moto ignores executionFilter). A run_id that no run starts with is passed on as given,
+    The workflowId is matched here too, not only by the server (moto ignores
+    executionFilter). A run_id that no run starts with is passed on as given,
     for SWF to answer.
     """
     if run_id is None:
