@@ -367,8 +367,8 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     browser.find_element(By.ID, name.get_attribute("for")).send_keys("note")
     given = browser.find_element(By.XPATH, "//label[normalize-space()='Input']")
     browser.find_element(By.ID, given.get_attribute("for")).send_keys('"gift wrap"')
-    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Signal')]").click()
-    wait(lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Yes, signal']"), "no confirmation").click()
+    click(wait, By.XPATH, "//button[starts-with(normalize-space(), 'Signal')]")
+    click(wait, By.XPATH, "//button[normalize-space()='Yes, signal']")
     wait(lambda d: any(line.startswith("signal note") for line in lanes(d)), lambda d: f"no signal lane: {lanes(d)}")
     assert "gift wrap" in show_view(browser, wait, "Grouped")
     assert shop.status(2, other) == "OPEN"
@@ -376,11 +376,11 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     click(wait, By.LINK_TEXT, "Terminate")
     reason = wait(lambda d: d.find_element(By.XPATH, "//label[normalize-space()='Reason']"), "no Reason field")
     browser.find_element(By.ID, reason.get_attribute("for")).send_keys("stale order")
-    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Terminate')]").click()
-    confirm = wait(lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Yes, terminate']"), "no confirmation")
+    click(wait, By.XPATH, "//button[starts-with(normalize-space(), 'Terminate')]")
+    wait(lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Yes, terminate']"), "no confirmation")
     assert "This cannot be undone" in body_text(browser) and "stale order" in body_text(browser)
     assert shop.status(2, other) == "OPEN"  # nothing done before the confirmation
-    confirm.click()
+    click(wait, By.XPATH, "//button[normalize-space()='Yes, terminate']")
     wait(lambda d: status_text(d) == "TERMINATED", "the status never became TERMINATED")
     assert shop.status(2, other) == "TERMINATED"
     assert not browser.find_elements(By.LINK_TEXT, "Terminate")
