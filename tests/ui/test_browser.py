@@ -318,7 +318,7 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
 
     run_id = shop.start(1)
     browser.get(shop.page(1, run_id))
-    wait(lambda d: any(line.startswith("decisions") for line in lanes(d)), f"no decision lane:\n{shop.output()}")
+    wait(lambda d: any(line.startswith("decisions") for line in lanes(d)), lambda d: f"no decision lane:\n{shop.output()}")
     assert status_text(browser) == "OPEN"
     wait(lambda d: "Live" in d.find_element(By.ID, "live-note").text, "the page never said it was live")
     browser.execute_script("window.flowserMarker = 'not reloaded'")
@@ -326,10 +326,10 @@ def test_the_timeline_grows_live_and_terminate_changes_the_status(browser: Any, 
     assert not any("charge-1" in line for line in lanes(browser))  # the order waits for approval
 
     shop.approve(1)  # as a client would: the page learns it from the event stream
-    wait(lambda d: any("approve" in line for line in lanes(d)), f"the signal never appeared:\n{shop.output()}")
-    wait(lambda d: any("charge-1" in line for line in lanes(d)), f"the charge never appeared:\n{shop.output()}")
-    wait(lambda d: any("ship-1" in line for line in lanes(d)), f"the child never appeared:\n{shop.output()}")
-    wait(lambda d: status_text(d) == "COMPLETED", f"the run never completed on the page:\n{shop.output()}")
+    wait(lambda d: any("approve" in line for line in lanes(d)), lambda d: f"the signal never appeared:\n{shop.output()}")
+    wait(lambda d: any("charge-1" in line for line in lanes(d)), lambda d: f"the charge never appeared:\n{shop.output()}")
+    wait(lambda d: any("ship-1" in line for line in lanes(d)), lambda d: f"the child never appeared:\n{shop.output()}")
+    wait(lambda d: status_text(d) == "COMPLETED", lambda d: f"the run never completed on the page:\n{shop.output()}")
     assert bar_count(browser) > before
     assert browser.execute_script("return window.flowserMarker") == "not reloaded"
     assert shop.status(1, run_id) == "COMPLETED"
