@@ -198,15 +198,15 @@ def offset_text(seconds: float | None) -> str:
     return f"{sign}{days}d{hours:02d}h{minutes:02d}m"
 
 
-def duration_text(seconds: float | None) -> str:
-    """A duration: ``12ms``, ``1.23s``, ``3m04s``, ``2h05m``, ``3d04h``; ``-`` if none."""
+def duration_text(seconds: float | None, decimals: int = 2) -> str:
+    """A duration: ``12ms``, ``1.23s`` (``decimals`` places), ``3m04s``, ``2h05m``, ``3d04h``; ``-`` if none."""
     if seconds is None:
         return "-"
     seconds = max(seconds, 0.0)
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
-        return f"{seconds:.2f}s"
+        return f"{seconds:.{decimals}f}s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"

@@ -242,21 +242,10 @@ def format_time(value: Any, style: str = "relative", now: dt.datetime | None = N
 
 
 def format_duration(seconds: float | None) -> str:
-    """1.2s, 3m04s, 2h05m, 3d04h; ms below a second."""
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
+    """1.2s, 3m04s, 2h05m, 3d04h; ms below a second (``render.duration_text`` with one decimal)."""
+    from ..render import duration_text
+
+    return duration_text(seconds, decimals=1)
 
 
 def parse_time(text: str) -> dt.datetime:

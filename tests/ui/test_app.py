@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 import pytest
 
 from flowser import ops
+from flowser.testing import wait_until
 from flowser.ui import UI, Request, Response
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,8 +135,9 @@ def test_executions_page_rows_statuses_counts_and_filters(browser: Browser) -> N
     swf = browser.ui.client
     runs = {}
     for wid in ("ord-1", "ord-2", "ord-3"):
+        before = time.time()
         runs[wid] = start(swf, wid, tagList=["blue"] if wid.endswith("1") else [])
-        time.sleep(0.003)  # SWF's times are in ms: apart, so that "newest first" is one order
+        wait_until(lambda before=before: time.time() > before + 0.003)  # SWF's times are in ms: the next starts later
     swf.terminate_workflow_execution(domain=DOMAIN, workflowId="ord-2", runId=runs["ord-2"], reason="test")
     status, text = browser.get(f"/ui/d/{DOMAIN}")
     assert status == 200
