@@ -18,10 +18,8 @@ import pytest
 import flowser
 from flowser import schedules, types
 from flowser.history import FIRED
-from flowser.schedules import Action, Policy, Schedule, Spec
+from flowser.schedules import Policy, Schedule, Spec
 from flowser.testing import Environment, wait_until
-
-from .conftest import Backend
 
 DAY = 86400
 HOUR = 3600
@@ -153,3 +151,74 @@ def test_every_night_for_30_days_skip_overlap_and_short_history(env: Environment
     assert len(chain) >= 3
     current = env.domain.execution(schedules.workflow_id("nightly")).history()
     assert len(current) < 80
+
+
+def open_at(runs: list[dict[str, Any]], when: dt.datetime) -> list[str]:
+    return [r["workflowId"] for r in runs if r["start"] <= when and (r["close"] is None or r["close"] > when)]
+
+
+def test_overlap_buffer_one_starts_the_next_when_the_previous_closes(env: Environment) -> None:
+    # 30 h runs: night 2's fire is buffered until night 1's run closes (day 2, 08:00; looked at hourly)
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(30, "buffer_one"))
+    settle(env)
+    live_days(env, 3)
+    runs = runs_of(env)
+    first, second = runs[0], runs[1]
+    assert first["workflowId"] == "nightly-20260101T020000Z"
+    assert first["close"] == dt.datetime(2026, 1, 2, 8, tzinfo=dt.UTC)
+    assert second["workflowId"] == "nightly-20260102T020000Z"  # named after its fire time
+    assert first["close"] <= second["start"] <= first["close"] + dt.timedelta(hours=1)
+    assert all(len(open_at(runs, r["start"] + dt.timedelta(seconds=1))) == 1 for r in runs)
+    assert schedules.describe(env.client, Jobs.name, "nightly")["counts"]["buffered"] >= 2
+
+
+def test_overlap_allow_all_runs_them_side_by_side(env: Environment) -> None:
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(30, "allow_all"))
+    settle(env)
+    live_days(env, 3)
+    runs = runs_of(env)
+    assert [r["workflowId"][-16:-8] for r in runs] == ["20260101", "20260102", "20260103"]
+    assert open_at(runs, dt.datetime(2026, 1, 2, 3, tzinfo=dt.UTC)) == ["nightly-20260101T020000Z", "nightly-20260102T020000Z"]
+
+
+@pytest.mark.parametrize(("overlap", "closed"), [("cancel_other", "CANCELED"), ("terminate_other", "TERMINATED")])
+def test_overlap_cancel_or_terminate_the_other(env: Environment, overlap: str, closed: str) -> None:
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(30, overlap))
+    settle(env)
+    live_days(env, 3)
+    runs = runs_of(env)
+    assert [r["status"] for r in runs] == [closed, closed, "OPEN"]
+    assert runs[0]["close"] == dt.datetime(2026, 1, 2, 2, tzinfo=dt.UTC)  # closed by the next fire
+    assert all(len(open_at(runs, r["start"] + dt.timedelta(seconds=1))) == 1 for r in runs)
+    counts = schedules.describe(env.client, Jobs.name, "nightly")["counts"]
+    assert counts["canceled" if overlap == "cancel_other" else "terminated"] == 2
+
+
+def test_pause_unpause_trigger_and_backfill(env: Environment) -> None:
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(1))
+    settle(env)
+    live(env, DAY)  # night 1 fires
+    schedules.pause(env.client, Jobs.name, "nightly", note="database upgrade")
+    settle(env)
+    info = schedules.describe(env.client, Jobs.name, "nightly")
+    assert info["paused"] is True and info["note"] == "database upgrade"
+    live(env, 2 * DAY)  # nights 2 and 3: paused
+    assert [r["workflowId"][-16:-8] for r in runs_of(env)] == ["20260101"]
+    schedules.trigger(env.client, Jobs.name, "nightly")  # a trigger starts even while paused
+    settle(env)
+    triggered = runs_of(env)[-1]
+    assert triggered["start"] == env.now()
+    assert triggered["workflowId"] == f"nightly-{schedules.stamp(env.now())}"
+    schedules.unpause(env.client, Jobs.name, "nightly")
+    settle(env)
+    live(env, DAY)  # night 4 fires; nights 2 and 3 are not caught up
+    started = [r["workflowId"][-16:] for r in runs_of(env)]
+    assert started == ["20260101T020000Z", "20260104T000000Z", "20260104T020000Z"]  # the trigger, then night 4
+    schedules.backfill(
+        env.client, Jobs.name, "nightly", dt.datetime(2026, 1, 2, tzinfo=dt.UTC), dt.datetime(2026, 1, 3, 23, tzinfo=dt.UTC), overlap="allow_all"
+    )
+    settle(env)
+    backfilled = [r["workflowId"] for r in runs_of(env)[-2:]]
+    assert sorted(backfilled) == ["nightly-20260102T020000Z", "nightly-20260103T020000Z"]
+    recent = schedules.describe(env.client, Jobs.name, "nightly")["recent"]
+    assert [(r["workflowId"][-16:], r["by"]) for r in recent[:2]] == [("20260103T020000Z", "backfill"), ("20260102T020000Z", "backfill")]
