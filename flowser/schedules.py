@@ -416,8 +416,8 @@ class _Decider:
             self.task.continue_as_new(state)
             return
         wake = self._wake_time()
-        if wake is None and not state.running and state.buffered is None and not self._has_more_fires():
-            self.task.complete_workflow(state)  # past end_at: nothing more to do
+        if wake is None and state.buffered is None and not self._has_more_fires():
+            self.task.complete_workflow(state)  # past end_at: nothing more to start (the runs it started go on)
             return
         self._set_timer(wake if wake is not None else self.run_started + dt.timedelta(seconds=RUN_LIFETIME))
 

@@ -18,7 +18,7 @@ import pytest
 import flowser
 from flowser import schedules, types
 from flowser.history import FIRED
-from flowser.schedules import Policy, Schedule, Spec
+from flowser.schedules import Action, Policy, Schedule, Spec
 from flowser.testing import Environment, wait_until
 
 DAY = 86400
@@ -222,3 +222,102 @@ def test_pause_unpause_trigger_and_backfill(env: Environment) -> None:
     assert sorted(backfilled) == ["nightly-20260102T020000Z", "nightly-20260103T020000Z"]
     recent = schedules.describe(env.client, Jobs.name, "nightly")["recent"]
     assert [(r["workflowId"][-16:], r["by"]) for r in recent[:2]] == [("20260103T020000Z", "backfill"), ("20260102T020000Z", "backfill")]
+
+
+def test_describe_shows_the_next_5_fire_times_and_the_last_5_results(env: Environment) -> None:
+    paris = {**nightly(1), "spec": Spec(cron="0 2 * * *", timezone="Europe/Paris")}
+    schedules.create(env.client, Jobs.name, "paris", **paris)
+    settle(env)
+    live(env, 6 * DAY + 90 * 60)  # Jan 7, 01:30 UTC: night 7's run (02:00 in Paris = 01:00 UTC) is working
+    info = schedules.describe(env.client, Jobs.name, "paris")
+    assert info["status"] == "OPEN" and info["paused"] is False
+    assert info["spec_text"] == "cron '0 2 * * *' (Europe/Paris)"
+    assert [n["at"] for n in info["next"]] == [f"2026-01-{d:02d}T01:00:00Z" for d in range(8, 13)]
+    assert [(r["workflowId"], r["status"]) for r in info["recent"]] == [
+        ("nightly-20260107T010000Z", "OPEN"),
+        *[(f"nightly-202601{d:02d}T010000Z", "COMPLETED") for d in (6, 5, 4, 3)],
+    ]
+    assert info["recent"][0]["started"] == "2026-01-07T01:00:00Z"
+    assert info["counts"] == {**info["counts"], "fires": 7, "started": 7, "skipped": 0}
+
+
+def test_a_start_that_fails_is_a_result_and_the_schedule_goes_on(env: Environment) -> None:
+    action = Action(workflow_type={"name": "Unknown", "version": "1"}, workflow_id_prefix="ghost", task_list="nightly")
+    schedules.create(env.client, Jobs.name, "ghost", spec=Spec(every=HOUR), action=action)
+    settle(env)
+    live(env, 2 * HOUR)
+    info = schedules.describe(env.client, Jobs.name, "ghost")
+    assert info["status"] == "OPEN"
+    assert [r["status"] for r in info["recent"]] == ["START_FAILED", "START_FAILED"]
+    assert info["recent"][0]["error"].startswith("UnknownResourceFault")
+    assert info["counts"]["failed"] == 2
+
+
+def test_create_refuses_a_second_schedule_of_the_same_name(env: Environment) -> None:
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(1))
+    with pytest.raises(schedules.ScheduleError, match="exists already"):
+        schedules.create(env.client, Jobs.name, "nightly", **nightly(1))
+    schedules.delete(env.client, Jobs.name, "nightly")
+    with pytest.raises(schedules.ScheduleError, match="no running schedule"):
+        schedules.pause(env.client, Jobs.name, "nightly")
+    assert schedules.list_schedules(env.client, Jobs.name) == []
+
+
+def test_end_at_closes_the_schedule_and_start_at_delays_it(env: Environment) -> None:
+    spec = Spec(every=DAY, offset=2 * HOUR, start_at=START + dt.timedelta(days=2), end_at=START + dt.timedelta(days=4, hours=3))
+    schedules.create(env.client, Jobs.name, "window", spec=spec, action=schedules.action_for(Nightly, {"hours": 1}))
+    settle(env)
+    live(env, 6 * DAY)
+    assert [r["workflowId"][-16:] for r in runs_of(env, "Nightly-")] == ["20260103T020000Z", "20260104T020000Z", "20260105T020000Z"]
+    info = schedules.describe(env.client, Jobs.name, "window")
+    assert info["status"] == "COMPLETED" and info["next"] == []
+
+
+# -- the spec, alone --------------------------------------------------------------------------------
+def fires(spec: Spec, after: dt.datetime, count: int = 4) -> list[str]:
+    return [schedules.iso(actual) or "" for _, actual in spec.next_fires("s", after, count)]
+
+
+def test_cron_in_a_time_zone_across_daylight_saving_time() -> None:
+    paris = Spec(cron="30 2 * * *", timezone="Europe/Paris")
+    # spring forward (29 March 2026, 02:00 -> 03:00): 02:30 does not exist, the job runs at 03:00
+    assert fires(paris, dt.datetime(2026, 3, 27, tzinfo=dt.UTC)) == [
+        "2026-03-27T01:30:00Z",
+        "2026-03-28T01:30:00Z",
+        "2026-03-29T01:00:00Z",
+        "2026-03-30T00:30:00Z",
+    ]
+    # fall back (25 October 2026, 03:00 -> 02:00): 02:30 happens twice, the job runs once (the first)
+    assert fires(paris, dt.datetime(2026, 10, 24, 1, tzinfo=dt.UTC), 3) == [
+        "2026-10-25T00:30:00Z",
+        "2026-10-26T01:30:00Z",
+        "2026-10-27T01:30:00Z",
+    ]
+    # an hourly job runs every real hour: 25 of them that day (local midnight to midnight)
+    hourly = Spec(cron="0 * * * *", timezone="Europe/Paris")
+    day = [t for t in fires(hourly, dt.datetime(2026, 10, 24, 21, 30, tzinfo=dt.UTC), 30) if t < "2026-10-25T23:00"]
+    assert len(day) == 25
+
+
+def test_intervals_count_from_the_epoch_with_an_offset_and_jitter_is_fixed_per_fire() -> None:
+    assert fires(Spec(every=6 * HOUR, offset=HOUR), START, 3) == ["2026-01-01T01:00:00Z", "2026-01-01T07:00:00Z", "2026-01-01T13:00:00Z"]
+    jittered = Spec(every=DAY, jitter=HOUR)
+    once, again = fires(jittered, START, 10), fires(jittered, START, 10)
+    assert once == again
+    offsets = [dt.datetime.fromisoformat(t).timestamp() % DAY for t in once]
+    assert all(0 <= o < HOUR for o in offsets) and len(set(offsets)) > 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"cron": "61 * * * *"}, "bad cron expression"),
+        ({"cron": "0 2 * * *", "every": 60}, "either a cron expression or an interval"),
+        ({}, "either a cron expression or an interval"),
+        ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"every": 60, "start_at": START, "end_at": START - dt.timedelta(days=1)}, "end_at is before start_at"),
+    ],
+)
+def test_a_bad_spec_says_what_is_wrong(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Spec(**fields)
