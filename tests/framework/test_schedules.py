@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 
 import flowser
+import flowser.ops
 from flowser import schedules, types
 from flowser.history import FIRED
 from flowser.schedules import Action, Policy, Schedule, Spec
 from flowser.testing import Environment, wait_until
+
+from .conftest import Backend
 
 DAY = 86400
 HOUR = 3600
@@ -321,3 +324,62 @@ def test_intervals_count_from_the_epoch_with_an_offset_and_jitter_is_fixed_per_f
 def test_a_bad_spec_says_what_is_wrong(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Spec(**fields)
+
+
+# -- every backend: the local engine, a flowser serve process, moto ----------------------------------
+class Quick(types.Workflow):
+    name, version, task_list = "Quick", "1", "quick"
+
+    def decide(self, task: Any) -> None:
+        task.complete_workflow({"input": task.start_input})
+
+
+class Backends(flowser.Domain):
+    name = "schedules"
+    workflow_types = [Quick, Schedule]
+
+
+def test_a_schedule_on_every_backend(backend: Backend) -> None:
+    """Every 2 s (real time on moto and flowser serve): runs start on the fire times, a trigger starts one
+    at once, and describe shows them. moto lacks continue-as-new: the schedule here never needs it."""
+    from flowser.testing import workers
+
+    domain = backend.domain(Backends)
+    every = 2
+    schedules.create(
+        domain.conn, domain.name, "quick", spec=Spec(every=every), action=schedules.action_for(Quick, {"n": 1}, workflow_id_prefix="quick")
+    )
+
+    def started() -> list[dict[str, Any]]:
+        return [
+            info
+            for info in flowser.ops.list_executions(domain.conn, domain.name, type_name="Quick")
+            if info["execution"]["workflowId"].startswith("quick-")
+        ]
+
+    def enough(count: int) -> Any:
+        def check() -> bool:
+            if backend.virtual_time:
+                backend.sleep(1)
+            return len(started()) >= count
+
+        return check
+
+    with workers(domain, Schedule, Quick):
+        wait_until(enough(2), timeout=30)
+        schedules.trigger(domain.conn, domain.name, "quick")
+        wait_until(lambda: any(r["by"] == "trigger" for r in schedules.describe(domain.conn, domain.name, "quick")["recent"]), timeout=30)
+        info = schedules.describe(domain.conn, domain.name, "quick")
+    by_schedule = [r for r in info["recent"] if r["by"] == "schedule"]
+    for record in by_schedule:
+        fired = dt.datetime.fromisoformat(record["scheduled"])
+        assert fired.timestamp() % every == 0
+        assert record["workflowId"] == f"quick-{schedules.stamp(fired)}"
+        assert dt.datetime.fromisoformat(record["started"]) >= fired
+    assert len(by_schedule) >= 2
+    runs = {i["execution"]["workflowId"]: i for i in started()}
+    assert {r["workflowId"] for r in info["recent"]} <= set(runs)
+    done = domain.execution(by_schedule[-1]["workflowId"], by_schedule[-1]["runId"], Quick).result(timeout=30)
+    assert done == {"input": {"n": 1}}
+    assert info["next"] and dt.datetime.fromisoformat(info["next"][0]["at"]).timestamp() % every == 0
+    schedules.delete(domain.conn, domain.name, "quick")
