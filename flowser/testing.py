@@ -20,6 +20,11 @@ does the same for an activity task.
 ``MotoEnvironment`` has the same interface over ``moto.mock_aws`` (real
 time; moto lacks child workflows, continue-as-new, external signals and
 activity cancellation -- see docs/testing.md).
+
+Replay tests (:mod:`flowser.replay`): ``replay(history, Workflow)`` runs a
+decider over a saved history and raises ``ReplayMismatch`` if it would now
+decide differently; ``replay_dir(folder, Workflow)`` replays every file in a
+folder.
 """
 
 from __future__ import annotations
@@ -35,12 +40,23 @@ from typing import Any, TypeVar
 
 from . import tasks
 from .domain import Domain
+from .replay import ReplayMismatch, history_files, replay, replay_dir
 from .types import Activity, Type, Workflow
 from .worker import Runner, run_activity_task, run_decision_task, runner_for
 
 T = TypeVar("T")
 
-__all__ = ["Environment", "MotoEnvironment", "Workers", "wait_until", "workers"]
+__all__ = [
+    "Environment",
+    "MotoEnvironment",
+    "ReplayMismatch",
+    "Workers",
+    "history_files",
+    "replay",
+    "replay_dir",
+    "wait_until",
+    "workers",
+]
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
