@@ -4,5 +4,6 @@ __version__ = "0.2.0.dev0"
 
 from . import exceptions, serializing, tasks, types
 from .domain import Domain
+from .retry import RetryPolicy
 
-__all__ = ["Domain", "__version__", "exceptions", "serializing", "tasks", "types"]
+__all__ = ["Domain", "RetryPolicy", "__version__", "exceptions", "serializing", "tasks", "types"]

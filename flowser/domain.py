@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from . import serializing, tasks
@@ -67,6 +67,17 @@ class Domain:
     def execution(self, workflow_id: str, run_id: str | None = None, t: type[Workflow] | None = None) -> tasks.WorkflowExecution:
         """A handle on an existing execution (to signal, cancel, terminate, read its history)."""
         return tasks.WorkflowExecution({"workflowId": workflow_id, "runId": run_id}, self, workflow_type=t)
+
+    def rerun(
+        self, execution: tasks.WorkflowExecution | str, run_id: str | None = None, *, force: Sequence[str] = ()
+    ) -> tasks.WorkflowExecution:
+        """Start a new execution of a closed run (same workflowId, type, input and settings) that reuses
+        the results of the activities and children that completed in it and in the runs it continued
+        (``flowser.rerun``); ids matching a ``force`` pattern (fnmatch) run again. ``execution`` is a
+        handle or a workflowId (its latest run unless ``run_id``)."""
+        from . import rerun
+
+        return rerun.rerun(self, execution, run_id, force)
 
     def type_for(self, kind: str, name: str, version: str) -> type[Type] | None:
         """The listed ``"workflow"``/``"activity"`` type class with this name and version, if any."""

@@ -11,6 +11,13 @@ raw event dicts are never modified.
         total += op.result                       # decoded (and validated into result_model)
     if history.timers["tick"].status == FIRED: ...
     for signal in history.signals: ...           # .name, .input
+
+Retries (``flowser.retry``): the attempts of an activity or child scheduled
+with a retry policy fold into one record under the id the decider gave
+(``attempts`` lists each attempt's record; status ``RETRYING`` while a backoff
+timer runs); their backoff timers are in ``retry_timers``, not ``timers``.
+Re-runs (``flowser.rerun``): a ``flowser.reused`` marker is a COMPLETED
+record whose ``reused`` says where its result came from.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any, Protocol
 from . import serializing
 from .events import Event, PayloadDecoder
 from .exceptions import EXECUTION_ERRORS, WorkflowExecutionError
+from .retry import Attempt, RetryPolicy, attempt_id, summary, unwrap
 
 SCHEDULED = "SCHEDULED"
 STARTED = "STARTED"
@@ -35,6 +43,10 @@ INITIATED = "INITIATED"
 START_FAILED = "START_FAILED"
 FIRED = "FIRED"
 CONTINUED_AS_NEW = "CONTINUED_AS_NEW"
+RETRYING = "RETRYING"
+"""A logical activity or child between a failed attempt and the next (its backoff timer)."""
+REUSED_MARKER = "flowser.reused"
+"""The marker a re-run records for each result it reuses (``flowser.rerun``)."""
 
 CLOSE_STATUS = {
     "WorkflowExecutionCompleted": COMPLETED,
@@ -122,19 +134,75 @@ class TypedDecoder:
         return serializing.decode(event.raw_attrs.get(field), codec, model)
 
 
-class _Outcome:
-    """What the closing event of an activity or a child says."""
+@dataclass(eq=False)
+class Reused:
+    """Where a re-run's reused result came from (the ``flowser.reused`` marker's details)."""
 
-    status: str
-    closed: Event | None
+    kind: str
+    """``"activity"`` or ``"child"``."""
+    id: str
+    type: Mapping[str, Any]
+    raw_result: str | None
+    source: Mapping[str, Any]
+    """``{"workflowId", "runId", "eventId"}`` of the event the result was read from."""
+    marker: Event | None = None
+    """The marker in this run's history (None while the first decision task of a re-run records it)."""
+    decode: Callable[[str | None], Any] | None = field(default=None, repr=False)
 
     @property
     def result(self) -> Any:
+        if self.decode is not None:
+            return self.decode(self.raw_result)
+        return serializing.decode(self.raw_result)
+
+
+class _Outcome:
+    """What the closing event of an activity or a child says (for retried ones: their logical view)."""
+
+    status: str
+    closed: Event | None
+    attempts: list[Any]
+    reused: Reused | None
+
+    @property
+    def result(self) -> Any:
+        if self.reused is not None:
+            return self.reused.result
         return self.closed.result if self.closed is not None and self.status == COMPLETED else None
 
     @property
     def reason(self) -> str | None:
+        """The failure's reason; after several attempts, every attempt's (``attempt 1: FAILED (...); ...``)."""
+        if len(self.attempts) > 1 and self.status not in (COMPLETED, RETRYING, SCHEDULED, STARTED, INITIATED):
+            return summary(self.attempts)
         return self.closed.get("reason") if self.closed else None
+
+    @property
+    def attempt(self) -> int:
+        """The current (or last) attempt's number: 1 unless retried."""
+        return max(len(self.attempts), 1)
+
+    @property
+    def attempt_reasons(self) -> list[str | None]:
+        """Each closed attempt's reason (or timeout type), in order."""
+        out: list[str | None] = []
+        for record in self.attempts:
+            if record.closed is not None and record.status != COMPLETED:
+                out.append(record.closed.get("reason") or record.closed.get("timeoutType") or record.status)
+        return out
+
+    def _inner_control(self, event: Event | None) -> Any:
+        if event is None:
+            return None
+        state = unwrap(event.raw_attrs.get("control"))
+        if state is None:
+            return event.control
+        if state.control is None:
+            return None
+        decoder = getattr(event, "_decoder", None)
+        cls = decoder.owner(event, "control")[0] if isinstance(decoder, TypedDecoder) else None
+        codec = getattr(cls, "codec", None) or getattr(decoder, "codec", None) or serializing.JSON
+        return serializing.decode(state.control, codec)
 
     @property
     def details(self) -> str | None:
@@ -152,15 +220,29 @@ class ActivityRecord(_Outcome):
     closed: Event | None = None
     cancel_requested: Event | None = None
     failed_to_schedule: Event | None = None
+    attempts: list[ActivityRecord] = field(default_factory=list)
+    """With a retry policy: every attempt's record, in order (else empty)."""
+    retry_policy: RetryPolicy | None = None
+    retry_pending: str | None = None
+    """While RETRYING: ``"timer"`` (the backoff timer is to start) or ``"schedule"`` (the next attempt is due)."""
+    reused: Reused | None = None
+    """Set when a re-run reused this result from an earlier run."""
 
     @property
     def activity_type(self) -> Mapping[str, Any]:
+        if self.reused is not None:
+            return self.reused.type
         source = self.scheduled or self.failed_to_schedule
         return source.raw_attrs.get("activityType", {}) if source else {}
 
     @property
+    def retry(self) -> Attempt | None:
+        """The retry state this scheduling's control carries (None without a policy)."""
+        return unwrap(self.scheduled.raw_attrs.get("control")) if self.scheduled else None
+
+    @property
     def is_open(self) -> bool:
-        return self.status in (SCHEDULED, STARTED)
+        return self.status in (SCHEDULED, STARTED, RETRYING)
 
     @property
     def input(self) -> Any:
@@ -168,7 +250,7 @@ class ActivityRecord(_Outcome):
 
     @property
     def control(self) -> Any:
-        return self.scheduled.control if self.scheduled else None
+        return self._inner_control(self.scheduled)
 
     @property
     def timeout_type(self) -> str | None:
@@ -208,10 +290,24 @@ class ChildRecord(_Outcome):
     started: Event | None = None
     closed: Event | None = None
     failed_to_start: Event | None = None
+    attempts: list[ChildRecord] = field(default_factory=list)
+    """With a retry policy: every attempt's record, in order (else empty)."""
+    retry_policy: RetryPolicy | None = None
+    retry_pending: str | None = None
+    reused: Reused | None = None
+    """Set when a re-run reused this child's result from an earlier run."""
 
     @property
     def is_open(self) -> bool:
-        return self.status in (INITIATED, STARTED)
+        return self.status in (INITIATED, STARTED, RETRYING)
+
+    @property
+    def retry(self) -> Attempt | None:
+        return unwrap(self.initiated.raw_attrs.get("control")) if self.initiated else None
+
+    @property
+    def timeout_type(self) -> str | None:
+        return self.closed.get("timeoutType") if self.closed else None
 
     @property
     def run_id(self) -> str | None:
@@ -220,6 +316,8 @@ class ChildRecord(_Outcome):
 
     @property
     def workflow_type(self) -> Mapping[str, Any]:
+        if self.reused is not None:
+            return self.reused.type
         source = self.initiated or self.failed_to_start
         return source.raw_attrs.get("workflowType", {}) if source else {}
 
@@ -229,7 +327,7 @@ class ChildRecord(_Outcome):
 
     @property
     def control(self) -> Any:
-        return self.initiated.control if self.initiated else None
+        return self._inner_control(self.initiated)
 
     @property
     def cause(self) -> str | None:
@@ -260,6 +358,10 @@ class MarkerRecord:
         return self.event.get("details")
 
 
+def _record_id(record: Any) -> str:
+    return str(record.activity_id if isinstance(record, ActivityRecord) else record.workflow_id)
+
+
 @dataclass(eq=False)
 class History:
     """A run's events, oldest first, with typed views. Build with ``History.of(events)``."""
@@ -273,6 +375,10 @@ class History:
     started: Event | None = None
     closed: Event | None = None
     cancel_requests: list[Event] = field(default_factory=list)
+    retry_timers: dict[str, TimerRecord] = field(default_factory=dict)
+    """The backoff timers of retries (timerId = the next attempt's id), kept out of ``timers``."""
+    reused: list[ActivityRecord | ChildRecord] = field(default_factory=list)
+    """The results a re-run reused (its ``flowser.reused`` markers), in order."""
 
     @classmethod
     def of(cls, events: Iterable[Event | Mapping[str, Any]], decoder: PayloadDecoder | None = None) -> History:
@@ -284,10 +390,14 @@ class History:
             decoder.lookup = by_id.get
         history = cls(wrapped)
         history._by_id = by_id
+        history._decoder = decoder
         for event in wrapped:
             history._apply(event)
+        history._fold_retries(history.activities, history._activity_by_sched, "scheduled", "failed_to_schedule", SCHEDULE_FAILED)
+        history._fold_retries(history.children, history._child_by_init, "initiated", "failed_to_start", START_FAILED)
         return history
 
+    _decoder: PayloadDecoder | None = field(default=None, repr=False)
     _by_id: dict[int, Event] = field(default_factory=dict, repr=False)
     _activity_by_sched: dict[int, ActivityRecord] = field(default_factory=dict, repr=False)
     _timer_by_start: dict[int, TimerRecord] = field(default_factory=dict, repr=False)
@@ -322,7 +432,8 @@ class History:
                 activity.cancel_requested = ev
         elif t == "TimerStarted":
             new_timer = TimerRecord(ev.get("timerId"), STARTED, started=ev)
-            self.timers[new_timer.timer_id] = self._timer_by_start[ev.id] = new_timer
+            timers = self.retry_timers if unwrap(ev.get("control")) is not None else self.timers
+            timers[new_timer.timer_id] = self._timer_by_start[ev.id] = new_timer
         elif t in ("TimerFired", "TimerCanceled", "TimerCancelled"):  # moto spells it TimerCancelled
             if (timer := self._timer_by_start.get(ev.get("startedEventId"))) is not None:
                 timer.closed, timer.status = ev, FIRED if t == "TimerFired" else CANCELED
@@ -349,6 +460,91 @@ class History:
             self.signals.append(SignalRecord(ev.get("signalName"), ev))
         elif t == "MarkerRecorded":
             self.markers.append(MarkerRecord(ev.get("markerName"), ev))
+            if ev.get("markerName") == REUSED_MARKER:
+                self._reused_marker(ev)
+
+    # -- re-runs ---------------------------------------------------------------------------
+    def _reused_marker(self, ev: Event) -> None:
+        try:
+            data = serializing.decode(ev.get("details"))
+            self.reuse(data["kind"], data["id"], data.get("type") or {}, data.get("result"), data.get("source") or {}, ev)
+        except (KeyError, TypeError, ValueError):
+            return  # not a marker this version wrote
+
+    def _decode_result(self, kind: str, type_dict: Mapping[str, Any]) -> Callable[[str | None], Any]:
+        decoder = self._decoder
+        cls = decoder._type("activity" if kind == "activity" else "workflow", type_dict) if isinstance(decoder, TypedDecoder) else None
+        codec = getattr(cls, "codec", None) or getattr(decoder, "codec", None) or serializing.JSON
+        model = getattr(cls, "result_model", None)
+        return lambda raw: serializing.decode(raw, codec, model)
+
+    def reuse(
+        self,
+        kind: str,
+        id: str,
+        type_dict: Mapping[str, Any],
+        raw_result: str | None,
+        source: Mapping[str, Any],
+        marker: Event | None = None,
+    ) -> ActivityRecord | ChildRecord:
+        """Record ``id`` as COMPLETED with a result reused from another run (what a ``flowser.reused`` marker says)."""
+        reused = Reused(kind, id, dict(type_dict), raw_result, dict(source), marker, self._decode_result(kind, type_dict))
+        record: ActivityRecord | ChildRecord
+        if kind == "activity":
+            record = self.activities[id] = ActivityRecord(id, COMPLETED, reused=reused)
+        else:
+            record = self.children[id] = ChildRecord(id, COMPLETED, reused=reused)
+        self.reused.append(record)
+        return record
+
+    # -- retries ---------------------------------------------------------------------------
+    def _fold_retries(self, records: dict[str, Any], by_open: dict[int, Any], opened: str, open_failed: str, failed_status: str) -> None:
+        """Fold the attempts of retried activities (or children) into one record per logical id."""
+        series: dict[str, list[Any]] = {}
+        for open_id in sorted(by_open):
+            record = by_open[open_id]
+            state = record.retry
+            if state is None:
+                continue
+            if state.attempt <= 1 or state.logical_id not in series:
+                series[state.logical_id] = [record]
+            else:
+                series[state.logical_id].append(record)
+        for logical_id, attempts in series.items():
+            for record in attempts:
+                record_id = _record_id(record)
+                if record_id != logical_id and records.get(record_id) is record:
+                    del records[record_id]
+            current = records.get(logical_id)
+            if current is not None and current is not attempts[0] and current not in attempts:
+                newest = getattr(current, opened) or getattr(current, open_failed) or getattr(current.reused, "marker", None)
+                if newest is None or newest.id > getattr(attempts[0], opened).id:
+                    continue  # the id was used again since, without this policy
+            last = attempts[-1]
+            state = last.retry
+            logical = type(last)(logical_id, last.status)
+            for name in (opened, "started", "closed", "cancel_requested"):
+                if hasattr(last, name):
+                    setattr(logical, name, getattr(last, name))
+            logical.attempts = list(attempts)
+            logical.retry_policy = state.policy
+            if last.status in (FAILED, TIMED_OUT) and state.policy is not None:
+                reason = last.closed.get("reason") if last.closed else None
+                if state.policy.allows(len(attempts), last.status, reason, last.timeout_type):
+                    next_id = attempt_id(logical_id, len(attempts) + 1)
+                    refused = records.get(next_id)
+                    timer = self.retry_timers.get(next_id)
+                    if refused is not None and refused.status == failed_status:
+                        del records[next_id]
+                        logical.status = failed_status
+                        setattr(logical, open_failed, getattr(refused, open_failed))
+                    elif timer is None:
+                        logical.status, logical.retry_pending = RETRYING, "timer"
+                    elif timer.status == FIRED:
+                        logical.status, logical.retry_pending = RETRYING, "schedule"
+                    elif timer.status == STARTED:
+                        logical.status = RETRYING
+            records[logical_id] = logical
 
     # -- the run -------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Event]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from . import serializing
 from .events import raw_attrs
+from .retry import unwrap
 
 __all__ = [
     "CLOSE_EVENTS",
@@ -661,9 +662,13 @@ def grouped(
                 decisions.closed = when
         elif kind == "ActivityTaskScheduled":
             activity_id = str(attrs.get("activityId", "?"))
-            group = add(Group("activity", activity_id, "SCHEDULED", when, type_text(attrs.get("activityType")), event_ids=[eid]))
+            retried = unwrap(attrs.get("control"))  # a retry's attempt: numbered under the id the decider gave
+            name = retried.logical_id if retried is not None else activity_id
+            group = add(Group("activity", name, "SCHEDULED", when, type_text(attrs.get("activityType")), event_ids=[eid]))
+            if name != activity_id:
+                group.fields.append(("activityId", activity_id))
             by_key["activity", eid] = group
-            attempts.setdefault(activity_id, []).append(group)
+            attempts.setdefault(name, []).append(group)
         elif kind == "ScheduleActivityTaskFailed":
             activity_id = str(attrs.get("activityId", "?"))
             group = add(Group("activity", activity_id, "SCHEDULE_FAILED", when, type_text(attrs.get("activityType")), event_ids=[eid]))
@@ -708,6 +713,8 @@ def grouped(
             timer_id = str(attrs.get("timerId", "?"))
             group = add(Group("timer", timer_id, "STARTED", when, event_ids=[eid]))
             group.fields.append(("fireAfter", _seconds_text(attrs.get("startToFireTimeout"))))
+            if (backoff := unwrap(attrs.get("control"))) is not None:
+                group.fields.append(("retry", f"backoff before attempt {backoff.attempt} of {backoff.logical_id}"))
             by_key["timer", eid] = group
             attempts.setdefault(f"timer:{timer_id}", []).append(group)
         elif kind in ("TimerFired", "TimerCanceled", "TimerCancelled"):
@@ -720,9 +727,13 @@ def grouped(
             group.fields.extend(outcome(attrs))
         elif kind == "StartChildWorkflowExecutionInitiated":
             child_id = str(attrs.get("workflowId", "?"))
-            group = add(Group("child", child_id, "INITIATED", when, type_text(attrs.get("workflowType")), event_ids=[eid]))
+            retried = unwrap(attrs.get("control"))
+            name = retried.logical_id if retried is not None else child_id
+            group = add(Group("child", name, "INITIATED", when, type_text(attrs.get("workflowType")), event_ids=[eid]))
+            if name != child_id:
+                group.fields.append(("workflowId", child_id))
             by_key["child", eid] = group
-            attempts.setdefault(f"child:{child_id}", []).append(group)
+            attempts.setdefault(f"child:{name}", []).append(group)
         elif kind == "StartChildWorkflowExecutionFailed":
             found = by_key.get(("child", attrs.get("initiatedEventId", -1)))
             if found is None:

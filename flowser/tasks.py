@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import serializing
+from . import rerun, retry, serializing
 from .decisions import CLOSE_DECISIONS, build
 from .events import ActivityType, Event, WorkflowType
 from .exceptions import Error, LastPage, Timeout, is_fault
@@ -93,6 +93,8 @@ class WorkflowExecution:
         """The ``types.Workflow`` subclass, when known (for decoding results)."""
         self.followed: list[str] = []
         """The runIds ``result()`` followed through continue-as-new, in order."""
+        self.rerun_of: dict[str, str] | None = None
+        """For a run ``Domain.rerun`` started: ``{workflowId, runId}`` of the run it re-runs."""
         self._closed_history: History | None = None
 
     @property
@@ -127,6 +129,7 @@ class WorkflowExecution:
             infos = getattr(self._conn, method)(
                 domain=self._domain.name, startTimeFilter=since, executionFilter={"workflowId": self.workflow_id}
             ).get("executionInfos", [])
+            infos = [info for info in infos if info["execution"]["workflowId"] == self.workflow_id]  # moto ignores the filter
             if infos:
                 # the latest start; of runs started together, the end of a continue-as-new chain
                 latest = max(infos, key=lambda info: (info["startTimestamp"], info.get("closeStatus") != "CONTINUED_AS_NEW"))
@@ -296,6 +299,7 @@ class Decision:
         self._start_input: Any = None
         self._has_start_input = False
         self._history: History | None = None
+        self._rerun: rerun.Prepared | None = None
         self.next_page_token: str | None = result.get("nextPageToken")
         self.previous_started_event_id: int = result.get("previousStartedEventId", 0)
         self.started_event_id: int = result.get("startedEventId", 0)
@@ -387,10 +391,37 @@ class Decision:
 
     @property
     def history(self) -> History:
-        """The whole history, typed (oldest first). Cached."""
+        """The whole history, typed (oldest first). Cached.
+
+        Retried activities and children show as one record each
+        (``flowser.retry``). On a re-run's first decision task the results it
+        reuses are already there, COMPLETED (``flowser.rerun``: read from the
+        source run once, then recorded as markers when the task is answered).
+        """
         if self._history is None:
-            self._history = History.of(list(self.events), self._decoder)
+            history = History.of(list(self.events), self._decoder)
+            self._rerun = rerun.prepare(self, history)
+            self._history = history
         return self._history
+
+    def response_decisions(self) -> list[dict[str, Any]]:
+        """The decisions ``complete()`` sends: the framework's, then the ones added.
+
+        The framework's are a re-run's ``flowser.reused`` / ``flowser.rerun``
+        markers (its first decision task) and, unless a close decision was
+        added, the backoff timers and next attempts of retries. A
+        ScheduleActivityTask or StartChildWorkflowExecution of an id a re-run
+        reuses is dropped.
+        """
+        history = self.history
+        added = list(self._decisions)
+        framework: list[dict[str, Any]] = []
+        if self._rerun is not None:
+            framework.extend(self._rerun.decisions)
+            added = rerun.drop_reused(added, self._rerun)
+        if not self.closes_workflow:
+            framework.extend(retry.next_decisions(history))
+        return framework + added
 
     @property
     def decisions(self) -> list[dict[str, Any]]:
@@ -498,8 +529,9 @@ class Decision:
     # -- responding ------------------------------------------------------------------------
     @_responded("completed")
     def complete(self, context: Any = None) -> Any:
-        """Respond with the decisions added so far (``RespondDecisionTaskCompleted``)."""
-        kwargs: dict[str, Any] = {"taskToken": self.task_token, "decisions": self._decisions}
+        """Respond with the decisions added so far (``RespondDecisionTaskCompleted``), and the framework's
+        (see :meth:`response_decisions`)."""
+        kwargs: dict[str, Any] = {"taskToken": self.task_token, "decisions": self.response_decisions()}
         if context is not None:
             kwargs["executionContext"] = serializing.encode(context, self._domain.codec)
         return self._conn.respond_decision_task_completed(**kwargs)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import serializing
 from .decisions import build
 from .exceptions import EmptyTaskPollResult, Error, is_fault
+from .retry import RetryPolicy, check_id, wrap
 
 if TYPE_CHECKING:
     from .domain import Domain
@@ -75,6 +76,14 @@ def _raise_if_empty_poll_result(result: dict[str, Any]) -> None:
 def default_identity() -> str:
     """``host:pid:thread`` (SWF's identity field, at most 256 characters)."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:256]
+
+
+def _control(logical_id: str, control: str | None, policy: RetryPolicy | None) -> str | None:
+    """The control to send: the caller's, wrapped with attempt 1's retry state when there is a policy."""
+    if policy is None:
+        return control
+    check_id(logical_id, policy)
+    return wrap(logical_id, 1, policy, control)
 
 
 class Type:
@@ -192,6 +201,8 @@ class Activity(Type):
     schedule_to_close_timeout: ClassVar[Duration] = str(ONE_HOUR)
     schedule_to_start_timeout: ClassVar[Duration] = str(ONE_HOUR)
     start_to_close_timeout: ClassVar[Duration] = str(ONE_HOUR)
+    retry_policy: ClassVar[RetryPolicy | None] = None
+    """Try a failed or timed-out task again, after a backoff (``flowser.retry``); None: never."""
     auto_heartbeat: ClassVar[bool | float] = True
     """Workers heartbeat for the handler while it runs: True = every third of
     ``heartbeat_timeout`` (when it is set), a number = every that many seconds,
@@ -236,15 +247,22 @@ class Activity(Type):
         schedule_to_close_timeout: Duration = None,
         schedule_to_start_timeout: Duration = None,
         start_to_close_timeout: Duration = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> dict[str, Any]:
-        """A ``ScheduleActivityTask`` decision for ``input`` (its id from ``get_id_from_input``)."""
+        """A ``ScheduleActivityTask`` decision for ``input`` (its id from ``get_id_from_input``).
+
+        With a ``retry_policy`` (this call's, else the class's) the control
+        carries the policy, and a failed attempt is followed by the next one
+        (``flowser.retry``).
+        """
+        activity_id = activity_id if activity_id is not None else cls.get_id_from_input(input)
         return build(
             "ScheduleActivityTask",
-            activityId=activity_id if activity_id is not None else cls.get_id_from_input(input),
+            activityId=activity_id,
             activityType=cls.type_dict(),
             taskList={"name": task_list or cls.task_list},
             input=None if input is None else cls.encode_input(input),
-            control=cls.encode_control(control),
+            control=_control(activity_id, cls.encode_control(control), retry_policy or cls.retry_policy),
             heartbeatTimeout=duration(_pick(heartbeat_timeout, cls.heartbeat_timeout)),
             scheduleToCloseTimeout=duration(_pick(schedule_to_close_timeout, cls.schedule_to_close_timeout)),
             scheduleToStartTimeout=duration(_pick(schedule_to_start_timeout, cls.schedule_to_start_timeout)),
@@ -276,6 +294,8 @@ class Workflow(Type):
     child_policy: ClassVar[str] = "TERMINATE"
     default_filter_tag: ClassVar[str | None] = None
     default_tag_list: ClassVar[list[str] | None] = None
+    retry_policy: ClassVar[RetryPolicy | None] = None
+    """As a child workflow: start it again after it failed or timed out, after a backoff (``flowser.retry``)."""
     on_decider_error: ClassVar[str] = "fail"
     """When ``decide`` raises: ``"fail"`` fails the execution (reason and traceback); ``"retry"`` leaves
     the decision task to time out (``task_start_to_close_timeout``) so that a decider takes it again."""
@@ -331,15 +351,22 @@ class Workflow(Type):
 
     @classmethod
     def start_child(
-        cls, input: Any = None, control: Any = None, *, workflow_id: str | None = None, **overrides: Any
+        cls,
+        input: Any = None,
+        control: Any = None,
+        *,
+        workflow_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **overrides: Any,
     ) -> dict[str, Any]:
-        """A ``StartChildWorkflowExecution`` decision for ``input``."""
+        """A ``StartChildWorkflowExecution`` decision for ``input`` (retried as ``retry_policy`` or the class's says)."""
+        workflow_id = workflow_id if workflow_id is not None else cls.get_id_from_input(input)
         return build(
             "StartChildWorkflowExecution",
-            workflowId=workflow_id if workflow_id is not None else cls.get_id_from_input(input),
+            workflowId=workflow_id,
             workflowType=cls.type_dict(),
             input=None if input is None else cls.encode_input(input),
-            control=cls.encode_control(control),
+            control=_control(workflow_id, cls.encode_control(control), retry_policy or cls.retry_policy),
             **cls._run_settings(**overrides),
         )
 

@@ -1,4 +1,4 @@
-"""``flowser executions ...``: list, describe, start, signal, cancel, terminate (history and tree: history.py)."""
+"""``flowser executions ...``: list, describe, start, rerun, signal, cancel, terminate (history and tree: history.py)."""
 
 from __future__ import annotations
 
@@ -353,6 +353,45 @@ def start_execution(
         session.echo(session.dump(started))
         return
     session.console.print(fields([("workflowId", started["workflowId"]), ("runId", started["runId"])]))
+
+
+# -- rerun --------------------------------------------------------------------------------------------
+@executions.command(
+    "rerun",
+    short_help="a new run of a closed run that reuses what completed in it",
+    help="Start a new run of WORKFLOW_ID's closed run (its latest unless --run-id), with the same type, input, "
+    "settings and tags. Its decider gets the results of the activities and child workflows that completed in that "
+    "run and in the runs it continued as new, recorded as flowser.reused markers, and does not run them again; "
+    "--force PATTERN (fnmatch on the activityId or child workflowId, repeatable) runs matching ones again. "
+    "Prints the workflowId, the new runId and the source runId.",
+)
+@backend_options(domain=True, output=True)
+@click.argument("workflow_id")
+@click.option("--run-id", "-r", metavar="RUN_ID", default=None, help="this run (or a prefix of its runId)")
+@click.option("--force", "force", metavar="PATTERN", multiple=True, help="run these again (fnmatch on activityId / child workflowId; repeat)")
+def rerun_execution(session: Session, workflow_id: str, run_id: str | None, force: tuple[str, ...]) -> None:
+    from .. import domain as domain_module
+    from .. import exceptions, rerun
+
+    # without --run-id the latest run: the end of a continue-as-new chain (flowser.tasks resolves it)
+    resolved = _find(session, workflow_id, run_id)["runId"] if run_id else None
+    domain = type("CliDomain", (domain_module.Domain,), {"name": session.domain})(session.client)
+    try:
+        new = rerun.rerun(domain, workflow_id, resolved, force)
+    except exceptions.Error as exc:
+        raise CliError(str(exc)) from None
+    source = new.rerun_of or {}
+    started = {"workflowId": new.workflow_id, "runId": new.run_id, "source": source, "force": list(force)}
+    if session.output != "table":
+        session.echo(session.dump(started))
+        return
+    pairs: list[tuple[str, Any]] = [
+        ("workflowId", new.workflow_id),
+        ("runId", new.run_id),
+        ("rerun of", source.get("runId")),
+        ("forced", ", ".join(force) or None),
+    ]
+    session.console.print(fields(pairs))
 
 
 # -- signal, cancel, terminate --------------------------------------------------------------------------
