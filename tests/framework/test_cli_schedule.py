@@ -207,3 +207,34 @@ def test_click_usage_mistakes_exit_2(capsys: Any) -> None:
     status = main(["schedule", "backfill", "x", "--from", "2026-01-01"])
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1 and "--to" in err
+
+
+def test_the_schedule_decider_is_one_command(redis_client: Any, redis_url: str) -> None:
+    """``flowser decider flowser.schedules:Schedule --domain D`` runs schedules out of the box."""
+    import subprocess
+
+    import backends
+
+    from .conftest import ROOT
+
+    client = backends.connect(redis_url, poll_hold=0.3)
+    domain = Reports(client)
+    domain.register()
+    assert main(["schedule", "create", "proc", "--every", "1d", "-t", "Report", "--backend", redis_url, "-d", DOMAIN]) == 0
+    command = [sys.executable, "-m", "flowser.cli", "decider", "flowser.schedules:Schedule", "--domain", DOMAIN, "--backend", redis_url]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert main(["schedule", "trigger", "proc", "--backend", redis_url, "-d", DOMAIN]) == 0
+        with workers(domain, Report):
+            wait_until(lambda: [r["status"] for r in _describe(client, "proc")["recent"]] == ["COMPLETED"], timeout=30)
+    finally:
+        process.terminate()
+        process.wait(15)
+        client.close()
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+
+
+def _describe(client: Any, name: str) -> dict[str, Any]:
+    from flowser import schedules
+
+    return schedules.describe(client, DOMAIN, name)
