@@ -41,6 +41,8 @@ _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
 _HEADER_LINE = rb"(?:" + _TOKEN + rb":[^\x00\r\n]*\r?)"
 _METHOD_START = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_PEEK = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)
+"""recv flags of a look that leaves the byte and never blocks (an int: IntFlag's ``|`` is slow)."""
 _HEADER_BLOCK = re.compile(_HEADER_LINE + rb"(?:\n" + _HEADER_LINE + rb")*")
 
 
@@ -378,6 +380,12 @@ class HttpServer:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def read_slice(self) -> float:
+        """The longest a connection's recv waits before its deadline is looked at again."""
+        limits = self.limits
+        return min(limits.header_timeout, limits.body_timeout, limits.idle_timeout)
+
 
 _date_cache: tuple[int, str] = (0, "")
 
@@ -408,6 +416,8 @@ class _Connection:
     process inherited), so a fresh one's garbage gets the 400 any malformed request gets."""
     write_deadline: float = 0.0
     """The SO_SNDTIMEO in force (0: none yet)."""
+    read_timeout: float = 0.0
+    """The SO_RCVTIMEO in force (0: none yet)."""
 
     # -- life ---------------------------------------------------------------------------
     def serve(self) -> None:
@@ -471,7 +481,7 @@ class _Connection:
 
     def _peek(self) -> bytes:
         """The next byte the peer sent, left unread; b"" if it closed; BlockingIOError if there is none yet."""
-        return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return self.sock.recv(1, _PEEK)
 
     @contextmanager
     def watch(self, on_gone: Callable[[], None]) -> Iterator[None]:
@@ -497,7 +507,9 @@ class _Connection:
     # would cost a poll() before every recv and send and an ioctl per settimeout, each
     # a release of the GIL: under load, every release is a handoff between threads.
     def _read_deadline(self, seconds: float) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        if seconds != self.read_timeout:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+            self.read_timeout = seconds
 
     def _write_deadline(self, seconds: float) -> None:
         if seconds != self.write_deadline:
@@ -506,17 +518,23 @@ class _Connection:
 
     # -- reading ------------------------------------------------------------------------
     def _fill(self, deadline: float) -> None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _Timeout()
-        self._read_deadline(remaining)
-        try:
-            data = self.sock.recv(65536)
-        except (BlockingIOError, TimeoutError) as exc:  # EAGAIN: SO_RCVTIMEO passed
-            raise _Timeout() from exc
-        if not data:
-            raise _Closed()
-        self.buf += data
+        # Each recv waits at most the server's shortest read limit (its "slice"), set once per
+        # connection; only a deadline nearer than that sets a shorter one. A recv that times out
+        # before the deadline simply reads again: no setsockopt per request.
+        slice_ = self.server.read_slice
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout()
+            self._read_deadline(slice_ if remaining >= slice_ else remaining)
+            try:
+                data = self.sock.recv(65536)
+            except (BlockingIOError, TimeoutError):  # EAGAIN: SO_RCVTIMEO passed
+                continue
+            if not data:
+                raise _Closed()
+            self.buf += data
+            return
 
     def _wait_for_request(self) -> bool:
         """Wait (idle) for the first byte of the next request."""
@@ -726,11 +744,11 @@ class _Connection:
         self.sock.sendall(data)
 
 
+_REASONS = {int(status): status.phrase for status in HTTPStatus}
+
+
 def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASONS.get(status, "Unknown")
 
 
 def _timeval(seconds: float) -> bytes:

@@ -82,6 +82,18 @@ StreamRaw = tuple[int, bytes, bytes]
 """One entry of a domain's event stream as read: (seq, run header, stored event); see ``stream.lua``."""
 
 
+_forks = [0]
+"""Forks of this process so far: a thread's connection belongs to the process that took it
+(counted at fork rather than asking ``os.getpid()``, a system call, on every command)."""
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
@@ -158,10 +170,11 @@ class RedisStore:
     def _connection(self) -> Any:
         """This thread's connection for transactions, claims and poll waits, taken from the pool once
         and kept (by this process: a forked child takes its own, and leaves its parent's socket alone)."""
-        conn, pid = getattr(self._thread, "conn", None), os.getpid()
-        if conn is None or self._thread.pid != pid:
-            conn = self._thread.conn = self.redis.connection_pool.get_connection()
-            self._thread.pid = pid
+        local = self._thread
+        conn = getattr(local, "conn", None)
+        if conn is None or local.forks != _forks[0]:
+            conn = local.conn = self.redis.connection_pool.get_connection()
+            local.forks = _forks[0]
         return conn
 
     def _call(self, *command: Any, script: Any = None) -> Any:
