@@ -252,11 +252,11 @@ def describe_schedule(session: Session, name: str) -> None:
     ]
     session.console.print(fields(pairs))
     session.console.print()
-    upcoming = table("NEXT FIRE TIMES", title=None)
+    upcoming = table("NEXT FIRE TIMES" + (" (paused: not taken until unpaused)" if info["paused"] else ""))
     for item in info["next"]:
         upcoming.add_row(text(_when(session, item["at"])))
     if not info["next"]:
-        upcoming.add_row(text("none" if info["status"] != "OPEN" or not info["paused"] else "none while paused"))
+        upcoming.add_row(text("none"))
     session.console.print(upcoming)
     session.console.print()
     recent = table("LAST RUNS", "RUN ID", "BY", "SCHEDULED", "STARTED", "STATUS")

@@ -383,3 +383,15 @@ def test_a_schedule_on_every_backend(backend: Backend) -> None:
     assert done == {"input": {"n": 1}}
     assert info["next"] and dt.datetime.fromisoformat(info["next"][0]["at"]).timestamp() % every == 0
     schedules.delete(domain.conn, domain.name, "quick")
+
+
+def test_the_recipe_in_docs_recipes_md_runs_as_printed() -> None:
+    import re
+
+    from .conftest import ROOT
+
+    text = (ROOT / "docs" / "recipes.md").read_text()
+    section = text.split("\n## Schedules\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/recipes.md#schedules", "exec"), {"__name__": "recipe"})  # its asserts are the test
