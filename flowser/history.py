@@ -544,6 +544,8 @@ class History:
                         logical.status, logical.retry_pending = RETRYING, "schedule"
                     elif timer.status == STARTED:
                         logical.status = RETRYING
+                    elif timer.status == CANCELED:  # the decider canceled it during the backoff
+                        logical.status = CANCELED
             records[logical_id] = logical
 
     # -- the run -------------------------------------------------------------------------

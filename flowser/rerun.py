@@ -105,7 +105,8 @@ def rerun(domain: Domain, execution: WorkflowExecution | str, run_id: str | None
         raise Error(f"{execution} is still open: a re-run starts once it has closed (terminate it first)")
     attrs = source.started.raw_attrs
     kwargs: dict[str, Any] = {name: attrs[name] for name in _START_FIELDS if attrs.get(name) not in (None, "")}
-    kwargs["tagList"] = rerun_tags(attrs.get("tagList") or [], str(execution.run_id), force)
+    tags = attrs["tagList"] if "tagList" in attrs else execution.describe()["executionInfo"].get("tagList")  # moto: not in the event
+    kwargs["tagList"] = rerun_tags(tags or [], str(execution.run_id), force)
     answer = domain.conn.start_workflow_execution(domain=domain.name, workflowId=execution.workflow_id, **kwargs)
     new = WorkflowExecution({"workflowId": execution.workflow_id, "runId": answer["runId"]}, domain, workflow_type=execution.workflow_type)
     new.rerun_of = execution.to_dict()
@@ -114,12 +115,27 @@ def rerun(domain: Domain, execution: WorkflowExecution | str, run_id: str | None
 
 
 # -- the new run's side ------------------------------------------------------------------------
-def source_of(history: History) -> tuple[str, list[str]] | None:
-    """``(source runId, force patterns)`` when ``history`` is a re-run's, else None."""
-    if history.started is None:
-        return None
+def _tags(task: Decision, history: History) -> list[str]:
+    """The run's tags: from its WorkflowExecutionStarted event; moto leaves them out of it, so a run's first
+    decision task whose event has no tagList asks DescribeWorkflowExecution (one call per untagged run)."""
+    assert history.started is not None
+    attrs = history.started.raw_attrs
+    if "tagList" in attrs or history.filter("DecisionTaskCompleted"):
+        return list(attrs.get("tagList") or [])
+    try:
+        described = task._domain.conn.describe_workflow_execution(
+            domain=task._domain.name, execution=task.workflow_execution.to_dict()
+        )
+    except Exception as exc:  # a run that is not a re-run must not fail on this
+        log.warning("could not read the tags of %s (%s): if it is a re-run, it reuses nothing", task.workflow_execution, exc)
+        return []
+    return list(described.get("executionInfo", {}).get("tagList") or [])
+
+
+def source_of(tags: Iterable[str]) -> tuple[str, list[str]] | None:
+    """``(source runId, force patterns)`` when ``tags`` are a re-run's, else None."""
     run_id, force = None, []
-    for tag in history.started.raw_attrs.get("tagList") or []:
+    for tag in tags:
         if tag.startswith(SOURCE_TAG):
             run_id = tag[len(SOURCE_TAG) :]
         elif tag.startswith(FORCE_TAG):
@@ -140,8 +156,10 @@ class Prepared:
 
 def prepare(task: Decision, history: History) -> Prepared | None:
     """For a re-run whose reused results are not recorded yet: inject them into ``history``; the markers to record."""
-    found = source_of(history)
-    if found is None or any(m.name == SUMMARY_MARKER for m in history.markers):
+    if history.started is None or any(m.name == SUMMARY_MARKER for m in history.markers):
+        return None
+    found = source_of(_tags(task, history))
+    if found is None:
         return None
     source_run_id, force = found
     workflow_id = task.workflow_execution.workflow_id

@@ -232,3 +232,45 @@ def next_decisions(history: Any) -> list[dict[str, Any]]:
                 attrs = _copy(last.initiated.raw_attrs, _CHILD_FIELDS)
                 out.append(build("StartChildWorkflowExecution", workflowId=next_id, control=control, **attrs))
     return out
+
+
+def redirect(decisions: list[dict[str, Any]], history: Any) -> list[dict[str, Any]]:
+    """Cancellations aimed at a retried id, aimed at its current attempt (or at its backoff timer).
+
+    ``RequestCancelActivityTask`` / ``RequestCancelExternalWorkflowExecution``
+    name the id the decider gave; attempt ``n`` runs as ``id~n``. During a
+    backoff there is no attempt to cancel: the timer is canceled instead, and
+    the logical record becomes CANCELED.
+    """
+    from .decisions import build
+
+    out: list[dict[str, Any]] = []
+    for decision in decisions:
+        kind = decision.get("decisionType")
+        if kind == "RequestCancelActivityTask":
+            attrs, key, records = decision["requestCancelActivityTaskDecisionAttributes"], "activityId", history.activities
+        elif kind == "RequestCancelExternalWorkflowExecution":
+            attrs, key, records = decision["requestCancelExternalWorkflowExecutionDecisionAttributes"], "workflowId", history.children
+        else:
+            out.append(decision)
+            continue
+        record = records.get(attrs.get(key))
+        if record is None or len(getattr(record, "attempts", [])) < 1 or attrs.get("runId"):
+            out.append(decision)
+            continue
+        if record.status == "RETRYING":
+            next_id = attempt_id(attrs[key], len(record.attempts) + 1)
+            timer = history.retry_timers.get(next_id)
+            starting = record.retry_pending == "timer" and record.retry_policy.interval(len(record.attempts)) > 0
+            if (timer is not None and timer.is_open) or starting:
+                out.append(build("CancelTimer", timerId=next_id))  # after the framework's StartTimer, if it starts now
+            elif record.retry_pending is not None:  # the next attempt is scheduled in this answer: cancel it
+                out.append({**decision, decision_key(kind): {**attrs, key: next_id}})
+            continue
+        current = record.attempts[-1]
+        out.append({**decision, decision_key(kind): {**attrs, key: current.activity_id if key == "activityId" else current.workflow_id}})
+    return out
+
+
+def decision_key(decision_type: str) -> str:
+    return decision_type[:1].lower() + decision_type[1:] + "DecisionAttributes"

@@ -411,10 +411,11 @@ class Decision:
         markers (its first decision task) and, unless a close decision was
         added, the backoff timers and next attempts of retries. A
         ScheduleActivityTask or StartChildWorkflowExecution of an id a re-run
-        reuses is dropped.
+        reuses is dropped; a cancellation of a retried id goes to its current
+        attempt (or cancels its backoff timer).
         """
         history = self.history
-        added = list(self._decisions)
+        added = retry.redirect(list(self._decisions), history)
         framework: list[dict[str, Any]] = []
         if self._rerun is not None:
             framework.extend(self._rerun.decisions)

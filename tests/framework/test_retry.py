@@ -335,3 +335,64 @@ def test_child_workflow_retried(backend: Backend) -> None:
     assert [e.get("workflowId") for e in history.filter("StartChildWorkflowExecutionInitiated")] == ["child-k", "child-k~2"]
     assert timer_seconds(history) == [5]
     assert history.filter("ChildWorkflowExecutionFailed")[0].get("reason") == "child broke (1)"
+
+
+class Cancelling(Pay):
+    """Pay, but a "stop" signal cancels the charge: it completes saying how the charge ended."""
+
+    name = "Cancelling"
+
+    def decide(self, task: Any) -> None:
+        history = task.history
+        charge = history.activities.get(f"charge-{history.start_input['id']}")
+        if charge is None:
+            task.schedule(Flaky, history.start_input)
+        elif not charge.is_open:
+            task.complete_workflow({"charge": charge.status})
+        elif history.signals_named("stop") and len(history.signals) == 1:
+            task.request_cancel_activity(charge.activity_id)
+
+
+def test_cancel_during_a_backoff_cancels_its_timer() -> None:
+    class Domain(RetryDomain):
+        workflow_types = [Cancelling]
+
+    with Environment(Domain) as env:
+        run = env.domain.start(Cancelling, {"id": "z", "fail": 9}, workflow_id="cancel-z")
+        env.decide(Cancelling)
+        env.work(Flaky)  # attempt 1 fails
+        env.decide(Cancelling)  # the backoff timer starts
+        run.signal("stop")
+        task = env.decide(Cancelling)
+        assert task is not None
+        assert [d["decisionType"] for d in task.response_decisions()] == ["CancelTimer"]
+        assert task.response_decisions()[0]["cancelTimerDecisionAttributes"]["timerId"] == "charge-z~2"
+        run.signal("again")  # the timer's cancellation schedules no decision task: a signal does
+        env.decide(Cancelling)
+        history = run.wait(timeout=10)
+    assert history.result == {"charge": "CANCELED"}
+    assert [e.get("activityId") for e in history.filter("ActivityTaskScheduled")] == ["charge-z"]
+
+
+def test_cancel_goes_to_the_current_attempt() -> None:
+    class Domain(RetryDomain):
+        workflow_types = [Cancelling]
+
+    with Environment(Domain) as env:
+        run = env.domain.start(Cancelling, {"id": "w", "fail": 1}, workflow_id="cancel-w")
+        env.decide(Cancelling)
+        env.work(Flaky)  # attempt 1 fails
+        env.decide(Cancelling)
+        env.sleep(1)
+        env.decide(Cancelling)  # attempt 2 scheduled as charge-w~2
+        run.signal("stop")
+        task = env.decide(Cancelling)
+        assert task is not None
+        sent = task.response_decisions()
+        assert [(d["decisionType"], d["requestCancelActivityTaskDecisionAttributes"]["activityId"]) for d in sent] == [
+            ("RequestCancelActivityTask", "charge-w~2")
+        ]
+        wait_until(lambda: run.history().filter("ActivityTaskCanceled"))
+        env.decide(Cancelling)
+        history = run.wait(timeout=10)
+    assert history.result == {"charge": "CANCELED"}
