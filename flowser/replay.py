@@ -76,6 +76,7 @@ from typing import Any
 from . import tasks
 from .domain import Domain
 from .events import raw_attrs
+from .history import History
 from .historyfile import HistoryFile, load_histories
 from .render import iso
 from .types import Workflow
@@ -221,6 +222,9 @@ class DecisionTaskReplay:
     raised: BaseException | None = None
     """What ``decide`` raised, if it did."""
     refused_calls: list[str] = field(default_factory=list)
+    """The SWF operations ``decide`` called and replay refused."""
+    refusals: list[str] = field(default_factory=list)
+    """What each refused call was, in words."""
     new_events: list[tuple[int, str]] = field(default_factory=list)
     """``(eventId, eventType)`` of the events new to this task (after previousStartedEventId), decision task events aside."""
 
@@ -272,13 +276,26 @@ def _swf_operations() -> list[str]:
 
 
 class _ReplayClient:
-    """Records ``RespondDecisionTaskCompleted``; every other SWF operation raises :class:`SwfCallRefused`."""
+    """What a replayed decider talks to: records ``RespondDecisionTaskCompleted``, answers two reads, refuses the rest.
+
+    ``DescribeWorkflowExecution`` of the replayed run is answered from its
+    history as it stood when the task started (its tags, configuration and
+    open counts), ``GetWorkflowExecutionHistory`` with the events the task
+    saw, or with the history of another run replay holds (the other runs of a
+    continue-as-new chain, ``sources=``): flowser's decision task reads them
+    (a run's tags, a re-run's source). Any other call, and a read of a run
+    replay does not hold, raises :class:`SwfCallRefused`.
+    """
 
     _operations: list[str] | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, execution: Mapping[str, str], seen: list[dict[str, Any]], runs: Mapping[str, list[dict[str, Any]]]) -> None:
         self.responses: list[dict[str, Any]] = []
         self.refused: list[str] = []
+        self.refusals: list[str] = []
+        self.execution = execution
+        self.seen = seen
+        self.runs = runs
         if _ReplayClient._operations is None:
             _ReplayClient._operations = _swf_operations()
 
@@ -286,15 +303,89 @@ class _ReplayClient:
         self.responses.append(kwargs)
         return {}
 
+    def _is_replayed_run(self, execution: Any) -> bool:
+        if not isinstance(execution, Mapping):
+            return False
+        return bool(execution.get("workflowId") == self.execution["workflowId"] and execution.get("runId") in (None, self.execution["runId"]))
+
+    def describe_workflow_execution(self, **kwargs: Any) -> dict[str, Any]:
+        if not self._is_replayed_run(kwargs.get("execution")):
+            self._refuse("describe_workflow_execution", f"of {_run_text(kwargs.get('execution'))}, not the replayed run")
+        return _describe(self.execution, self.seen)
+
+    def get_workflow_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+        execution = kwargs.get("execution")
+        if self._is_replayed_run(execution):
+            events = list(self.seen)
+        elif isinstance(execution, Mapping) and execution.get("runId") in self.runs:
+            events = list(self.runs[str(execution["runId"])])
+        else:
+            self._refuse(
+                "get_workflow_execution_history",
+                f"of {_run_text(execution)}, a run replay does not hold (give its history in sources=)",
+            )
+        if kwargs.get("reverseOrder"):
+            events.reverse()
+        start = int(kwargs.get("nextPageToken") or 0)
+        size = int(kwargs.get("maximumPageSize") or 1000)
+        page: dict[str, Any] = {"events": events[start : start + size]}
+        if start + size < len(events):
+            page["nextPageToken"] = str(start + size)
+        return page
+
+    def _refuse(self, name: str, what: str = "") -> Any:
+        message = f"decide() called SWF's {name}{' ' + what if what else ''}: replay refuses every call but the task's answer and reads of the runs it holds"
+        self.refused.append(name)
+        self.refusals.append(message)
+        raise SwfCallRefused(message)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_") or name not in (_ReplayClient._operations or ()):
             raise AttributeError(name)
 
         def refuse(*args: Any, **kwargs: Any) -> Any:
-            self.refused.append(name)
-            raise SwfCallRefused(f"decide() called SWF's {name} during a replay: a replayed decider may only decide")
+            return self._refuse(name)
 
         return refuse
+
+
+def _run_text(execution: Any) -> str:
+    if not isinstance(execution, Mapping):
+        return "an execution"
+    return f"{execution.get('workflowId')} (run {execution.get('runId')})"
+
+
+def _describe(execution: Mapping[str, str], seen: list[dict[str, Any]]) -> dict[str, Any]:
+    """``DescribeWorkflowExecution`` of a run as its events up to a decision task's start show it."""
+    started = raw_attrs(seen[0]) if seen and seen[0]["eventType"] == "WorkflowExecutionStarted" else {}
+    history = History.of(seen)
+    info: dict[str, Any] = {
+        "execution": dict(execution),
+        "workflowType": dict(started.get("workflowType") or {}),
+        "startTimestamp": seen[0].get("eventTimestamp") if seen else None,
+        "executionStatus": "OPEN",
+        "cancelRequested": history.cancel_requested,
+    }
+    if started.get("tagList"):
+        info["tagList"] = list(started["tagList"])
+    if started.get("parentWorkflowExecution"):
+        info["parent"] = dict(started["parentWorkflowExecution"])
+    config = {k: started[k] for k in _CONFIGURATION if k in started}
+    counts = {
+        "openActivityTasks": sum(1 for a in history.activities.values() if a.is_open),
+        "openDecisionTasks": 1,
+        "openTimers": sum(1 for t in history.timers.values() if t.is_open),
+        "openChildWorkflowExecutions": sum(1 for c in history.children.values() if c.is_open),
+        "openLambdaFunctions": 0,
+    }
+    answer: dict[str, Any] = {"executionInfo": info, "executionConfiguration": config, "openCounts": counts}
+    contexts = [raw_attrs(e).get("executionContext") for e in seen if e["eventType"] == "DecisionTaskCompleted"]
+    if contexts and contexts[-1] is not None:
+        answer["latestExecutionContext"] = contexts[-1]
+    return answer
+
+
+_CONFIGURATION = ("taskStartToCloseTimeout", "executionStartToCloseTimeout", "taskList", "taskPriority", "childPolicy", "lambdaRole")
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -526,8 +617,8 @@ def _message(run: RunReplay, task: DecisionTaskReplay, what: str, label: str, to
             )
     if task.raised is not None:
         lines.append(f"  decide() raised {_exc_text(task.raised)}")
-    for name in sorted(set(task.refused_calls)):
-        lines.append(f"  decide() called SWF's {name}: a replayed decider may make no SWF call")
+    for refusal in dict.fromkeys(task.refusals):
+        lines.append(f"  {refusal}")
     lines += _diff(task, ignore)
     return "\n".join(lines)
 
@@ -541,7 +632,9 @@ def _replay_run(
     on_decider_error: str | None,
     ignore: frozenset[str],
     label: str,
+    runs: Mapping[str, list[dict[str, Any]]],
 ) -> RunReplay:
+    __tracebackhide__ = True  # pytest shows the mismatch, not this module's frames
     events = sorted(run.events, key=lambda e: e["eventId"])
     started = next((e for e in events if e["eventType"] == "WorkflowExecutionStarted"), None)
     if started is None:
@@ -566,7 +659,7 @@ def _replay_run(
             "workflowExecution": the_execution,
             "events": [e for e in reversed(events) if e["eventId"] <= started_id],
         }
-        client = _ReplayClient()
+        client = _ReplayClient(the_execution, [e for e in events if e["eventId"] <= started_id], runs)
         instance = cls(domain_cls(client))
         raised: list[BaseException] = []
         original = instance.decide
@@ -595,6 +688,7 @@ def _replay_run(
             actual_context=response.get("executionContext") if response is not None else None,
             raised=raised[-1] if raised else None,
             refused_calls=list(client.refused),
+            refusals=list(client.refusals),
             new_events=[
                 (e["eventId"], e["eventType"])
                 for e in events
@@ -617,6 +711,7 @@ def replay(
     execution: Mapping[str, str] | None = None,
     on_decider_error: str | None = None,
     ignore: Iterable[str] = (),
+    sources: Iterable[Any] = (),
 ) -> ReplayResult:
     """Replay ``history`` with ``workflow``'s ``decide``; raise :class:`ReplayMismatch` at the first decision task that differs.
 
@@ -627,14 +722,21 @@ def replay(
     ``flowser decider`` finds it. ``execution``: ``{"workflowId", "runId"}``
     for a history that does not say (raw pages); ``on_decider_error`` as for
     ``flowser decider``; ``ignore``: field names left out of the comparison
-    (e.g. :data:`SETTINGS`). Returns what was replayed; a history that is not
-    one raises ``ValueError``.
+    (e.g. :data:`SETTINGS`); ``sources``: histories of other runs the
+    decision task may read (a re-run's source run: see ``flowser.rerun``), in
+    any accepted form. Returns what was replayed; a history that is not one
+    raises ``ValueError``.
     """
+    __tracebackhide__ = True
     label = _source_label(history)
     runs = _load(history)
     classes = _workflow_classes(workflow)
     ignored = frozenset(ignore)
-    replayed = [_replay_run(run, classes, domain, execution, on_decider_error, ignored, label) for run in runs]
+    held = {str(r.run_id): r.events for source in sources for r in _load(source) if r.run_id}
+    held.update({str(r.run_id): r.events for r in runs if r.run_id})
+    replayed = []
+    for run in runs:  # a loop, not a comprehension: pytest hides this frame
+        replayed.append(_replay_run(run, classes, domain, execution, on_decider_error, ignored, label, held))
     return ReplayResult(label, replayed)
 
 
@@ -657,6 +759,7 @@ def replay_dir(
     lists each failed file with its error (``failures`` holds them). A folder
     with no history file raises ``ValueError``.
     """
+    __tracebackhide__ = True
     files = history_files(path)
     if not files:
         raise ValueError(f"no history files (*.json, *.jsonl) under {path}")

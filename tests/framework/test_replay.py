@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -280,7 +282,7 @@ def test_a_decider_that_raises_is_shown_with_its_exception() -> None:
 def test_a_decider_calling_swf_is_refused_and_named() -> None:
     with pytest.raises(ReplayMismatch) as raised:
         replay(HISTORIES / "arithmetic.json", Signals)
-    assert "decide() called SWF's signal_workflow_execution: a replayed decider may make no SWF call" in str(raised.value)
+    assert "  decide() called SWF's signal_workflow_execution: replay refuses every call but the task's answer" in str(raised.value)
     assert raised.value.task is not None and raised.value.task.refused_calls == ["signal_workflow_execution"]
     assert isinstance(raised.value.task.raised, SwfCallRefused)
 
@@ -447,3 +449,96 @@ def test_histories_saved_by_the_cli_and_the_dashboard_replay(capsys: pytest.Capt
     with pytest.raises(ReplayMismatch) as raised:
         replay(download.body, ChargeMore)
     assert re.search(r"Order \(1\) order-9 \(run .+\): the decider decides differently now at decision task \d of \d", str(raised.value))
+
+
+# -- docs/recipes.md, "Replay tests": its test file runs under pytest --------------------------------
+CHANGED_SHOP = '''
+"""examples/orders/shop.py as released, but Order now charges one more than the order's amount."""
+import importlib.util
+
+spec = importlib.util.spec_from_file_location("shop_as_released", {path!r})
+released = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(released)
+globals().update({{k: v for k, v in vars(released).items() if not k.startswith("__")}})
+
+
+class Order(released.Order):
+    def decide(self, task):
+        history = task.history
+        order = history.start_input
+        if history.signals_named("approve") and history.activities.get(f"charge-{{order['order']}}") is None:
+            task.schedule(released.Charge, {{**order, "amount": order["amount"] + 1}})
+            return
+        super().decide(task)
+
+
+class Shop(released.Shop):
+    workflow_types = [Order, released.Ship]
+'''
+
+
+def recipe() -> str:
+    text = (ROOT / "docs" / "recipes.md").read_text()
+    return text.split("\n## Replay tests\n", 1)[1].split("\n## ", 1)[0]
+
+
+def run_pytest(folder: Path, shop_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shop_dir), str(ROOT)])}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_recipe.py"]
+    return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_recipe_runs_under_pytest_and_fails_on_a_changed_decider(tmp_path: Path) -> None:
+    code = "\n\n".join(re.findall(r"```python\n(.*?)```", recipe(), flags=re.S))
+    (tmp_path / "test_recipe.py").write_text(code)
+    (tmp_path / "histories").mkdir()
+    for name in ("order.json", "ship.json"):
+        shutil.copy(HISTORIES / name, tmp_path / "histories" / name)
+    passed = run_pytest(tmp_path, ROOT / "examples" / "orders")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "3 passed" in passed.stdout
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / "shop.py").write_text(CHANGED_SHOP.format(path=str(ROOT / "examples" / "orders" / "shop.py")))
+    failed = run_pytest(tmp_path, changed)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAILED test_recipe.py::test_the_deciders_decide_what_they_decided[order.json]" in failed.stdout
+    assert "FAILED test_recipe.py::test_every_saved_history_replays" in failed.stdout
+    assert "2 failed, 1 passed" in failed.stdout  # ship.json still replays
+    # the failure the recipe shows is the one pytest prints (but for the file's place and the run's id and time)
+    sample = re.search(r"```text\n(.*?)```", recipe(), flags=re.S)
+    assert sample is not None
+
+    def same(line: str) -> str:
+        line = re.sub(r"\(run \S+\)", "(run RUN)", re.sub(r"at \S+Z,", "at TIME,", line))
+        return re.sub(r"(/src/shop/tests|" + re.escape(str(tmp_path)) + r")/histories/order(-42)?\.json", "HISTORY", line).rstrip()
+
+    printed = {same(line) for line in failed.stdout.splitlines()}
+    shown = [same(line) for line in sample.group(1).splitlines() if line.startswith(("E ", ">", "    def"))]
+    assert len(shown) == 18
+    assert [line for line in shown if line not in printed] == []
+
+
+# -- a re-run reads its source run's history: replay answers it from the source's saved history ------
+def test_a_rerun_replays_given_its_source_run(tmp_path: Path) -> None:
+    with Environment(Shop) as env:
+        with env.workers(Order, Ship, Charge, Pack):
+            source = env.domain.start(Order, {"order": 5, "amount": 8, "items": ["mug"]})
+            wait_until(lambda: completed_tasks([e.raw for e in source.history()]))
+            source.signal("approve", "dave")
+            source.result(timeout=30)
+            new = env.domain.rerun(source)
+            wait_until(lambda: completed_tasks([e.raw for e in new.history()]))
+            new.signal("approve", "erin")
+            assert new.result(timeout=30)["approved_by"] == "erin"
+        assert [m.name for m in new.history().markers][-1] == "flowser.rerun"
+        for name, run in (("source.json", source), ("rerun.json", new)):
+            generate.save(env, run.workflow_id, str(run.run_id), tmp_path / name)
+    with pytest.raises(ReplayMismatch) as raised:
+        replay(tmp_path / "rerun.json", Order)
+    assert (
+        f"decide() called SWF's get_workflow_execution_history of order-5 (run {source.run_id}), "
+        "a run replay does not hold (give its history in sources=)"
+    ) in str(raised.value)
+    result = replay(tmp_path / "rerun.json", Order, sources=[tmp_path / "source.json"])
+    assert result.decision_tasks == len(completed_tasks(load_history(tmp_path / "rerun.json").events))

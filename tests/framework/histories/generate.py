@@ -60,12 +60,12 @@ def arithmetic(folder: Path, input: dict[str, Any] = ARITHMETIC_INPUT, decider: 
         return save(env, run.workflow_id, str(run.run_id), folder / name)
 
 
-def order(folder: Path) -> tuple[Path, Path]:
-    """examples/orders: start an order, approve it once its first decision task is done, save it and its child."""
+def order(folder: Path, decider: Any = None, prefix: str = "") -> tuple[Path, Path]:
+    """examples/orders (``decider``: a variant of ``Order``): approve an order once its first decision task is done; save it and its child."""
     from shop import Charge, Order, Pack, Ship, Shop
 
     with Environment(Shop) as env:
-        with env.workers(Order, Ship, Charge, Pack):
+        with env.workers(decider or Order, Ship, Charge, Pack):
             run = env.domain.start(Order, ORDER_INPUT)
             wait_until(lambda: any(e.type == "DecisionTaskCompleted" for e in run.history()))
             run.signal("approve", "alice")
@@ -73,8 +73,8 @@ def order(folder: Path) -> tuple[Path, Path]:
         history = run.history()
         child = history.children[f"ship-{ORDER_INPUT['order']}"]
         return (
-            save(env, run.workflow_id, str(run.run_id), folder / "order.json"),
-            save(env, child.workflow_id, str(child.run_id), folder / "ship.json"),
+            save(env, run.workflow_id, str(run.run_id), folder / f"{prefix}order.json"),
+            save(env, child.workflow_id, str(child.run_id), folder / f"{prefix}ship.json"),
         )
 
 
