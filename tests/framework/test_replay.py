@@ -542,3 +542,18 @@ def test_a_rerun_replays_given_its_source_run(tmp_path: Path) -> None:
     ) in str(raised.value)
     result = replay(tmp_path / "rerun.json", Order, sources=[tmp_path / "source.json"])
     assert result.decision_tasks == len(completed_tasks(load_history(tmp_path / "rerun.json").events))
+
+
+def test_the_dashboard_download_replays_on_every_backend(backend: Backend) -> None:
+    domain = backend.domain(MathDomain)
+    with workers(domain, ArithmeticWorkflow, MultiplyActivity, SumActivity):
+        run = domain.start(ArithmeticWorkflow, {"id": "dash", "operations": [["m", "multiply", [2, 5]], ["s", "sum", [3, 4]]]})
+        assert run.result(timeout=30) == {"m": 10, "s": 7}
+    path = "/".join(["/ui/d/math/x", quote(run.workflow_id, safe=""), quote(str(run.run_id), safe=""), "history.json"])
+    download = UI(backend.client).handle(Request("GET", path, ""))
+    assert download.status == 200, download.body[:300]
+    result = replay(download.body, ArithmeticWorkflow)
+    assert result.runs[0].run_id == run.run_id
+    assert result.decision_tasks == len(completed_tasks(load_history(json.loads(download.body)).events)) >= 2
+    with pytest.raises(ReplayMismatch, match="input differs"):
+        replay(download.body, DoubleMultiply)
