@@ -20,9 +20,13 @@ and execution -- as a :class:`flowser.tasks.Decision`, runs it through
 :func:`flowser.worker.run_decision_task` (the code path of ``flowser decider``),
 and compares the decisions it answers with the ones recorded: the events
 whose ``decisionTaskCompletedEventId`` is that task's, in order, and the
-task's ``executionContext``. The decider talks to a client that records
-``RespondDecisionTaskCompleted`` and refuses every other SWF call: replay
-makes no SWF call and needs no backend.
+task's ``executionContext``. Replay makes no SWF call and needs no backend:
+the decider talks to a client that records ``RespondDecisionTaskCompleted``,
+answers the reads flowser's decision task makes from the saved histories
+(``DescribeWorkflowExecution`` of the run, as it stood; ``GetWorkflowExecutionHistory``
+of a run replay holds -- the runs of the source, and ``sources=``, e.g. a
+re-run's source run), and refuses every other call (:class:`SwfCallRefused`;
+the mismatch names it).
 
 Compared fields (see :data:`COMPARED` and :data:`SETTINGS`):
 
