@@ -164,7 +164,6 @@ def test_a_decider_changed_after_the_history_was_saved_fails() -> None:
     with pytest.raises(ReplayMismatch) as raised:
         replay(path, ChargeMore, domain=Shop)
     message = str(raised.value)
-    print(message)
     assert isinstance(raised.value, AssertionError)
     first, where = message.splitlines()[:2]
     assert first.startswith(f"{path}: Order (1) order-42 (run {saved.run_id}): ")
@@ -557,3 +556,69 @@ def test_the_dashboard_download_replays_on_every_backend(backend: Backend) -> No
     assert result.decision_tasks == len(completed_tasks(load_history(json.loads(download.body)).events)) >= 2
     with pytest.raises(ReplayMismatch, match="input differs"):
         replay(download.body, DoubleMultiply)
+
+
+# -- retries: the framework's own decisions (backoff timers, later attempts) replay too ----------------
+class Flaky(flowser.types.Activity):
+    name, version, task_list = "Flaky", "1", "flaky"
+    start_to_close_timeout = 60
+    retry_policy = flowser.RetryPolicy(maximum_attempts=3, initial_interval=600, backoff_coefficient=2)
+
+    @classmethod
+    def get_id_from_input(cls, input: Any) -> str:
+        return f"flaky-{input['id']}"
+
+    def handle(self, task: Any) -> None:
+        if "~" not in task.activity_id:  # the first attempt fails
+            task.fail(reason="not yet")
+        else:
+            task.complete({"attempt": task.activity_id})
+
+
+class Persevere(flowser.types.Workflow):
+    name, version, task_list = "Persevere", "1", "persevere"
+    execution_start_to_close_timeout = 7200
+
+    @classmethod
+    def get_id_from_input(cls, input: Any) -> str:
+        return f"persevere-{input['id']}"
+
+    def decide(self, task: Any) -> None:
+        flaky = task.history.activities.get(f"flaky-{task.start_input['id']}")
+        if flaky is None:
+            task.schedule(Flaky, task.start_input)
+        elif flaky.status == "COMPLETED":
+            task.complete_workflow(flaky.result)
+        elif not flaky.is_open:
+            task.fail_workflow(reason=flaky.reason)
+
+
+class PersevereSooner(Persevere):
+    def decide(self, task: Any) -> None:
+        if not task.history.activities.get(f"flaky-{task.start_input['id']}"):
+            task.schedule(Flaky, task.start_input, retry_policy=flowser.RetryPolicy(maximum_attempts=3, initial_interval=60))
+            return
+        super().decide(task)
+
+
+class Retries(flowser.Domain):
+    name = "retries"
+    workflow_types = [Persevere]
+    activity_types = [Flaky]
+
+
+def test_a_history_with_a_retry_replays(tmp_path: Path) -> None:
+    with Environment(Retries) as env:
+        with env.workers(Persevere, Flaky):
+            run = env.domain.start(Persevere, {"id": "1"})
+            wait_until(lambda: any(e.type == "TimerStarted" for e in run.history()))  # the backoff, after attempt 1 failed
+            env.sleep(600)
+            assert run.result(timeout=30) == {"attempt": "flaky-1~2"}
+        generate.save(env, run.workflow_id, str(run.run_id), tmp_path / "retry.json")
+    saved = load_history(tmp_path / "retry.json")
+    assert {"ActivityTaskFailed", "TimerStarted", "TimerFired"} <= {e["eventType"] for e in saved.events}
+    assert replay(tmp_path / "retry.json", Persevere).decision_tasks == len(completed_tasks(saved.events))
+    with pytest.raises(ReplayMismatch) as raised:  # another policy: the first attempt's control holds it
+        replay(tmp_path / "retry.json", PersevereSooner)
+    assert "decision task 1 of" in str(raised.value) and "control differs" in str(raised.value)
+    assert '-    control: {"flowser.retry":{"id":"flaky-1","attempt":1,"policy":{"initial_interval":600.0}}}' in str(raised.value)
