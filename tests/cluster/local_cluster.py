@@ -101,7 +101,7 @@ class LocalCluster:
             for port in free_ports(masters * (1 + replicas_each)):
                 directory = os.path.join(cluster.root, str(port))
                 os.mkdir(directory)
-                log = open(os.path.join(directory, "log"), "wb")  # noqa: SIM115 (the process keeps it)
+                log = open(os.path.join(directory, "log"), "wb")
                 proc = subprocess.Popen(
                     [
                         binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
