@@ -338,3 +338,14 @@ def test_cli_rerun(capsys: Any) -> None:
         status = main(["executions", "rerun", "steps-open", *base])
         out, err = capsys.readouterr()
         assert status == 1 and err.count("\n") == 1 and "still open" in err
+
+
+def test_the_recipe_in_docs_recipes_md_runs_as_printed() -> None:
+    import re
+
+    from .conftest import ROOT
+
+    section = (ROOT / "docs" / "recipes.md").read_text().split("\n## Re-runs\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/recipes.md#re-runs", "exec"), {"__name__": "recipe"})  # its asserts are the test

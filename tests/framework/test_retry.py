@@ -396,3 +396,14 @@ def test_cancel_goes_to_the_current_attempt() -> None:
         env.decide(Cancelling)
         history = run.wait(timeout=10)
     assert history.result == {"charge": "CANCELED"}
+
+
+def test_the_recipe_in_docs_recipes_md_runs_as_printed() -> None:
+    import re
+
+    from .conftest import ROOT
+
+    section = (ROOT / "docs" / "recipes.md").read_text().split("\n## Retries\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/recipes.md#retries", "exec"), {"__name__": "recipe"})  # its asserts are the test
