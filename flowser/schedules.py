@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import math
 import zoneinfo
 from collections.abc import Iterator
@@ -87,14 +88,19 @@ RUN_LIFETIME = 360 * ONE_DAY
 """A schedule's run continues as new after this long (its execution timeout is SWF's maximum, one year)."""
 RECENT = 5
 """Started runs kept in the state (describe shows them)."""
-MAX_RUNNING = 100
-"""Open runs a schedule keeps track of (allow_all may have more; the oldest are forgotten)."""
+MAX_RUNNING = 50
+"""Open runs a schedule keeps track of (allow_all may have more; the oldest are forgotten): the state
+must fit in a marker's 32,768 characters."""
+MAX_INPUT = 16_384
+"""The longest input of a schedule's runs: the schedule carries it in its own state (32,768 at most)."""
 MAX_BACKFILL = 1000
 """Fire times one backfill request may cover."""
 MAX_CATCHUP = 1000
 """Missed fire times looked at in one decision task (older ones count as missed)."""
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+log = logging.getLogger("flowser.schedules")
 
 
 def workflow_id(name: str) -> str:
@@ -401,7 +407,10 @@ class _Decider:
         self._refresh_running()
         starts: list[tuple[Pending, Overlap]] = []
         for signal in self.new_signals:
-            starts.extend(self._signal(signal.name, signal.input, utc(signal.event.time_stamp)))
+            try:
+                starts.extend(self._signal(signal.name, signal.input, utc(signal.event.time_stamp)))
+            except (KeyError, TypeError, ValueError) as exc:  # sent by hand, malformed: not worth a stuck schedule
+                log.warning("schedule %s: ignored signal %s (event %s): %s", state.name, signal.name, signal.event.id, exc)
         if not state.paused:
             starts.extend((p, state.policy.overlap) for p in self._due())
         else:
@@ -434,10 +443,10 @@ class _Decider:
             state.note = str(data.get("note") or "")
             state.after = max(state.after or at, at)  # fires while paused are not taken
         elif name == SIGNAL_TRIGGER:
-            overlap = data.get("overlap") or state.policy.overlap
+            overlap = self._overlap(data)
             return [(Pending(scheduled=at, by="trigger"), overlap)]
         elif name == SIGNAL_BACKFILL:
-            overlap = data.get("overlap") or state.policy.overlap
+            overlap = self._overlap(data)
             start, end = utc(data["start"]), utc(data["end"])
             out: list[tuple[Pending, Overlap]] = []
             for when in state.spec.times_after(start - dt.timedelta(microseconds=1)):
@@ -446,6 +455,15 @@ class _Decider:
                 out.append((Pending(scheduled=when, by="backfill"), overlap))
             return out
         return []
+
+    def _overlap(self, data: dict[str, Any]) -> Overlap:
+        """A signal's overlap policy, else the schedule's."""
+        given = data.get("overlap")
+        if given is None:
+            return self.state.policy.overlap
+        if given not in OVERLAP_POLICIES:
+            raise ValueError(f"unknown overlap policy {given!r}")
+        return given
 
     def _take_due(self, until: dt.datetime) -> None:
         """Before a pause: the fires due until then are still taken."""
@@ -634,6 +652,11 @@ def create(
 
     Raises ``ScheduleError`` if a schedule of that name is running.
     """
+    if action.input is not None and len(action.input) > MAX_INPUT:
+        raise ValueError(
+            f"the runs' input has {len(action.input):,} characters; a schedule takes at most {MAX_INPUT:,} "
+            "(it carries the input in its own state, which SWF limits to 32,768)"
+        )
     register(conn, domain)
     state = ScheduleState(
         name=name,

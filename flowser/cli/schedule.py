@@ -158,6 +158,8 @@ def create_schedule(
         )
     except schedules.ScheduleError as exc:
         raise _fail(exc) from None
+    except ValueError as exc:
+        raise usage_error(_one_line(exc)) from None
     now = dt.datetime.now(dt.UTC)
     upcoming = [] if paused else spec.next_fires(name, max(now, spec.start_at or now), 3)
     answer = {

@@ -395,3 +395,37 @@ def test_the_recipe_in_docs_recipes_md_runs_as_printed() -> None:
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) == 1
     exec(compile(blocks[0], "docs/recipes.md#schedules", "exec"), {"__name__": "recipe"})  # its asserts are the test
+
+
+def test_a_start_repeated_after_a_lost_decision_task_finds_the_run_already_started(env: Environment) -> None:
+    """The run of a fire time is named after it: if a decision task that started it is decided again, SWF
+    refuses the second start (WorkflowExecutionAlreadyStartedFault) and the schedule records the open run."""
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(30))
+    settle(env)
+    already = env.domain.start(Nightly, {"hours": 30}, workflow_id="nightly-20260101T020000Z")
+    settle(env)
+    live(env, DAY)
+    runs = runs_of(env)
+    assert [r["workflowId"] for r in runs] == ["nightly-20260101T020000Z"]
+    info = schedules.describe(env.client, Jobs.name, "nightly")
+    assert [(r["workflowId"], r["runId"], r["status"]) for r in info["recent"]] == [("nightly-20260101T020000Z", already.run_id, "OPEN")]
+    assert info["running"][0]["runId"] == already.run_id
+
+
+def test_a_malformed_signal_is_ignored_and_the_schedule_goes_on(env: Environment) -> None:
+    schedules.create(env.client, Jobs.name, "nightly", **nightly(1))
+    settle(env)
+    wid = schedules.workflow_id("nightly")
+    env.client.signal_workflow_execution(domain=Jobs.name, workflowId=wid, signalName=schedules.SIGNAL_BACKFILL, input='{"from": "x"}')
+    env.client.signal_workflow_execution(domain=Jobs.name, workflowId=wid, signalName=schedules.SIGNAL_TRIGGER, input='{"overlap": "sometimes"}')
+    settle(env)
+    live(env, DAY)
+    info = schedules.describe(env.client, Jobs.name, "nightly")
+    assert info["status"] == "OPEN" and info["pending_signals"] == []
+    assert [r["workflowId"] for r in info["recent"]] == ["nightly-20260101T020000Z"]
+
+
+def test_the_runs_input_must_leave_room_in_the_schedule_state(env: Environment) -> None:
+    big = schedules.action_for(Nightly, {"hours": 1, "pad": "x" * 20_000})
+    with pytest.raises(ValueError, match="a schedule takes at most 16,384"):
+        schedules.create(env.client, Jobs.name, "big", spec=Spec(every=DAY), action=big)
