@@ -68,6 +68,7 @@ open file, bytes or JSON text, or the loaded object.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import io
 import json
@@ -448,21 +449,23 @@ def _attrs(decision: Mapping[str, Any]) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _expected_decisions(events: list[dict[str, Any]], completed_id: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    initiated_types = {e["eventId"]: e["eventType"] for e in events if e["eventType"].endswith("Initiated")}
+def _expected_decisions(events: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """The recorded decisions of every decision task, by its DecisionTaskCompleted event id, in order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    initiated = {e["eventId"] for e in events if e["eventType"].endswith("Initiated")}
     for event in events:
         attrs = raw_attrs(event)
-        if attrs.get("decisionTaskCompletedEventId") != completed_id:
-            continue
+        completed_id = attrs.get("decisionTaskCompletedEventId")
         kind = event["eventType"]
+        if completed_id is None:
+            continue
         if kind in _SUCCESS_EVENTS:
-            out.append({"decisionType": _SUCCESS_EVENTS[kind], "event": event, "fields": None})
+            out.setdefault(completed_id, []).append({"decisionType": _SUCCESS_EVENTS[kind], "event": event, "fields": None})
         elif kind in _FAILED_EVENTS:
-            if attrs.get("initiatedEventId") in initiated_types:
+            if attrs.get("initiatedEventId") in initiated:
                 continue  # the outcome of an initiated decision, not a decision
             decision_type, fields = _FAILED_EVENTS[kind]
-            out.append({"decisionType": decision_type, "event": event, "fields": fields})
+            out.setdefault(completed_id, []).append({"decisionType": decision_type, "event": event, "fields": fields})
     return out
 
 
@@ -651,19 +654,22 @@ def _replay_run(
     by_id = {e["eventId"]: e for e in events}
     completed = [e for e in events if e["eventType"] == "DecisionTaskCompleted"]
     result = RunReplay(known.get("workflowId"), known.get("runId"), workflow_type, [])
+    recorded = _expected_decisions(events)
+    ids = [e["eventId"] for e in events]
     previous = 0
     for number, done in enumerate(completed, 1):
         attrs = raw_attrs(done)
         started_id = int(attrs.get("startedEventId", 0))
+        seen = events[: bisect.bisect_right(ids, started_id)]
         poll: dict[str, Any] = {
             "taskToken": f"replay:{started_id}",
             "startedEventId": started_id,
             "previousStartedEventId": previous,
             "workflowType": workflow_type,
             "workflowExecution": the_execution,
-            "events": [e for e in reversed(events) if e["eventId"] <= started_id],
+            "events": seen[::-1],
         }
-        client = _ReplayClient(the_execution, [e for e in events if e["eventId"] <= started_id], runs)
+        client = _ReplayClient(the_execution, seen, runs)
         instance = cls(domain_cls(client))
         raised: list[BaseException] = []
         original = instance.decide
@@ -686,7 +692,7 @@ def _replay_run(
             completed_event_id=done["eventId"],
             previous_started_event_id=previous,
             started_at=(by_id.get(started_id) or done).get("eventTimestamp"),
-            expected=_expected_decisions(events, done["eventId"]),
+            expected=recorded.get(done["eventId"], []),
             expected_context=attrs.get("executionContext"),
             actual=list(response.get("decisions", [])) if response is not None else None,
             actual_context=response.get("executionContext") if response is not None else None,
@@ -695,8 +701,8 @@ def _replay_run(
             refusals=list(client.refusals),
             new_events=[
                 (e["eventId"], e["eventType"])
-                for e in events
-                if previous < e["eventId"] <= started_id and e["eventType"] not in _TASK_EVENTS
+                for e in seen[bisect.bisect_right(ids, previous) :]
+                if e["eventType"] not in _TASK_EVENTS
             ],
         )
         result.tasks.append(replayed)
