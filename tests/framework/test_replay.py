@@ -181,6 +181,26 @@ def test_a_decider_changed_after_the_history_was_saved_fails() -> None:
     assert replay(path, Order, domain=Shop).decision_tasks == len(completed_tasks(saved.events))
 
 
+class RenamedCharge(Order):
+    """Order, changed: the charge's activity id is payment-N now (a run that was charged would be charged again)."""
+
+    def decide(self, task: Any) -> None:
+        history = task.history
+        order = history.start_input
+        if history.signals_named("approve") and history.activities.get(f"payment-{order['order']}") is None:
+            task.schedule(Charge, order, activity_id=f"payment-{order['order']}")
+            return
+        super().decide(task)
+
+
+def test_a_renamed_activity_id_is_caught_where_it_was_decided() -> None:
+    with pytest.raises(ReplayMismatch) as raised:
+        replay(HISTORIES / "order.json", RenamedCharge)
+    lines = str(raised.value).splitlines()
+    assert lines[0].endswith("decision 1 (ScheduleActivityTask): activityId differs")
+    assert "-    activityId: charge-42" in lines and "+    activityId: payment-42" in lines
+
+
 def test_the_signal_that_triggered_the_task_is_named() -> None:
     with pytest.raises(ReplayMismatch, match=r"new to the decider: \d+ WorkflowExecutionSignaled"):
         replay(HISTORIES / "order.json", ChargeMore)
