@@ -607,7 +607,9 @@ def grouped(
     """One :class:`Group` per thing the run did, in the order each began; the run's own first.
 
     Each scheduling of an activity is a group of its own (``attempt`` of
-    ``attempts`` for one activityId), as is each timer started under a
+    ``attempts`` for one activityId; a retry's attempts, ``charge-1~2``...,
+    are numbered under the id the decider gave, ``flowser.retry``, with
+    their own id in the ``activityId`` field), as is each timer started under a
     timerId. The decision tasks are one ``decisions`` group: how many, how
     many timed out, and the time spent in them (scheduled to closed, summed).
     """

@@ -23,6 +23,7 @@ from flowser import types
 from flowser.history import COMPLETED, REUSED_MARKER
 from flowser.rerun import SUMMARY_MARKER
 from flowser.testing import Environment, wait_until, workers
+from flowser.worker import run_activity_task, run_decision_task
 
 from .conftest import Backend
 
@@ -200,13 +201,16 @@ def _two_steps_then_stop(env: Environment, workflow_id: str) -> Any:
     return run
 
 
-def test_rerun_of_a_terminated_run() -> None:
-    with Environment(RerunDomain) as env:
-        first = _two_steps_then_stop(env, "steps-t")
-        first.terminate(reason="stuck")
-        assert first.wait(timeout=10).close_status == "TERMINATED"
-        with env.workers(Steps, Step):
-            history = env.domain.rerun("steps-t").wait(timeout=30)
+def test_rerun_of_a_terminated_run(backend: Backend) -> None:
+    domain = backend.domain(RerunDomain)
+    first = domain.start(Steps, {}, workflow_id="steps-t")
+    for _ in (1, 2):  # steps 1 and 2 completed; then it is terminated (moto would keep a scheduled step's task)
+        run_decision_task(Steps(domain), wait_until(lambda: domain.poll_decision(Steps), timeout=20))
+        run_activity_task(Step(domain), wait_until(lambda: domain.poll_activity(Step), timeout=20))
+    first.terminate(reason="stuck")
+    assert first.wait(timeout=10).close_status == "TERMINATED"
+    with workers(domain, Steps, Step):
+        history = domain.rerun("steps-t").wait(timeout=30)
     assert history.close_status == "COMPLETED"
     assert CALLS == Counter({"step-1": 1, "step-2": 1, "step-3": 1})
     assert sorted(reused_markers(history)) == ["step-1", "step-2"]

@@ -244,11 +244,12 @@ def test_cli_grouped_history_numbers_attempts(tmp_path: Any, capsys: Any, monkey
     assert "charge-c~3" in lines[2]
 
 
-def test_non_retryable_reason_fails_at_once() -> None:
+def test_non_retryable_reason_fails_at_once(backend: Backend) -> None:
+    domain = backend.domain(RetryDomain)
     policy = {"maximum_attempts": 5, "non_retryable_reasons": ["PermissionError"]}
-    with Environment(RetryDomain) as env, env.workers(Pay, Plain):
-        run = env.domain.start(Pay, {"id": "n", "fail": 3, "error": "PermissionError", "plain": True, "policy": policy})
-        history = settle(run, env.sleep, True)
+    with workers(domain, Pay, Plain):
+        run = domain.start(Pay, {"id": "n", "fail": 3, "error": "PermissionError", "plain": True, "policy": policy})
+        history = settle(run, backend.sleep, backend.virtual_time)
     assert history.close_status == "FAILED"
     assert history.close_reason == "PermissionError: card declined (1)"
     assert scheduled_ids(history) == ["charge-n"]
@@ -256,20 +257,22 @@ def test_non_retryable_reason_fails_at_once() -> None:
     assert CALLS["charge-n"] == 1
 
 
-def test_exhausted_attempts_fail_once_with_every_reason() -> None:
+def test_exhausted_attempts_fail_once_with_every_reason(backend: Backend) -> None:
     # the policy is given to schedule() only (Plain has none): it lives in each attempt's control,
     # so every decision task -- each by a new decider instance -- follows it
-    policy = {"maximum_attempts": 3, "initial_interval": 10, "backoff_coefficient": 3}
-    with Environment(RetryDomain) as env, env.workers(Pay, Plain):
-        run = env.domain.start(Pay, {"id": "x", "fail": 99, "plain": True, "policy": policy})
-        history = settle(run, env.sleep, True)
+    domain = backend.domain(RetryDomain)
+    initial = 10 if backend.virtual_time else 1
+    policy = {"maximum_attempts": 3, "initial_interval": initial, "backoff_coefficient": 3}
+    with workers(domain, Pay, Plain):
+        run = domain.start(Pay, {"id": "x", "fail": 99, "plain": True, "policy": policy})
+        history = settle(run, backend.sleep, backend.virtual_time)
     assert history.close_status == "FAILED"
     assert history.close_reason == (
         "attempt 1: FAILED (ValueError: card declined (1)); attempt 2: FAILED (ValueError: card declined (2)); "
         "attempt 3: FAILED (ValueError: card declined (3))"
     )
     assert history.close_details == [f"ValueError: card declined ({n})" for n in (1, 2, 3)]
-    assert timer_seconds(history) == [10, 30]
+    assert timer_seconds(history) == [initial, initial * 3]
     assert len(history.filter("ActivityTaskFailed")) == 3
     assert Pay.seen_failures["x"] == 1  # the decider saw the failure once: the final one
     assert CALLS["charge-x"] == 3
