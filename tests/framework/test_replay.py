@@ -642,3 +642,64 @@ def test_a_history_with_a_retry_replays(tmp_path: Path) -> None:
         replay(tmp_path / "retry.json", PersevereSooner)
     assert "decision task 1 of" in str(raised.value) and "control differs" in str(raised.value)
     assert '-    control: {"flowser.retry":{"id":"flaky-1","attempt":1,"policy":{"initial_interval":600.0}}}' in str(raised.value)
+
+
+# -- a decision SWF refused is compared on what its failure event keeps ---------------------------------
+class Unregistered(flowser.types.Activity):
+    name, version, task_list = "Unregistered", "1", "nowhere"
+    start_to_close_timeout = 60
+
+    @classmethod
+    def get_id_from_input(cls, input: Any) -> str:
+        return f"nowhere-{input['id']}"
+
+
+class Hopeful(flowser.types.Workflow):
+    name, version, task_list = "Hopeful", "1", "hopeful"
+    execution_start_to_close_timeout = 600
+
+    @classmethod
+    def get_id_from_input(cls, input: Any) -> str:
+        return f"hopeful-{input['id']}"
+
+    def decide(self, task: Any) -> None:
+        record = task.history.activities.get(f"nowhere-{task.start_input['id']}")
+        if record is None:
+            task.schedule(Unregistered, task.start_input)
+        else:
+            task.fail_workflow(reason=f"could not schedule: {record.cause}")
+
+
+class HopefulElsewhere(Hopeful):
+    def decide(self, task: Any) -> None:
+        if not task.history.activities:
+            task.schedule(Unregistered, task.start_input, activity_id="elsewhere")
+            return
+        super().decide(task)
+
+
+class Hopes(flowser.Domain):
+    name = "hopes"
+    workflow_types = [Hopeful]  # Unregistered is not registered: SWF refuses to schedule it
+
+
+def test_a_refused_decision_is_compared_on_its_ids(tmp_path: Path) -> None:
+    with Environment(Hopes) as env:
+        with env.workers(Hopeful):
+            run = env.domain.start(Hopeful, {"id": "1"})
+            history = run.wait(timeout=30)
+        assert history.close_reason == "could not schedule: ACTIVITY_TYPE_DOES_NOT_EXIST"
+        generate.save(env, run.workflow_id, str(run.run_id), tmp_path / "hopeful.json")
+    saved = load_history(tmp_path / "hopeful.json")
+    refused = next(e for e in saved.events if e["eventType"] == "ScheduleActivityTaskFailed")
+    assert replay(tmp_path / "hopeful.json", Hopeful, domain=Hopes).decision_tasks == 2
+    with pytest.raises(ReplayMismatch) as raised:
+        replay(tmp_path / "hopeful.json", HopefulElsewhere, domain=Hopes)
+    lines = str(raised.value).splitlines()
+    assert lines[0].endswith("decision task 1 of 2: decision 1 (ScheduleActivityTask): activityId differs")
+    assert (
+        f"  recorded event {refused['eventId']} ScheduleActivityTaskFailed: SWF refused that decision "
+        "(ACTIVITY_TYPE_DOES_NOT_EXIST); compared on activityType, activityId only"
+    ) in lines
+    assert "-    activityId: nowhere-1" in lines and "+    activityId: elsewhere" in lines
+    assert not any("input" in line for line in lines[4:])  # the failure event keeps no input: not compared
