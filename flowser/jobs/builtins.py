@@ -1,0 +1,114 @@
+"""The built-in task types' activities, served by ``flowser worker --builtins`` (task list ``flowser-builtins``).
+
+* ``flowser.shell`` (version 1): runs ``command`` with ``args`` (no shell), ``env`` added to the worker's
+  environment, ``FLOWSER_INPUT`` = the task's input as JSON, in ``cwd``. Exit code 0 completes the task
+  with ``{"exit_code", "stdout", "stderr"}`` (each stream's last 4,000 characters); any other exit code
+  fails it with reason ``exit code N`` and the same tails as details. A program that cannot start fails
+  it with reason ``cannot run COMMAND: ...``.
+* ``flowser.fetch`` (version 1): downloads ``url`` (http, https or file) to ``dest`` (default: a new
+  temporary file), and completes with ``{"path", "sha256", "bytes"}`` when the SHA-256 matches;
+  otherwise it fails with reason ``checksum mismatch`` and removes the file.
+
+Sleeps are SWF timers of the job's own run: no worker runs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import urllib.request
+from typing import Any, ClassVar
+
+from .. import types
+from ..exceptions import Error
+
+__all__ = ["BUILTINS", "BUILTIN_TASK_LIST", "Fetch", "Shell", "TaskFailed"]
+
+BUILTIN_TASK_LIST = "flowser-builtins"
+TAIL = 4_000
+
+
+class TaskFailed(Error):
+    """Raised by a built-in to fail its task with a reason (the worker reports ``TaskFailed: reason``)."""
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= TAIL else "..." + text[-TAIL:]
+
+
+class _Builtin(types.Activity):
+    task_list = BUILTIN_TASK_LIST
+    version = "1"
+    start_to_close_timeout = 3600
+    schedule_to_start_timeout = 3600
+    schedule_to_close_timeout = 7200
+    heartbeat_timeout = 300
+    task_priority = 0
+
+    @staticmethod
+    def get_id_from_input(input: Any) -> str:
+        raise Error("a job names its tasks' activity ids")
+
+    def handle(self, task: Any) -> None:
+        self.task = task
+        try:
+            result = self.run(task.input)
+        except TaskFailed as exc:
+            reason, _, details = str(exc).partition("\n")
+            task.fail(details=details or None, reason=reason)
+            return
+        task.complete(result)
+
+
+class Shell(_Builtin):
+    name = "flowser.shell"
+    timeout: ClassVar[float | None] = None
+
+    def run(self, input: Any) -> Any:
+        spec = input["shell"]
+        argv = [spec["command"], *spec.get("args", [])]
+        env = {**os.environ, **spec.get("env", {}), "FLOWSER_INPUT": json.dumps(input.get("input"))}
+        try:
+            done = subprocess.run(argv, cwd=spec.get("cwd"), env=env, capture_output=True, text=True, errors="replace", check=False)
+        except OSError as exc:
+            raise TaskFailed(f"cannot run {spec['command']}: {exc.strerror or exc}") from None
+        out = {"exit_code": done.returncode, "stdout": _tail(done.stdout), "stderr": _tail(done.stderr)}
+        if done.returncode != 0:
+            raise TaskFailed(f"exit code {done.returncode}\n{json.dumps(out)}")
+        return out
+
+
+class Fetch(_Builtin):
+    name = "flowser.fetch"
+
+    def run(self, input: Any) -> Any:
+        spec = input["fetch"]
+        dest = spec.get("dest")
+        if dest is None:
+            handle, dest = tempfile.mkstemp(prefix="flowser-fetch-")
+            os.close(handle)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with urllib.request.urlopen(spec["url"], timeout=60) as response, open(dest, "wb") as out:
+                while True:
+                    chunk = response.read(65536)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                    if self.task is not None and size % (1 << 24) < 65536:
+                        self.task.heartbeat({"bytes": size})
+        except OSError as exc:
+            raise TaskFailed(f"cannot fetch {spec['url']}: {getattr(exc, 'reason', None) or exc}") from None
+        if digest.hexdigest() != spec["sha256"]:
+            os.unlink(dest)
+            raise TaskFailed(f"checksum mismatch\nexpected sha256 {spec['sha256']}, got {digest.hexdigest()} ({size} bytes)")
+        return {"path": dest, "sha256": digest.hexdigest(), "bytes": size}
+
+
+BUILTINS: dict[str, type[_Builtin]] = {"shell": Shell, "fetch": Fetch}
