@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import pytest
@@ -703,3 +703,51 @@ def test_a_refused_decision_is_compared_on_its_ids(tmp_path: Path) -> None:
     ) in lines
     assert "-    activityId: nowhere-1" in lines and "+    activityId: elsewhere" in lines
     assert not any("input" in line for line in lines[4:])  # the failure event keeps no input: not compared
+
+
+# -- what is not replayed: a decision task that timed out, one still open -------------------------------
+class SecondTry(flowser.types.Workflow):
+    """Completes at once; ``fail_first`` makes its first decision task raise (left to time out: on_decider_error=retry)."""
+
+    name, version, task_list = "SecondTry", "1", "second-try"
+    execution_start_to_close_timeout = 600
+    task_start_to_close_timeout = 30
+    on_decider_error = "retry"
+    fail_first: ClassVar[list[bool]] = []
+
+    @classmethod
+    def get_id_from_input(cls, input: Any) -> str:
+        return f"second-try-{input['id']}"
+
+    def decide(self, task: Any) -> None:
+        if self.fail_first:
+            self.fail_first.pop()
+            raise RuntimeError("first try")
+        task.start_timer("settle", 60)
+
+
+class Tries(flowser.Domain):
+    name = "tries"
+    workflow_types = [SecondTry]
+
+
+def test_timed_out_and_open_decision_tasks_are_not_replayed() -> None:
+    with Environment(Tries) as env:
+        run = env.domain.start(SecondTry, {"id": "1"})
+        SecondTry.fail_first[:] = [True]
+        assert env.decide(SecondTry) is not None  # raises: left unanswered
+        env.sleep(30)  # the decision task times out; SWF schedules another
+        assert env.decide(SecondTry) is not None  # starts the timer
+        env.sleep(60)  # the timer fires: a third decision task, taken and not answered yet
+        open_task = env.domain.poll_decision(SecondTry)
+        assert open_task is not None
+        events = [e.raw for e in run.history()]
+    types = [e["eventType"] for e in events]
+    assert types.count("DecisionTaskTimedOut") == 1 and types.count("DecisionTaskCompleted") == 1
+    assert types[-1] == "DecisionTaskStarted"
+    result = replay(events, SecondTry, execution=run.to_dict())
+    assert result.decision_tasks == 1
+    task = result.runs[0].tasks[0]
+    timed_out = next(e for e in events if e["eventType"] == "DecisionTaskTimedOut")
+    assert task.previous_started_event_id == 0  # the timed-out task was never completed
+    assert task.started_event_id > timed_out["eventId"]
