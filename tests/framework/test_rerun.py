@@ -353,3 +353,65 @@ def test_the_recipe_in_docs_recipes_md_runs_as_printed() -> None:
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) == 1
     exec(compile(blocks[0], "docs/recipes.md#re-runs", "exec"), {"__name__": "recipe"})  # its asserts are the test
+
+
+class Big(Step):
+    """Step whose result fills SWF's 32,768 characters: too large for a marker with its envelope."""
+
+    name, task_list = "Big", "big"
+
+    def run(self, input: Any) -> Any:
+        super().run(input)
+        return "x" * 32_700
+
+
+class BigSteps(Steps):
+    name = "BigSteps"
+
+    def decide(self, task: Any) -> None:
+        big = task.history.activities.get("big")
+        if big is None:
+            task.schedule(Big, {"step": 0}, activity_id="big")
+        elif big.status == COMPLETED:
+            results = run_steps(task, [1])
+            if results is not None:
+                task.complete_workflow({**results, "big": len(big.result)})
+
+
+def test_a_result_too_large_for_a_marker_runs_again() -> None:
+    class Domain(RerunDomain):
+        workflow_types = [BigSteps]
+        activity_types = [Big, Step]
+
+    FAILING.add("step-1")
+    with Environment(Domain) as env, env.workers(BigSteps, Big, Step):
+        first = env.domain.start(BigSteps, {}, workflow_id="big-1")
+        assert first.wait(timeout=30).close_status == "FAILED"
+        FAILING.clear()
+        history = env.domain.rerun(first).wait(timeout=30)
+    assert history.result == {"step-1": 10, "big": 32_700}
+    assert CALLS == Counter({"big": 2, "step-1": 2})
+    assert reused_markers(history) == {}
+    summary = json.loads(next(m.details for m in history.markers if m.name == SUMMARY_MARKER))
+    assert summary["notReused"] == ["big"] and summary["reused"] == 0
+
+
+def test_a_rerun_of_a_rerun_keeps_what_the_first_reused() -> None:
+    FAILING.update({"step-2", "step-3"})
+    with Environment(RerunDomain) as env, env.workers(Steps, Step):
+        first = env.domain.start(Steps, {}, workflow_id="steps-rr")
+        assert first.wait(timeout=30).close_status == "FAILED"  # step 1 completed, step 2 failed
+        FAILING.discard("step-2")
+        second = env.domain.rerun(first)
+        assert second.wait(timeout=30).close_status == "FAILED"  # step 1 reused, step 2 completed, step 3 failed
+        FAILING.clear()
+        third = env.domain.rerun(second)
+        history = third.wait(timeout=30)
+        marker_ids = {m.event.id for m in second.history().markers if m.name == REUSED_MARKER}
+    assert history.close_status == "COMPLETED"
+    assert CALLS == Counter({"step-1": 1, "step-2": 2, "step-3": 2})
+    markers = reused_markers(history)
+    assert sorted(markers) == ["step-1", "step-2"]
+    # each says where this run read it: step 1 from the second run's marker, step 2 from its completion
+    assert {step: m["source"]["runId"] for step, m in markers.items()} == {"step-1": second.run_id, "step-2": second.run_id}
+    assert markers["step-1"]["source"]["eventId"] in marker_ids
