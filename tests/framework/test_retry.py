@@ -300,7 +300,7 @@ def test_decider_sees_the_activity_open_during_a_backoff() -> None:
 
 
 def test_timeout_kinds() -> None:
-    """A SCHEDULE_TO_START timeout is retried by default, not when the policy leaves it out."""
+    """SCHEDULE_TO_START and START_TO_CLOSE timeouts are retried by default; one the policy leaves out is final."""
     with Environment(RetryDomain) as env:
         run = env.domain.start(Pay, {"id": "t"})
         env.decide(Pay)
@@ -313,6 +313,21 @@ def test_timeout_kinds() -> None:
         history = run.wait(timeout=10)
         assert history.close_status == "COMPLETED"
         assert [e.get("timeoutType") for e in history.filter("ActivityTaskTimedOut")] == ["SCHEDULE_TO_START"]
+        assert history.result["attempt"] == 2
+
+        # a worker took attempt 1 and never answered: START_TO_CLOSE, retried by default
+        run = env.domain.start(Pay, {"id": "v"})
+        env.decide(Pay)
+        assert env.domain.poll_activity(Flaky) is not None
+        env.sleep(60)
+        env.decide(Pay)
+        env.sleep(1)
+        env.decide(Pay)
+        env.work(Flaky)
+        env.decide(Pay)
+        history = run.wait(timeout=10)
+        assert history.close_status == "COMPLETED"
+        assert [e.get("timeoutType") for e in history.filter("ActivityTaskTimedOut")] == ["START_TO_CLOSE"]
         assert history.result["attempt"] == 2
 
         policy = {"retry_timeouts": ["START_TO_CLOSE", "HEARTBEAT"]}
@@ -410,3 +425,16 @@ def test_the_recipe_in_docs_recipes_md_runs_as_printed() -> None:
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) == 1
     exec(compile(blocks[0], "docs/recipes.md#retries", "exec"), {"__name__": "recipe"})  # its asserts are the test
+
+
+def test_child_workflow_attempts_exhausted() -> None:
+    with Environment(RetryDomain) as env, env.workers(Parent, Child):
+        run = env.domain.start(Parent, {"id": "e", "fail": 9}, workflow_id="parent-e")
+        history = settle(run, env.sleep, True)
+    assert history.close_status == "FAILED"
+    assert history.close_reason == (
+        "attempt 1: FAILED (child broke (1)); attempt 2: FAILED (child broke (2)); attempt 3: FAILED (child broke (3))"
+    )
+    assert [e.get("workflowId") for e in history.filter("StartChildWorkflowExecutionInitiated")] == ["child-e", "child-e~2", "child-e~3"]
+    assert timer_seconds(history) == [5, 10]
+    assert CALLS["child-e"] == 3
