@@ -49,7 +49,14 @@ def run_redis_url(argv: list[str]) -> int:
 
 def run_worker(command: str, argv: list[str]) -> int:
     """``flowser worker`` / ``flowser decider`` with their own (argparse) options."""
-    args = _worker_parser(command).parse_args(argv)
+    parser = _worker_parser(command)
+    args = parser.parse_args(argv)
+    if getattr(args, "builtins", False):  # the job files' built-in task types (flowser.jobs.builtins)
+        if args.target:
+            parser.error("give TARGET or --builtins, not both")
+        args.target = "flowser.jobs.builtins:Builtins"
+    elif not args.target:
+        parser.error("the following arguments are required: TARGET")
     args.command = command
     return _run_worker(args)
 
@@ -135,7 +142,9 @@ def _worker_parser(command: str) -> argparse.ArgumentParser:
         "An exception in user code fails the task; SIGTERM/SIGINT stops polling, lets the task in hand "
         "finish (or gives up on it after --grace seconds) and exits 0.",
     )
-    cmd.add_argument("target", metavar="TARGET", help=f"the types.{what.title()} subclass, as module:Class")
+    cmd.add_argument("target", metavar="TARGET", nargs="?", help=f"the types.{what.title()} subclass, as module:Class")
+    if command == "worker":
+        cmd.add_argument("--builtins", action="store_true", help="serve the job files' built-in shell and fetch tasks (docs/jobs.md)")
     named = cmd.add_mutually_exclusive_group()
     named.add_argument("--domain-class", metavar="MODULE:DOMAIN", help="the flowser.Domain subclass")
     named.add_argument("--domain", metavar="NAME", help="the domain's name (instead of --domain-class)")

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from .. import types
 from ..exceptions import Error
 
-__all__ = ["BUILTINS", "BUILTIN_TASK_LIST", "Fetch", "Shell", "TaskFailed"]
+__all__ = ["BUILTINS", "BUILTIN_TASK_LIST", "Builtins", "Fetch", "Shell", "TaskFailed"]
 
 BUILTIN_TASK_LIST = "flowser-builtins"
 TAIL = 4_000
@@ -53,9 +53,13 @@ class _Builtin(types.Activity):
         raise Error("a job names its tasks' activity ids")
 
     def handle(self, task: Any) -> None:
-        self.task = task
+        """Run the built-in the task names (one worker serves the built-ins' common task list)."""
+        handler: _Builtin = self
+        if task.activity_type.name != self.name and task.activity_type.name in BY_NAME:
+            handler = BY_NAME[task.activity_type.name](self._domain)
+        handler.task = self.task = task
         try:
-            result = self.run(task.input)
+            result = handler.run(task.input)
         except TaskFailed as exc:
             reason, _, details = str(exc).partition("\n")
             task.fail(details=details or None, reason=reason)
@@ -111,4 +115,9 @@ class Fetch(_Builtin):
         return {"path": dest, "sha256": digest.hexdigest(), "bytes": size}
 
 
+class Builtins(Shell):
+    """What ``flowser worker --builtins`` runs: polls ``flowser-builtins`` and runs each task's built-in."""
+
+
 BUILTINS: dict[str, type[_Builtin]] = {"shell": Shell, "fetch": Fetch}
+BY_NAME: dict[str, type[_Builtin]] = {cls.name: cls for cls in BUILTINS.values() if cls.name}
