@@ -29,6 +29,10 @@ How it works, in plain SWF calls (so it runs the same on AWS, moto and the local
    decision tasks read the markers, never the source again. A result too
    large for a marker (32,768 characters with its envelope) is not reused:
    that activity runs again, and the summary says so.
+
+moto leaves ``tagList`` out of WorkflowExecutionStarted: a run's first
+decision task whose event has no tags reads them with
+DescribeWorkflowExecution (one call per untagged run).
 """
 
 from __future__ import annotations

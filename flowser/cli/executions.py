@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import sys
 import uuid
 from collections.abc import Callable
@@ -373,6 +374,8 @@ def rerun_execution(session: Session, workflow_id: str, run_id: str | None, forc
     from .. import domain as domain_module
     from .. import exceptions, rerun
 
+    if force and len(rerun.FORCE_TAG + json.dumps(list(force), separators=(",", ":"))) > rerun.TAG_LIMIT:
+        raise usage_error(f"--force: the patterns travel in one tag of at most {rerun.TAG_LIMIT} characters; give fewer or shorter ones")
     # without --run-id the latest run: the end of a continue-as-new chain (flowser.tasks resolves it)
     resolved = _find(session, workflow_id, run_id)["runId"] if run_id else None
     domain = type("CliDomain", (domain_module.Domain,), {"name": session.domain})(session.client)

@@ -415,3 +415,21 @@ def test_a_rerun_of_a_rerun_keeps_what_the_first_reused() -> None:
     # each says where this run read it: step 1 from the second run's marker, step 2 from its completion
     assert {step: m["source"]["runId"] for step, m in markers.items()} == {"step-1": second.run_id, "step-2": second.run_id}
     assert markers["step-1"]["source"]["eventId"] in marker_ids
+
+
+def test_the_rerun_tags_fit_swf_limits(capsys: Any) -> None:
+    from flowser.cli import main
+    from flowser.rerun import rerun_tags
+
+    assert rerun_tags(["team", "flowser-rerun=old"], "r1", ["a*"]) == ["team", "flowser-rerun=r1", 'flowser-rerun-force=["a*"]']
+    with pytest.raises(flowser.exceptions.Error, match="5"):
+        rerun_tags(["a", "b", "c", "d"], "r1", ["x"])
+    with Environment(RerunDomain) as env:
+        run = env.domain.start(Steps, {}, workflow_id="steps-tags", tag_list=["a", "b", "c", "d", "e"])
+        run.terminate()
+        with pytest.raises(flowser.exceptions.Error, match="SWF allows 5"):
+            env.domain.rerun(run)
+        capsys.readouterr()
+        status = main(["executions", "rerun", "steps-tags", "--backend", env.url, "--domain", "reruns", "--force", "p" * 250])
+        _, err = capsys.readouterr()
+    assert status == 2 and err.count("\n") == 1 and "--force" in err
