@@ -26,7 +26,9 @@ How it works, in plain SWF calls (so it runs the same on AWS, moto and the local
 3. That decision task records one ``flowser.reused`` marker per reused
    result (details: kind, id, type, result and the source's workflowId,
    runId and eventId), then a ``flowser.rerun`` marker summing it up; later
-   decision tasks read the markers, never the source again. A result too
+   decision tasks read the markers, never the source again. If the source
+   cannot be read (a fault), the decision task is left unanswered, to time
+   out and be tried again (``SourceUnavailable``). A result too
    large for a marker (32,768 characters with its envelope) is not reused:
    that activity runs again, and the summary says so.
 
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from .domain import Domain
     from .tasks import Decision, WorkflowExecution
 
-__all__ = ["FORCE_TAG", "REUSED_MARKER", "SOURCE_TAG", "SUMMARY_MARKER", "collect", "rerun"]
+__all__ = ["FORCE_TAG", "REUSED_MARKER", "SOURCE_TAG", "SUMMARY_MARKER", "SourceUnavailable", "collect", "rerun"]
 
 log = logging.getLogger("flowser.rerun")
 
@@ -150,6 +152,10 @@ def source_of(tags: Iterable[str]) -> tuple[str, list[str]] | None:
     return (run_id, force) if run_id else None
 
 
+class SourceUnavailable(Error):
+    """The source run of a re-run could not be read: the decision task is left to time out and is tried again."""
+
+
 class Prepared:
     """What a re-run's first decision task records, and the ids ``decide()`` must not schedule."""
 
@@ -168,7 +174,10 @@ def prepare(task: Decision, history: History) -> Prepared | None:
     source_run_id, force = found
     workflow_id = task.workflow_execution.workflow_id
     domain = task._domain
-    run_ids, results = collect(domain, workflow_id, source_run_id)
+    try:
+        run_ids, results = collect(domain, workflow_id, source_run_id)
+    except Exception as exc:
+        raise SourceUnavailable(f"re-run of {workflow_id}: cannot read the source run {source_run_id}: {exc}") from exc
     prepared = Prepared()
     forced, too_large = [], []
     for (kind, ident), details in results.items():

@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Protocol
 from . import tasks
 from .domain import Domain
 from .exceptions import fault_name, is_fault
+from .rerun import SourceUnavailable
 from .types import Activity, Type, Workflow, default_identity, duration
 
 log = logging.getLogger("flowser.worker")
@@ -134,7 +135,8 @@ def run_decision_task(instance: Workflow, task: tasks.Decision, on_error: str | 
     ``"fail"``), or leaves the decision task unanswered (``"retry"``): it
     times out after its start-to-close timeout and SWF schedules a new one,
     which this or another decider takes. The default is the workflow class's
-    ``on_decider_error``.
+    ``on_decider_error``. A re-run whose source run cannot be read
+    (``flowser.rerun.SourceUnavailable``) is always left to time out.
     """
     mode = on_error or getattr(type(instance), "on_decider_error", FAIL)
     if mode not in ON_DECIDER_ERROR:
@@ -157,7 +159,7 @@ def run_decision_task(instance: Workflow, task: tasks.Decision, on_error: str | 
                 extra=ctx,
             )
             return LOST
-        elif mode == RETRY:
+        elif mode == RETRY or isinstance(exc, SourceUnavailable):
             timeout = getattr(type(instance), "task_start_to_close_timeout", None)
             log.warning(
                 "%s decider failed: %s; the decision task is left to time out (task start-to-close timeout, %s s "

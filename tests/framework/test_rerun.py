@@ -433,3 +433,30 @@ def test_the_rerun_tags_fit_swf_limits(capsys: Any) -> None:
         status = main(["executions", "rerun", "steps-tags", "--backend", env.url, "--domain", "reruns", "--force", "p" * 250])
         _, err = capsys.readouterr()
     assert status == 2 and err.count("\n") == 1 and "--force" in err
+
+
+def test_a_source_that_cannot_be_read_leaves_the_decision_task_to_time_out(monkeypatch: Any) -> None:
+    from flowser import rerun as rerun_module
+
+    real, calls = rerun_module.collect, []
+
+    def down_once(*args: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise ConnectionError("SWF unreachable")
+        return real(*args)
+
+    FAILING.add("step-2")
+    with Environment(RerunDomain) as env, env.workers(Steps, Step):
+        first = env.domain.start(Steps, {}, workflow_id="steps-down")
+        assert first.wait(timeout=30).close_status == "FAILED"
+        FAILING.clear()
+        monkeypatch.setattr(rerun_module, "collect", down_once)
+        new = env.domain.rerun(first)
+        wait_until(lambda: calls)
+        env.sleep(120)  # task_start_to_close_timeout: the unanswered task times out; SWF schedules another
+        history = new.wait(timeout=30)
+    assert history.close_status == "COMPLETED"
+    assert len(history.filter("DecisionTaskTimedOut")) == 1
+    assert sorted(reused_markers(history)) == ["step-1"]
+    assert CALLS == Counter({"step-1": 1, "step-2": 2, "step-3": 1})
