@@ -238,3 +238,25 @@ def _describe(client: Any, name: str) -> dict[str, Any]:
     from flowser import schedules
 
     return schedules.describe(client, DOMAIN, name)
+
+
+def test_create_paused_with_a_window_jitter_and_settings(cli: Cli) -> None:
+    created = cli(
+        "schedule", "create", "windowed", "--every", "6h", "--offset", "30m", "--jitter", "10m", "-t", "Report",
+        "--paused", "--note", "not before the launch", "--start-at", "2030-01-01T00:00:00Z", "--end-at", "2030-02-01",
+        "--workflow-id-prefix", "launch", "--task-list", "urgent", "--execution-timeout", "2h", "--tag", "team:data",
+    )  # fmt: skip
+    assert created.status == 0, created.err
+    assert "paused: not before the launch" in created.out
+    info = cli.json("schedule", "describe", "windowed")
+    assert (info["paused"], info["note"]) == (True, "not before the launch")
+    assert info["spec"] == {
+        "every": 21600, "offset": 1800, "timezone": "UTC", "jitter": 600,
+        "start_at": "2030-01-01T00:00:00Z", "end_at": "2030-02-01T00:00:00Z",
+    }  # fmt: skip
+    assert info["spec_text"] == "every 6h +30m, jitter 10m"
+    first = [dt.datetime.fromisoformat(n["scheduled"]) for n in info["next"]]
+    assert [t.strftime("%Y-%m-%d %H:%M") for t in first[:2]] == ["2030-01-01 00:30", "2030-01-01 06:30"]
+    assert all(dt.timedelta(0) <= dt.datetime.fromisoformat(n["at"]) - t < dt.timedelta(minutes=10) for n, t in zip(info["next"], first, strict=True))
+    assert info["workflow_id_prefix"] == "launch"
+    assert "NEXT FIRE TIMES (paused: not taken until unpaused)" in cli("schedule", "describe", "windowed").out
