@@ -460,3 +460,25 @@ def test_a_source_that_cannot_be_read_leaves_the_decision_task_to_time_out(monke
     assert len(history.filter("DecisionTaskTimedOut")) == 1
     assert sorted(reused_markers(history)) == ["step-1"]
     assert CALLS == Counter({"step-1": 1, "step-2": 2, "step-3": 1})
+
+
+def test_cli_rerun_on_every_backend(backend: Backend, redis_url: str, request: pytest.FixtureRequest, capsys: Any) -> None:
+    from flowser.cli import main
+
+    url = {"local": redis_url, "moto": "aws://us-east-1"}.get(backend.name) or request.getfixturevalue("serve_process").url
+    domain = backend.domain(RerunDomain)
+    FAILING.add("step-2")
+    with workers(domain, Steps, Step):
+        first = domain.start(Steps, {}, workflow_id="steps-every")
+        assert first.wait(timeout=30).close_status == "FAILED"
+        FAILING.clear()
+        capsys.readouterr()
+        status = main(["executions", "rerun", "steps-every", "--backend", url, "--domain", "reruns", "-o", "json"])
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        answer = json.loads(out)
+        assert answer["source"] == {"workflowId": "steps-every", "runId": first.run_id}
+        history = domain.execution("steps-every", answer["runId"]).wait(timeout=30)
+    assert history.close_status == "COMPLETED"
+    assert CALLS == Counter({"step-1": 1, "step-2": 2, "step-3": 1})
+    assert sorted(reused_markers(history)) == ["step-1"]
