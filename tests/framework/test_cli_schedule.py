@@ -226,7 +226,12 @@ def test_the_schedule_decider_is_one_command(redis_client: Any, redis_url: str) 
     try:
         assert main(["schedule", "trigger", "proc", "--backend", redis_url, "-d", DOMAIN]) == 0
         with workers(domain, Report):
-            wait_until(lambda: [r["status"] for r in _describe(client, "proc")["recent"]] == ["COMPLETED"], timeout=30)
+
+            def done() -> bool:
+                assert process.poll() is None, process.stderr.read() if process.stderr else "the decider exited"
+                return [r["status"] for r in _describe(client, "proc")["recent"]] == ["COMPLETED"]
+
+            wait_until(done, timeout=30)
     finally:
         process.terminate()
         process.wait(15)

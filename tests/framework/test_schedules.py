@@ -156,13 +156,21 @@ def test_every_night_for_30_days_skip_overlap_and_short_history(env: Environment
     assert len(current) < 80
 
 
+def continued(env: Environment, name: str) -> int:
+    """How many runs of schedule ``name`` continued as new."""
+    chain = env.client.list_closed_workflow_executions(
+        domain=Jobs.name, startTimeFilter={"oldestDate": START}, executionFilter={"workflowId": schedules.workflow_id(name)}
+    )["executionInfos"]
+    return sum(1 for c in chain if c["closeStatus"] == "CONTINUED_AS_NEW")
+
+
 def open_at(runs: list[dict[str, Any]], when: dt.datetime) -> list[str]:
     return [r["workflowId"] for r in runs if r["start"] <= when and (r["close"] is None or r["close"] > when)]
 
 
 def test_overlap_buffer_one_starts_the_next_when_the_previous_closes(env: Environment) -> None:
     # 30 h runs: night 2's fire is buffered until night 1's run closes (day 2, 08:00; looked at hourly)
-    schedules.create(env.client, Jobs.name, "nightly", **nightly(30, "buffer_one"))
+    schedules.create(env.client, Jobs.name, "nightly", continue_every=3, **nightly(30, "buffer_one"))  # the buffered start and the open run cross continue-as-new
     settle(env)
     live_days(env, 3)
     runs = runs_of(env)
@@ -173,6 +181,7 @@ def test_overlap_buffer_one_starts_the_next_when_the_previous_closes(env: Enviro
     assert first["close"] <= second["start"] <= first["close"] + dt.timedelta(hours=1)
     assert all(len(open_at(runs, r["start"] + dt.timedelta(seconds=1))) == 1 for r in runs)
     assert schedules.describe(env.client, Jobs.name, "nightly")["counts"]["buffered"] >= 2
+    assert continued(env, "nightly") >= 2
 
 
 def test_overlap_allow_all_runs_them_side_by_side(env: Environment) -> None:
@@ -198,7 +207,7 @@ def test_overlap_cancel_or_terminate_the_other(env: Environment, overlap: str, c
 
 
 def test_pause_unpause_trigger_and_backfill(env: Environment) -> None:
-    schedules.create(env.client, Jobs.name, "nightly", **nightly(1))
+    schedules.create(env.client, Jobs.name, "nightly", continue_every=2, **nightly(1))  # paused crosses continue-as-new
     settle(env)
     live(env, DAY)  # night 1 fires
     schedules.pause(env.client, Jobs.name, "nightly", note="database upgrade")
@@ -225,6 +234,7 @@ def test_pause_unpause_trigger_and_backfill(env: Environment) -> None:
     assert sorted(backfilled) == ["nightly-20260102T020000Z", "nightly-20260103T020000Z"]
     recent = schedules.describe(env.client, Jobs.name, "nightly")["recent"]
     assert [(r["workflowId"][-16:], r["by"]) for r in recent[:2]] == [("20260103T020000Z", "backfill"), ("20260102T020000Z", "backfill")]
+    assert continued(env, "nightly") >= 3
 
 
 def test_describe_shows_the_next_5_fire_times_and_the_last_5_results(env: Environment) -> None:
