@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .builtins import BUILTIN_TASK_LIST, BUILTINS, Fetch, Shell
+from .builtins import BUILTIN_TASK_LIST, BUILTINS, Builtins, Fetch, Shell
 from .load import JobFileError, Loaded, load, load_text, parse_vars
 from .locks import JobLock
 from .run import job_domain, register, restart, start
@@ -21,6 +21,7 @@ __all__ = [
     "BUILTIN_TASK_LIST",
     "JOB_TASK_LIST",
     "JOB_TYPE",
+    "Builtins",
     "Fetch",
     "Job",
     "JobFileError",

@@ -68,7 +68,7 @@ def order(spec: JobSpec) -> list[str]:
 
 def check(loaded: Loaded) -> None:
     """Raise JobFileError listing every unknown dependency, cycle and input from a task not upstream."""
-    from .load import JobFileError
+    from .load import JobFileError, dotted
 
     spec = loaded.spec
     problems: list[str] = []
@@ -77,9 +77,9 @@ def check(loaded: Loaded) -> None:
             for index, dep in enumerate(names):
                 path = ("tasks", name, *field.split("."), index)
                 if dep == name:
-                    problems.append(f"{loaded.where(path)}: tasks.{name}.{field}: a task cannot depend on itself")
+                    problems.append(f"{loaded.where(path)}: {dotted(path)}: a task cannot depend on itself")
                 elif dep not in spec.tasks:
-                    problems.append(f"{loaded.where(path)}: tasks.{name}.{field}: unknown task {dep!r}")
+                    problems.append(f"{loaded.where(path)}: {dotted(path)}: unknown task {dep!r}")
     if problems:
         from .load import JobFileError
 
@@ -87,10 +87,16 @@ def check(loaded: Loaded) -> None:
     try:
         order(spec)
     except graphlib.CycleError as exc:
-        cycle = list(exc.args[1])  # [a, b, ..., a]: each depends on the next
-        first = cycle[0]
-        shown = " -> ".join(reversed(cycle))
-        raise JobFileError([f"{loaded.where(('tasks', first, 'depends_on'))}: tasks.{first}: dependency cycle: {shown}"]) from None
+        cycle = list(reversed(exc.args[1]))  # graphlib: each is a predecessor of the next; reversed: depends on it
+        position = {name: i for i, name in enumerate(spec.tasks)}
+        start = min(cycle[:-1], key=lambda n: position[n])  # begin with the task written first
+        at = cycle.index(start)
+        cycle = [*cycle[at:-1], *cycle[:at], start]
+        shown = " -> ".join(cycle)
+        field = "depends_on" if spec.tasks[start].depends_on else "merge"
+        raise JobFileError(
+            [f"{loaded.where(('tasks', start, field))}: tasks.{start}: dependency cycle: {shown} (each depends on the next)"]
+        ) from None
     for name, task in spec.tasks.items():
         above = None
         for key, source in task.sources().items():

@@ -4,7 +4,7 @@ A job naming ``resource_tags`` takes their locks one at a time, in sorted order 
 wait on each other), before it starts any task, and gives them back before it closes:
 
 * The lock of tag T is an execution of ``flowser.JobLock`` (version 1, task list ``flowser-jobs``,
-  served by the same ``flowser decider flowser.jobs:Job`` process) with workflowId ``flowser-lock:T``.
+  served by the same ``flowser decider flowser.jobs:Job`` process) with workflowId ``flowser-lock.T``.
 * To take it, the job's decider starts it as a child (``StartChildWorkflowExecution``, input: the tag
   and the job's ``{workflowId, runId}``); the job's child policy is ABANDON, so the lock outlives the
   job that started it. If it is already running (``WORKFLOW_ALREADY_RUNNING``), the job signals it
@@ -36,7 +36,7 @@ LOCK_TYPE = "flowser.JobLock"
 ACQUIRE = "flowser.lock.acquire"
 RELEASE = "flowser.lock.release"
 GRANTED = "flowser.lock.granted"
-PREFIX = "flowser-lock:"
+PREFIX = "flowser-lock."
 CONTINUE_AFTER = 500
 
 

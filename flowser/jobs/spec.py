@@ -19,7 +19,7 @@ __all__ = ["KINDS", "ActivityRef", "Fetch", "JobSpec", "Merge", "Shell", "Sleep"
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$"
 """Task and job names: letters, digits, ``_ . -`` (no ``~``: retry attempts use it), at most 80."""
-TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,199}$"
+TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$"
 KINDS = ("activity", "shell", "fetch", "sleep", "merge")
 JOB_SOURCE = "job"
 """``from: job`` names the job's input; any other ``from`` names a task."""
@@ -193,7 +193,7 @@ class JobSpec(_Strict):
     def _tags(cls, value: list[str]) -> list[str]:
         for tag in value:
             if not re.fullmatch(TAG_PATTERN, tag):
-                raise ValueError(f"resource tag {tag!r}: letters, digits, '_ . : / -' only, at most 200")
+                raise ValueError(f"resource tag {tag!r}: letters, digits, '_ . -' only, at most 200 (it is part of a workflowId)")
         return sorted(set(value))
 
     def wire(self) -> dict[str, Any]:

@@ -63,6 +63,18 @@ def job_input(spec: JobSpec, value: Any = None) -> dict[str, Any]:
 _ACTIVITY_CLASSES: dict[tuple[str, str], type[Activity]] = {}
 
 
+class _Named(Activity):
+    """Sends no task list when the job gives none (SWF then uses the type's registered default)."""
+
+    @classmethod
+    def schedule(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        decision = super().schedule(*args, **kwargs)
+        attrs = decision["scheduleActivityTaskDecisionAttributes"]
+        if attrs.get("taskList", {}).get("name") is None:
+            attrs.pop("taskList", None)
+        return decision
+
+
 def activity_class(name: str, version: str) -> type[Activity]:
     """A types.Activity for an activity type named in a job: nothing is sent that the job does not say
     (the task list and timeouts left unset are the type's registered defaults)."""
@@ -70,7 +82,7 @@ def activity_class(name: str, version: str) -> type[Activity]:
     if key not in _ACTIVITY_CLASSES:
         _ACTIVITY_CLASSES[key] = type(
             "JobActivity",
-            (Activity,),
+            (_Named,),
             {
                 "name": name,
                 "version": version,
