@@ -85,6 +85,7 @@ def _fail(exc: Exception) -> CliError:
 @click.option("--start-at", metavar="TIME", default=None, help="no fire before: ISO 8601 (UTC unless it says)")
 @click.option("--end-at", metavar="TIME", default=None, help="no fire after: ISO 8601; then the schedule completes")
 @click.option("--catchup-window", metavar="DURATION", default="1d", show_default=True, help="fires missed by more (the decider was down) are not taken")
+@click.option("--check-every", metavar="DURATION", default="1m", show_default=True, help="buffer_one: how often to look whether the open run has closed")
 @click.option("--task-list", metavar="NAME", default=None, help="the runs' decision task list (default: the type's)")
 @click.option("--execution-timeout", metavar="DURATION", default=None, help="the runs' executionStartToCloseTimeout")
 @click.option("--task-timeout", metavar="DURATION", default=None, help="the runs' taskStartToCloseTimeout")
@@ -107,6 +108,7 @@ def create_schedule(
     start_at: str | None,
     end_at: str | None,
     catchup_window: str,
+    check_every: str,
     task_list: str | None,
     execution_timeout: str | None,
     task_timeout: str | None,
@@ -132,7 +134,11 @@ def create_schedule(
             start_at=parse_time(start_at) if start_at else None,
             end_at=parse_time(end_at) if end_at else None,
         )
-        policy = schedules.Policy(overlap=overlap, catchup_window=_duration("--catchup-window", catchup_window))  # type: ignore[arg-type]
+        policy = schedules.Policy(
+            overlap=overlap,  # type: ignore[arg-type]
+            catchup_window=_duration("--catchup-window", catchup_window) or 0,
+            check_every=_duration("--check-every", check_every) or 0,
+        )
     except ValueError as exc:
         raise usage_error(_one_line(exc)) from None
     timeouts = {k: _duration(f"--{k.replace('_', '-')}", v) for k, v in (("execution_timeout", execution_timeout), ("task_timeout", task_timeout))}
