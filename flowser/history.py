@@ -501,20 +501,23 @@ class History:
     def _fold_retries(self, records: dict[str, Any], by_open: dict[int, Any], opened: str, open_failed: str, failed_status: str) -> None:
         """Fold the attempts of retried activities (or children) into one record per logical id."""
         series: dict[str, list[Any]] = {}
+        earlier: list[Any] = []  # attempts of a series the decider started again (attempt 1 once more)
         for open_id in sorted(by_open):
             record = by_open[open_id]
             state = record.retry
             if state is None:
                 continue
             if state.attempt <= 1 or state.logical_id not in series:
+                earlier.extend(series.get(state.logical_id, []))
                 series[state.logical_id] = [record]
             else:
                 series[state.logical_id].append(record)
+        for record in earlier + [r for attempts in series.values() for r in attempts]:
+            record_id = _record_id(record)
+            logical_id = record.retry.logical_id
+            if record_id != logical_id and records.get(record_id) is record:
+                del records[record_id]
         for logical_id, attempts in series.items():
-            for record in attempts:
-                record_id = _record_id(record)
-                if record_id != logical_id and records.get(record_id) is record:
-                    del records[record_id]
             current = records.get(logical_id)
             if current is not None and current is not attempts[0] and current not in attempts:
                 newest = getattr(current, opened) or getattr(current, open_failed) or getattr(current.reused, "marker", None)
@@ -532,9 +535,13 @@ class History:
                 reason = last.closed.get("reason") if last.closed else None
                 if state.policy.allows(len(attempts), last.status, reason, last.timeout_type):
                     next_id = attempt_id(logical_id, len(attempts) + 1)
+                    since = last.closed.id if last.closed is not None else 0
                     refused = records.get(next_id)
                     timer = self.retry_timers.get(next_id)
-                    if refused is not None and refused.status == failed_status:
+                    if timer is not None and timer.started is not None and timer.started.id < since:
+                        timer = None  # an earlier series' timer
+                    failure = getattr(refused, open_failed, None) if refused is not None else None
+                    if refused is not None and refused.status == failed_status and failure is not None and failure.id > since:
                         del records[next_id]
                         logical.status = failed_status
                         setattr(logical, open_failed, getattr(refused, open_failed))

@@ -438,3 +438,37 @@ def test_child_workflow_attempts_exhausted() -> None:
     assert [e.get("workflowId") for e in history.filter("StartChildWorkflowExecutionInitiated")] == ["child-e", "child-e~2", "child-e~3"]
     assert timer_seconds(history) == [5, 10]
     assert CALLS["child-e"] == 3
+
+
+class Again(Pay):
+    """Pay, but after the charge's final failure it schedules the charge once more: a second series of attempts."""
+
+    name = "Again"
+
+    def decide(self, task: Any) -> None:
+        history = task.history
+        order = history.start_input
+        charge = history.activities.get(f"charge-{order['id']}")
+        policy = flowser.RetryPolicy(maximum_attempts=2, initial_interval=1)
+        if charge is None or (not charge.is_open and charge.status != COMPLETED and not history.markers):
+            if charge is not None:
+                task.mark("charged-again")
+            task.schedule(Plain, order, retry_policy=policy)
+        elif charge.status == COMPLETED:
+            task.complete_workflow({**charge.result, "attempt": charge.attempt})
+        elif not charge.is_open:
+            task.fail_workflow(reason=charge.reason)
+
+
+def test_scheduling_a_failed_id_again_starts_a_new_series_of_attempts() -> None:
+    class Domain(RetryDomain):
+        workflow_types = [Again]
+
+    with Environment(Domain) as env, env.workers(Again, Plain):
+        run = env.domain.start(Again, {"id": "q", "fail": 3}, workflow_id="again-q")
+        history = settle(run, env.sleep, True)
+    assert history.close_status == "COMPLETED", history.close_reason
+    assert history.result == {"receipt": "R-q", "try": 4, "attempt": 2}
+    assert scheduled_ids(history) == ["charge-q", "charge-q~2", "charge-q", "charge-q~2"]
+    assert timer_seconds(history) == [1, 1]  # the second series waits its own backoff
+    assert list(history.activities) == ["charge-q"]
