@@ -10,6 +10,7 @@ process and over moto, in real time.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -344,9 +345,22 @@ class Quick(types.Workflow):
         task.complete_workflow({"input": task.start_input})
 
 
+class Sleepy(types.Workflow):
+    """Waits ``seconds`` (a timer), then completes."""
+
+    name, version, task_list = "Sleepy", "1", "sleepy"
+
+    def decide(self, task: Any) -> None:
+        timer = task.history.timers.get("nap")
+        if timer is None:
+            task.start_timer("nap", task.start_input["seconds"])
+        elif timer.status == FIRED:
+            task.complete_workflow("rested")
+
+
 class Backends(flowser.Domain):
     name = "schedules"
-    workflow_types = [Quick, Schedule]
+    workflow_types = [Quick, Sleepy, Schedule]
 
 
 def test_a_schedule_on_every_backend(backend: Backend) -> None:
@@ -439,3 +453,28 @@ def test_the_runs_input_must_leave_room_in_the_schedule_state(env: Environment) 
     big = schedules.action_for(Nightly, {"hours": 1, "pad": "x" * 20_000})
     with pytest.raises(ValueError, match="a schedule takes at most 16,384"):
         schedules.create(env.client, Jobs.name, "big", spec=Spec(every=DAY), action=big)
+
+
+def test_skip_on_every_backend(backend: Backend) -> None:
+    """Every 2 s, runs of 3 s: under skip every other fire is skipped and no two runs overlap."""
+    from flowser.testing import workers
+
+    domain = backend.domain(Backends)
+    spec = Spec(every=2)
+    schedules.create(domain.conn, domain.name, "naps", spec=spec, action=schedules.action_for(Sleepy, {"seconds": 3}, workflow_id_prefix="nap"))
+
+    def counts() -> dict[str, int]:
+        if backend.virtual_time:
+            backend.sleep(1)
+        return dict(schedules.describe(domain.conn, domain.name, "naps")["counts"])
+
+    with workers(domain, Schedule, Sleepy):
+        wait_until(lambda: (c := counts())["started"] >= 3 and c["skipped"] >= 2, timeout=60)
+    schedules.delete(domain.conn, domain.name, "naps")
+    runs = sorted(
+        (i for i in flowser.ops.list_executions(domain.conn, domain.name, type_name="Sleepy") if i.get("closeTimestamp")),
+        key=lambda i: i["startTimestamp"],
+    )
+    assert len(runs) >= 2
+    for before, after in itertools.pairwise(runs):
+        assert after["startTimestamp"] >= before["closeTimestamp"]
