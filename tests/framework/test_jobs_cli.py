@@ -1,0 +1,223 @@
+"""``flowser job run|restart|status|validate`` and ``flowser worker --builtins`` as a user sees them:
+``flowser.cli.main`` in-process (stdout, stderr, exit status), the job decider and workers in threads on
+a client of the same backend. The examples/jobs CI job runs end to end on the embedded engine, a
+``flowser serve`` process and moto (real time: these jobs have no timers).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowser
+from flowser.cli import main
+from flowser.jobs import Builtins, Job, JobLock
+from flowser.testing import workers
+
+from .test_jobs import Step
+
+ROOT = Path(__file__).resolve().parents[2]
+CI = ROOT / "examples" / "jobs" / "ci.yaml"
+DOMAIN = "cli-jobs"
+
+
+class CliJobs(flowser.Domain):
+    name = DOMAIN
+    workflow_types = [Job, JobLock]
+    activity_types = [Builtins, Step]
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+
+class Cli:
+    def __init__(self, name: str, backend: str, client: Any, capsys: Any, monkeypatch: Any) -> None:
+        self.name, self.backend, self.client = name, backend, client
+        self.capsys, self.monkeypatch = capsys, monkeypatch
+        monkeypatch.setenv("FLOWSER_BACKEND", backend)
+        monkeypatch.setenv("FLOWSER_DOMAIN", DOMAIN)
+        monkeypatch.setenv("COLUMNS", "200")
+        self.domain = CliJobs(client)
+        self.domain.register()
+
+    def __call__(self, *args: str, stdin: str = "") -> Result:
+        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        self.capsys.readouterr()
+        status = main(list(args))
+        out, err = self.capsys.readouterr()
+        return Result(status, out, err)
+
+    def workers(self) -> Any:
+        return workers(self.domain, Job, Builtins, Step)
+
+    def runs(self) -> list[str]:
+        since = {"oldestDate": 0}
+        found = []
+        for method in ("list_open_workflow_executions", "list_closed_workflow_executions"):
+            infos = getattr(self.client, method)(domain=DOMAIN, startTimeFilter=since).get("executionInfos", [])
+            found += [info["execution"]["workflowId"] for info in infos]
+        return found
+
+
+@pytest.fixture(params=["local", "http", "moto"])
+def cli(request: pytest.FixtureRequest, redis_client: Any, redis_url: str, capsys: Any, monkeypatch: Any) -> Iterator[Cli]:
+    import backends
+
+    if request.param == "moto":
+        import boto3
+        from moto import mock_aws
+
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setattr("moto.swf.models.sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
+        with mock_aws():
+            yield Cli("moto", "aws://us-east-1", boto3.client("swf", region_name="us-east-1"), capsys, monkeypatch)
+        return
+    url = redis_url if request.param == "local" else request.getfixturevalue("serve_process").url
+    client = backends.connect(url, poll_hold=0.3) if request.param == "local" else backends.connect(url)
+    try:
+        yield Cli(request.param, url, client, capsys, monkeypatch)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def local(redis_client: Any, redis_url: str, capsys: Any, monkeypatch: Any) -> Iterator[Cli]:
+    import backends
+
+    client = backends.connect(redis_url, poll_hold=0.3)
+    try:
+        yield Cli("local", redis_url, client, capsys, monkeypatch)
+    finally:
+        client.close()
+
+
+JOB_INPUT = json.dumps({"repo": "github.com/acme/shop", "version": "1.4.0"})
+
+
+def test_the_ci_example_runs_end_to_end_with_a_live_view(cli: Cli) -> None:
+    with cli.workers():
+        result = cli("job", "run", str(CI), "--input", JOB_INPUT, "--var", f"PYTHON={sys.executable}", "--var", "BRANCH=release",
+                     "--id", "ci-1", "--wait", "--interval", "0.1", "--timeout", "120")
+    assert result.status == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("started job ci: workflowId ci-1 runId ")
+    for task in ("checkout", "build", "unit-tests", "lint", "integration-tests", "tests-passed", "package", "notify"):
+        assert any(line.startswith(f"{task}: done") for line in lines), (task, result.out)
+    assert lines.index(next(x for x in lines if x.startswith("checkout: done"))) < lines.index(next(x for x in lines if x.startswith("build: done")))
+    assert "job ci: COMPLETED" in result.out
+    history = cli.domain.execution("ci-1").closed_history()
+    assert history is not None
+    results = history.result["results"]
+    assert results["checkout"]["stdout"] == "github.com/acme/shop@release\n"
+    assert results["build"]["stdout"] == "built github.com/acme/shop@release\n"
+    assert results["notify"]["stdout"] == "notified: shop-1.4.0.tar.gz\n"
+    # the three test tasks ran side by side: all scheduled before any of them closed
+    events = history.events
+    scheduled = [e.id for e in events if e.type == "ActivityTaskScheduled" and e.raw_attrs["activityId"] in ("unit-tests", "lint", "integration-tests")]
+    first_close = min(e.id for e in events if e.type == "ActivityTaskCompleted" and e.raw_attrs["scheduledEventId"] in scheduled)
+    assert len(scheduled) == 3 and max(scheduled) < first_close
+
+    shown = cli("job", "status", "ci-1")
+    assert shown.status == 0, shown.err
+    assert "job ci: COMPLETED" in shown.out and "✓ done" in shown.out
+
+
+def test_validate_prints_the_graph_and_rejects_a_cycle_before_anything_starts(local: Cli, tmp_path: Path) -> None:
+    shown = local("job", "validate", str(CI))
+    assert shown.status == 0, shown.err
+    assert shown.out.splitlines()[0] == f"{CI}: job ci version 1, 8 tasks, including {os.path.relpath(CI.parent / 'defaults.yaml')} (max_concurrency 4)"
+    assert "  tests-passed: merge all of unit-tests, lint, integration-tests  <- unit-tests, lint, integration-tests" in shown.out
+
+    cycle = tmp_path / "cycle.yaml"
+    cycle.write_text("name: loop\ntasks:\n  a: {depends_on: [b], sleep: {seconds: 1}}\n  b:\n    depends_on: [a]\n    sleep: {seconds: 1}\n")
+    for command in ("validate", "run"):
+        result = local("job", command, str(cycle))
+        assert result.status == 2
+        assert result.err == f"flowser job {command}: {cycle}:3: tasks.a: dependency cycle: a -> b -> a (each depends on the next)\n"
+    assert local.runs() == []  # nothing was started
+
+    several = tmp_path / "several.yaml"
+    several.write_text("name: x\ntasks:\n  a: {sleep: {seconds: 1}, depends_on: [nope]}\n  b: {sleep: {seconds: 1}, depends_on: [gone]}\n")
+    result = local("job", "validate", str(several))
+    assert result.status == 2
+    assert result.err.splitlines() == [
+        f"flowser job validate: {several}:3: tasks.a.depends_on[0]: unknown task 'nope'",
+        f"flowser job validate: {several}:4: tasks.b.depends_on[0]: unknown task 'gone'",
+    ]
+
+
+def test_usage_mistakes_are_one_line_and_exit_2(local: Cli, tmp_path: Path) -> None:
+    assert local("job", "run", str(CI), "--var", "oops").err == "flowser job run: --var 'oops': expected NAME=value\n"
+    bad = local("job", "run", str(CI), "--input", "{not json")
+    assert bad.status == 2 and bad.err.startswith("flowser job run: --input is not JSON")
+    big = local("job", "run", str(CI), "--input", json.dumps({"blob": "x" * 40_000}))
+    assert big.status == 2
+    assert "SWF takes at most 32768 as a workflow input" in big.err and len(big.err.splitlines()) == 1
+    missing = local("job", "validate", str(tmp_path / "none.yaml"))
+    assert (missing.status, missing.err) == (2, f"flowser job validate: {tmp_path / 'none.yaml'}: cannot read: No such file or directory\n")
+    assert local.runs() == []
+    with pytest.raises(SystemExit) as exited:  # argparse's, as for every option mistake of flowser worker
+        main(["worker", "--builtins", "flowser.jobs:Shell", "--domain", DOMAIN])
+    assert exited.value.code == 2
+    assert "give TARGET or --builtins, not both" in local.capsys.readouterr().err
+
+
+def test_a_failed_job_exits_1_and_restart_runs_only_the_failed_branch(local: Cli, tmp_path: Path) -> None:
+    from .test_jobs import RUNS
+
+    RUNS.clear()
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "name: nightly\ntasks:\n"
+        "  extract: {activity: {name: test.step, version: '1', task_list: steps}}\n"
+        "  report: {depends_on: [extract], activity: {name: test.step, version: '1', task_list: steps}}\n"
+        "  load: {depends_on: [extract], activity: {name: test.step, version: '1', task_list: steps}, input: {fail: {value: 1}}}\n"
+        "  index: {depends_on: [load], activity: {name: test.step, version: '1', task_list: steps}}\n"
+    )
+    with local.workers():
+        failed = local("job", "run", str(job), "--id", "nightly-1", "--wait", "--interval", "0.1", "--timeout", "60")
+        assert failed.status == 1
+        assert failed.err == "flowser job run: nightly-1: FAILED: failed: load; not run: index\n"
+        assert "load: failed" in failed.out and "index: skipped" in failed.out
+        again = local("job", "restart", "nightly-1", "--wait", "--interval", "0.1", "--timeout", "60")
+    assert again.status == 0, again.err
+    assert again.out.startswith("restarted job nightly-1: runId ")
+    assert "extract: done" in again.out and "(reused)" in again.out
+    assert RUNS == {"nightly-1/extract": 1, "nightly-1/report": 1, "nightly-1/load": 2, "nightly-1/index": 1}
+    unknown = local("job", "restart", "no-such-job")
+    assert unknown.status == 1 and len(unknown.err.splitlines()) == 1
+
+
+def test_flowser_worker_builtins_serves_shell_tasks_as_a_process(local: Cli, tmp_path: Path) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: hello\ntasks:\n  hi:\n    shell: {{command: '{sys.executable}', args: [-c, 'print(42)']}}\n")
+    registered = local("job", "run", str(job), "--id", "hello-1")
+    assert registered.status == 0, registered.err
+    command = [sys.executable, "-m", "flowser.cli", "worker", "--builtins", "--domain", DOMAIN, "--backend", local.backend]
+    worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        with workers(local.domain, Job):
+            run = local.domain.execution("hello-1")
+            history = run.wait(timeout=60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert history.close_status == "COMPLETED", history.close_reason
+    assert history.result["results"]["hi"]["stdout"] == "42\n"
+    assert worker.returncode == 0, err
