@@ -106,6 +106,8 @@ class RetryPolicy(BaseModel):
         return False
 
     def to_wire(self) -> dict[str, Any]:
+        """The fields that differ from the defaults (compact controls). The defaults are therefore part of
+        the wire format: changing one would change the policy of the runs in flight."""
         return self.model_dump(mode="json", exclude_defaults=True)
 
 
