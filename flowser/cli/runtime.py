@@ -22,13 +22,35 @@ def run_serve(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(parser().format_help().rstrip())
         print("\ndashboard:\n  --ui                  also serve the web dashboard under /ui/ (docs/ui.md)")
+        print("\njobs:\n  --jobs DIR            POST /jobs/DOMAIN/NAME starts the job file DIR/NAME.yaml (docs/jobs.md)")
         return 0
-    if "--ui" not in argv:
-        return serve(argv)
-    from .ui import mount_for_serve
+    mounts: dict[str, Any] = {}
+    if "--jobs" in argv:  # the job files' data trigger (flowser.jobs.trigger)
+        at = argv.index("--jobs")
+        if at + 1 >= len(argv):
+            print("flowser serve: --jobs needs a directory", file=sys.stderr)
+            return 2
+        directory, argv = argv[at + 1], argv[:at] + argv[at + 2 :]
+        mounts["/jobs/"] = lambda engine, credentials: _mount_jobs(directory, engine, credentials)
+    if "--ui" in argv:
+        from .ui import mount_for_serve
 
-    rest = [arg for arg in argv if arg != "--ui"]
-    return serve(rest, mounts={"/ui/": mount_for_serve})
+        argv = [arg for arg in argv if arg != "--ui"]
+        mounts["/ui/"] = mount_for_serve
+    return serve(argv, mounts=mounts) if mounts else serve(argv)
+
+
+def _mount_jobs(directory: str, engine: Any, credentials: Any) -> Any:
+    """``flowser serve --jobs DIR``: flowser.jobs.trigger on an in-process client of the server's engine."""
+    from backends.local.client import local_client
+    from flowser.jobs.trigger import JobTrigger
+
+    from .ui import Mount, credential_check
+
+    check, allows = credential_check(credentials)
+    client = local_client(engine, region_name=engine.config.region)
+    token = os.environ.get("FLOWSER_JOBS_TOKEN") or None
+    return Mount(JobTrigger(client, directory, check=check, allows=allows, token=token))
 
 
 def run_redis_url(argv: list[str]) -> int:
