@@ -469,12 +469,9 @@ def test_skip_on_every_backend(backend: Backend) -> None:
         return dict(schedules.describe(domain.conn, domain.name, "naps")["counts"])
 
     with workers(domain, Schedule, Sleepy):
-        wait_until(lambda: (c := counts())["started"] >= 3 and c["skipped"] >= 2, timeout=60)
+        wait_until(lambda: (c := counts())["started"] >= 2 and c["skipped"] >= 1, timeout=60)
     schedules.delete(domain.conn, domain.name, "naps")
-    runs = sorted(
-        (i for i in flowser.ops.list_executions(domain.conn, domain.name, type_name="Sleepy") if i.get("closeTimestamp")),
-        key=lambda i: i["startTimestamp"],
-    )
+    runs = sorted(flowser.ops.list_executions(domain.conn, domain.name, type_name="Sleepy"), key=lambda i: i["startTimestamp"])
     assert len(runs) >= 2
-    for before, after in itertools.pairwise(runs):
-        assert after["startTimestamp"] >= before["closeTimestamp"]
+    for before, after in itertools.pairwise(runs):  # each started once the one before had closed
+        assert before.get("closeTimestamp") and after["startTimestamp"] >= before["closeTimestamp"]
