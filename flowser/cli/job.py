@@ -154,6 +154,32 @@ def restart(session: Session, workflow_id: str, run_id: str | None, wait: bool, 
     return _watch(session, execution, interval, timeout)
 
 
+@job.command("input", help="Print the input of a flowser.Job run for FILE and the job input (one line of JSON): what "
+              "flowser schedule create NAME -t flowser.Job:1 --input @FILE takes to start the job on a schedule "
+              "(docs/jobs.md). --register also registers flowser.Job and the types FILE names in --domain.")
+@backend_options(domain=True)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--input", "input_", metavar="JSON|@FILE|-", default=None, help="the job input (JSON)")
+@_var_option
+@click.option("--register", is_flag=True, help="register the domain and the job's types (the schedule then finds them)")
+def input_command(session: Session, file: str, input_: str | None, variables: tuple[str, ...], register: bool) -> None:
+    from ..jobs import JobInputTooLarge, job_domain, job_input
+    from ..jobs import register as register_types
+
+    loaded = _load(file, variables)
+    text = read_input(input_)
+    try:
+        value = None if text is None else json.loads(text)
+        payload = job_input(loaded.spec, value)
+    except JobInputTooLarge as exc:
+        raise usage_error(str(exc)) from None
+    except ValueError as exc:
+        raise usage_error(f"--input is not JSON: {exc}") from None
+    if register:
+        register_types(job_domain(session.client, session.domain), loaded.spec)
+    click.echo(json.dumps(payload, separators=(",", ":")))
+
+
 @job.command("status", help="Show the tasks of the job WORKFLOW_ID (its latest run unless --run-id): each one's status, "
               "attempt, duration and reason; with --wait until it closes. Exit 0 unless the run closed otherwise "
               "than completed (1).")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .builtins import BUILTIN_TASK_LIST, BUILTINS, Builtins, Fetch, Shell
 from .load import JobFileError, Loaded, load, load_text, parse_vars
 from .locks import JobLock
-from .run import job_domain, register, restart, start
+from .run import job_domain, register, restart, schedule_action, start
 from .spec import JobSpec
 from .workflow import JOB_TASK_LIST, JOB_TYPE, Job, JobInputTooLarge, job_input
 
@@ -37,5 +37,6 @@ __all__ = [
     "parse_vars",
     "register",
     "restart",
+    "schedule_action",
     "start",
 ]

@@ -15,7 +15,7 @@ from .locks import JobLock
 from .spec import JobSpec
 from .workflow import Job, job_input
 
-__all__ = ["JOB_TAG", "job_domain", "register", "restart", "start", "workflow_id"]
+__all__ = ["JOB_TAG", "job_domain", "register", "restart", "schedule_action", "start", "workflow_id"]
 
 JOB_TAG = "flowser-job:"
 """Every job run has the tag ``flowser-job:NAME`` (``flowser executions list --tag flowser-job:ci``)."""
@@ -72,3 +72,18 @@ def start(domain: Domain, spec: JobSpec, value: Any = None, *, workflow_id_: str
 def restart(domain: Domain, workflow_id_: str, run_id: str | None = None) -> WorkflowExecution:
     """A new run of a closed job that runs only what did not complete (``Domain.rerun``, docs/jobs.md)."""
     return domain.rerun(workflow_id_, run_id)
+
+
+def schedule_action(spec: JobSpec, value: Any = None) -> Any:
+    """A ``flowser.schedules.Action`` that starts the job (``schedules.create(..., action=...)``): the runs
+    are named ``NAME-YYYYMMDDTHHMMSSZ`` after their fire time and tagged ``flowser-job:NAME``. A schedule
+    carries its runs' input in its own state: at most 16,384 characters of spec and input."""
+    from .. import schedules
+
+    return schedules.action_for(
+        Job,
+        job_input(spec, value),
+        workflow_id_prefix=spec.name,
+        execution_start_to_close_timeout=spec.timeout,
+        tag_list=[f"{JOB_TAG}{spec.name}"[:256]],
+    )

@@ -8,6 +8,7 @@ restart, another decider process or a progress view on another host sees the sam
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,19 @@ from ..history import COMPLETED, FIRED, History
 from .graph import order
 from .spec import JOB_SOURCE, WHOLE, JobSpec, Source
 
-__all__ = ["DONE", "FAILED", "PENDING", "RUNNING", "SKIPPED", "InputError", "TaskState", "get_path", "resolve_input", "task_states"]
+__all__ = [
+    "DONE",
+    "FAILED",
+    "PENDING",
+    "RUNNING",
+    "SKIPPED",
+    "SLEEPS_MARKER",
+    "InputError",
+    "TaskState",
+    "get_path",
+    "resolve_input",
+    "task_states",
+]
 
 PENDING = "pending"
 RUNNING = "running"
@@ -138,8 +151,30 @@ def _timer_state(state: TaskState, record: Any) -> None:
         state.status, state.reason = FAILED, record.cause or record.status
 
 
-def task_states(spec: JobSpec, history: History, job_input: Any) -> dict[str, TaskState]:
-    """Each task's state, in topological order (a merge and a skipped task follow from their upstream)."""
+SLEEPS_MARKER = "flowser.job.sleeps"
+"""A restarted job's first decision task records the sleeps that fired in the run it restarts (details:
+``{"source": runId, "done": [task names]}``): they are done, not slept again."""
+
+
+def reused_sleeps(history: History) -> tuple[set[str], dt.datetime | None]:
+    """The sleeps a restart reuses (from its marker), and when that was recorded."""
+    for marker in history.markers:
+        if marker.name == SLEEPS_MARKER:
+            try:
+                details = json.loads(marker.details or "{}")
+            except ValueError:
+                return set(), None
+            return set(details.get("done", [])), _time(marker.event)
+    return set(), None
+
+
+def task_states(spec: JobSpec, history: History, job_input: Any, sleeps_done: set[str] | None = None) -> dict[str, TaskState]:
+    """Each task's state, in topological order (a merge and a skipped task follow from their upstream).
+
+    ``sleeps_done``: sleeps a restart reuses that its marker does not record yet (its first decision task).
+    """
+    reused, reused_at = reused_sleeps(history)
+    reused |= sleeps_done or set()
     states: dict[str, TaskState] = {}
     for name in order(spec):
         task = spec.tasks[name]
@@ -162,6 +197,9 @@ def task_states(spec: JobSpec, history: History, job_input: Any) -> dict[str, Ta
                 state.result = {w.name: w.result for w in done}
             continue
         record: Any = history.timers.get(name) if task.sleep is not None else history.activities.get(name)
+        if task.sleep is not None and record is None and name in reused:
+            state.status, state.reused, state.started, state.ended = DONE, True, reused_at, reused_at
+            continue
         if record is not None:
             (_timer_state if task.sleep is not None else _activity_state)(state, record)
             continue

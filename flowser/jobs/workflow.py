@@ -24,13 +24,27 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..history import FIRED
+from ..rerun import SOURCE_TAG
 from ..retry import RetryPolicy
+from ..tasks import WorkflowExecution
 from ..types import ONE_DAY, Activity, Workflow
 from .builtins import BUILTINS
 from .graph import order
 from .locks import LOCK_TYPE, Locks, decide_lock
 from .spec import JobSpec, Task
-from .state import DONE, FAILED, RUNNING, SKIPPED, TERMINAL, TaskState, resolve_input, task_states
+from .state import (
+    DONE,
+    FAILED,
+    RUNNING,
+    SKIPPED,
+    SLEEPS_MARKER,
+    TERMINAL,
+    TaskState,
+    resolve_input,
+    reused_sleeps,
+    task_states,
+)
 
 if TYPE_CHECKING:
     from ..tasks import Decision
@@ -136,7 +150,7 @@ class JobDecider:
         if locks is not None and not locks.all_granted:
             locks.acquire()
             return
-        states = task_states(spec, self.history, self.input)
+        states = task_states(spec, self.history, self.input, self.restart_sleeps())
         running = sum(1 for s in states.values() if s.status == RUNNING)
         room = PER_DECISION if spec.max_concurrency is None else min(spec.max_concurrency - running, PER_DECISION)
         position = {name: i for i, name in enumerate(order(spec))}
@@ -154,6 +168,23 @@ class JobDecider:
         if locks is not None and not locks.release():
             return
         self.close(states)
+
+    def restart_sleeps(self) -> set[str]:
+        """On a restart's first decision task: the sleeps that fired in the run it restarts (and those that
+        run reused), read once with GetWorkflowExecutionHistory and recorded in a marker."""
+        sleeps = [name for name, t in self.spec.tasks.items() if t.sleep is not None]
+        started = self.history.started
+        tags = list(started.raw_attrs.get("tagList") or []) if started is not None else []
+        source = next((tag[len(SOURCE_TAG) :] for tag in tags if tag.startswith(SOURCE_TAG)), None)
+        if not sleeps or source is None or any(m.name == SLEEPS_MARKER for m in self.history.markers):
+            return set()
+        previous = WorkflowExecution({"workflowId": self.task.workflow_execution.workflow_id, "runId": source}, self.task)
+        history = previous.history()
+        done, _ = reused_sleeps(history)
+        done |= {name for name in sleeps if name in history.timers and history.timers[name].status == FIRED}
+        done &= set(sleeps)
+        self.task.mark(SLEEPS_MARKER, {"source": source, "done": sorted(done)})
+        return done
 
     def start(self, name: str, spec_task: Task, states: dict[str, TaskState]) -> None:
         task = self.task

@@ -6,6 +6,7 @@ histories and the outcome. The CLI and the other backends: test_jobs_cli.py.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -220,25 +221,33 @@ name: branches
 tasks:
   fetch-data: {activity: {name: test.step, version: "1", task_list: steps}}
   good: {depends_on: [fetch-data], activity: {name: test.step, version: "1", task_list: steps}}
-  bad: {depends_on: [fetch-data], activity: {name: test.step, version: "1", task_list: steps}, input: {fail: {value: 1}}}
+  cool-down: {depends_on: [fetch-data], sleep: {seconds: 600}}
+  bad: {depends_on: [cool-down], activity: {name: test.step, version: "1", task_list: steps}, input: {fail: {value: 1}}}
   after-bad: {depends_on: [bad], activity: {name: test.step, version: "1", task_list: steps}}
   end: {merge: {wait: [good, after-bad]}}
 """
     ).spec
     with env.workers(Job, Step):
         first = start(env.domain, spec, None, workflow_id_="branches-1")
-        with pytest.raises(flowser.exceptions.WorkflowFailed) as failed:
-            first.result(timeout=30)
-        assert failed.value.reason == "failed: bad; not run: after-bad, end"
+        history = finish(env, first, step=300)
+        assert history.close_reason == "failed: bad; not run: after-bad, end"
         again = restart(env.domain, "branches-1")
-        result = again.result(timeout=30)
+        history = again.wait(timeout=30)  # no time passes: the sleep is not slept again
+        again_twice = restart(env.domain, "branches-1", again.run_id)  # a restart of a restart reuses all of it
+        twice = again_twice.wait(timeout=30)
     assert again.run_id != first.run_id
+    assert history.close_status == "COMPLETED", history.close_reason
     assert RUNS == {"branches-1/fetch-data": 1, "branches-1/good": 1, "branches-1/bad": 2, "branches-1/after-bad": 1}
-    history = again.closed_history()
     scheduled = [e.raw_attrs["activityId"] for e in history.events if e.type == "ActivityTaskScheduled"]
     assert scheduled == ["bad", "after-bad"]
+    assert not [e for e in history.events if e.type == "TimerStarted"]
     assert sorted(r.activity_id for r in history.reused) == ["fetch-data", "good"]
-    assert result["results"]["bad"] == {"echo": None, "n": 2}
+    assert [(m.name, json.loads(m.details or "")) for m in history.markers if m.name == "flowser.job.sleeps"] == [
+        ("flowser.job.sleeps", {"source": first.run_id, "done": ["cool-down"]})
+    ]
+    assert history.result["results"]["bad"] == {"echo": None, "n": 2}
+    assert twice.close_status == "COMPLETED"
+    assert not [e for e in twice.events if e.type in ("TimerStarted", "ActivityTaskScheduled")]
 
 
 def test_two_jobs_sharing_a_resource_tag_never_overlap(env: Environment) -> None:
@@ -353,3 +362,27 @@ tasks:
     assert (tmp_path / "copy.bin").read_bytes() == payload.read_bytes()
     assert activities["corrupt"].reason == "checksum mismatch"
     assert history.close_reason == "failed: exit3, missing, corrupt"
+
+
+def test_a_schedule_starts_the_job_every_night(env: Environment) -> None:
+    from flowser import schedules
+    from flowser.jobs import schedule_action
+
+    spec = load_text(
+        "name: nightly-report\ntasks:\n  report:\n    activity: {name: test.step, version: '1', task_list: steps}\n"
+        "    input: {echo: {from: job, path: kind}}\n"
+    ).spec
+    schedules.create(env.client, Jobs.name, "reports", spec=schedules.Spec(every=86400), action=schedule_action(spec, {"kind": "sales"}))
+    since = {"oldestDate": 0}
+
+    def runs() -> list[Any]:
+        infos = env.client.list_closed_workflow_executions(domain=Jobs.name, startTimeFilter=since, tagFilter={"tag": "flowser-job:nightly-report"})
+        return sorted(infos["executionInfos"], key=lambda i: i["startTimestamp"])
+
+    with env.workers(schedules.Schedule, Job, Step):
+        for night in (1, 2):
+            env.sleep(86400)
+            wait_until(lambda night=night: len(runs()) == night and runs()[-1]["closeStatus"] == "COMPLETED")
+    first = env.domain.execution(runs()[0]["execution"]["workflowId"])
+    assert first.workflow_id.startswith("nightly-report-")
+    assert first.result(timeout=10)["results"]["report"]["echo"] == "sales"
