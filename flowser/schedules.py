@@ -95,6 +95,10 @@ MAX_INPUT = 16_384
 """The longest input of a schedule's runs: the schedule carries it in its own state (32,768 at most)."""
 MAX_BACKFILL = 1000
 """Fire times one backfill request may cover."""
+MAX_STARTS_PER_TASK = 100
+"""Starts one decision task makes at most (each is an SWF call): a backfill goes on in the next task."""
+MAX_QUEUED_BACKFILLS = 20
+"""Backfill requests waiting their turn at most (the state must fit in a marker)."""
 MAX_CATCHUP = 1000
 """Missed fire times looked at in one decision task (older ones count as missed)."""
 
@@ -279,6 +283,14 @@ class Pending(BaseModel):
     by: Literal["schedule", "trigger", "backfill"] = "schedule"
 
 
+class Backfill(BaseModel):
+    """A backfill request still being taken: the fire times of the spec from ``start`` to ``end``."""
+
+    start: dt.datetime
+    end: dt.datetime
+    overlap: Overlap
+
+
 class Counts(BaseModel):
     fires: int = 0
     started: int = 0
@@ -305,6 +317,7 @@ class ScheduleState(BaseModel):
     """Fire times up to this one are done (None until the first decision task: its run's start)."""
     running: list[Started] = Field(default_factory=list)
     buffered: Pending | None = None
+    backfills: list[Backfill] = Field(default_factory=list)
     recent: list[Started] = Field(default_factory=list)
     counts: Counts = Field(default_factory=Counts)
     created: dt.datetime | None = None
@@ -348,7 +361,8 @@ class Schedule(Workflow):
     task_list = "flowser-schedules"
     description = "a flowser schedule: starts a workflow on a cron expression or an interval (flowser schedule --help)"
     execution_start_to_close_timeout = str(MAX_TIMER)
-    task_start_to_close_timeout = "60"
+    task_start_to_close_timeout = "300"
+    """Room for MAX_STARTS_PER_TASK StartWorkflowExecution calls."""
     child_policy = "ABANDON"
     default_tag_list: ClassVar[list[str] | None] = [TAG]
     input_model = ScheduleState
@@ -415,6 +429,7 @@ class _Decider:
             starts.extend((p, state.policy.overlap) for p in self._due())
         else:
             state.after = max(state.after, self.now)
+        starts.extend(self._take_backfills(MAX_STARTS_PER_TASK - len(starts)))
         for pending, overlap in starts:
             self._act(pending, overlap)
         if state.buffered is not None and not state.running:
@@ -425,7 +440,7 @@ class _Decider:
             self.task.continue_as_new(state)
             return
         wake = self._wake_time()
-        if wake is None and state.buffered is None and not self._has_more_fires():
+        if wake is None and state.buffered is None and not state.backfills and not self._has_more_fires():
             self.task.complete_workflow(state)  # past end_at: nothing more to start (the runs it started go on)
             return
         self._set_timer(wake if wake is not None else self.run_started + dt.timedelta(seconds=RUN_LIFETIME))
@@ -446,15 +461,32 @@ class _Decider:
             overlap = self._overlap(data)
             return [(Pending(scheduled=at, by="trigger"), overlap)]
         elif name == SIGNAL_BACKFILL:
-            overlap = self._overlap(data)
-            start, end = utc(data["start"]), utc(data["end"])
-            out: list[tuple[Pending, Overlap]] = []
-            for when in state.spec.times_after(start - dt.timedelta(microseconds=1)):
-                if when > end or len(out) >= MAX_BACKFILL:
-                    break
-                out.append((Pending(scheduled=when, by="backfill"), overlap))
-            return out
+            request = Backfill(start=utc(data["start"]), end=utc(data["end"]), overlap=self._overlap(data))
+            if len(state.backfills) >= MAX_QUEUED_BACKFILLS:
+                raise ValueError(f"{MAX_QUEUED_BACKFILLS} backfills are waiting already")
+            state.backfills.append(request)
         return []
+
+    def _take_backfills(self, budget: int) -> list[tuple[Pending, Overlap]]:
+        """The next fire times of the backfills waiting, ``budget`` at most (the rest in the next task)."""
+        out: list[tuple[Pending, Overlap]] = []
+        state = self.state
+        while state.backfills and budget > 0:
+            request = state.backfills[0]
+            taken = 0
+            for when in state.spec.times_after(request.start - dt.timedelta(microseconds=1)):
+                if when > request.end or taken >= MAX_BACKFILL:
+                    state.backfills.pop(0)
+                    break
+                if budget <= 0:
+                    request.start = when
+                    break
+                out.append((Pending(scheduled=when, by="backfill"), request.overlap))
+                budget -= 1
+                taken += 1
+            else:  # the spec has no more fire times
+                state.backfills.pop(0)
+        return out
 
     def _overlap(self, data: dict[str, Any]) -> Overlap:
         """A signal's overlap policy, else the schedule's."""
@@ -606,6 +638,8 @@ class _Decider:
                 times.append(upcoming[0][1])
         if state.buffered is not None and state.running:
             times.append(self.now + dt.timedelta(seconds=state.policy.check_every))
+        if state.backfills:
+            times.append(self.now)  # more to start: at once (a 1 s timer)
         if not times:
             return None
         return min(min(times), self.run_started + dt.timedelta(seconds=RUN_LIFETIME))
@@ -828,6 +862,7 @@ def describe(conn: Any, domain: str, name: str, *, next_count: int = 5) -> dict[
         "recent": recent,
         "running": [r.model_dump(mode="json") for r in state.running],
         "buffered": state.buffered.model_dump(mode="json") if state.buffered else None,
+        "backfilling": [b.model_dump(mode="json") for b in state.backfills],
         "counts": state.counts.model_dump(),
         "pending_signals": pending,
     }

@@ -52,9 +52,16 @@ class Nightly(types.Workflow):
             task.complete_workflow({"worked": history.start_input["hours"]})
 
 
+class Instant(types.Workflow):
+    name, version, task_list = "Instant", "1", "instant"
+
+    def decide(self, task: Any) -> None:
+        task.complete_workflow(task.start_input)
+
+
 class Jobs(flowser.Domain):
     name = "jobs"
-    workflow_types = [Nightly, Schedule]
+    workflow_types = [Nightly, Instant, Schedule]
 
 
 def settle(env: Environment) -> None:
@@ -128,7 +135,7 @@ def runs_of(env: Environment, prefix: str = "nightly-") -> list[dict[str, Any]]:
 
 @pytest.fixture
 def env() -> Iterator[Environment]:
-    with Environment(Jobs, start=START) as environment, environment.workers(Schedule, Nightly):
+    with Environment(Jobs, start=START) as environment, environment.workers(Schedule, Nightly, Instant):
         yield environment
 
 
@@ -475,3 +482,20 @@ def test_skip_on_every_backend(backend: Backend) -> None:
     assert len(runs) >= 2
     for before, after in itertools.pairwise(runs):  # each started once the one before had closed
         assert before.get("closeTimestamp") and after["startTimestamp"] >= before["closeTimestamp"]
+
+
+def test_a_long_backfill_goes_on_over_several_decision_tasks(env: Environment) -> None:
+    """150 hourly fire times: 100 starts (SWF calls) in one decision task at most, the rest in the next."""
+    action = schedules.action_for(Instant, {"ok": True}, workflow_id_prefix="hourly")
+    schedules.create(env.client, Jobs.name, "hourly", spec=Spec(every=HOUR), action=action, paused=True)
+    settle(env)
+    live(env, 10 * DAY)
+    schedules.backfill(env.client, Jobs.name, "hourly", START, START + dt.timedelta(hours=149), overlap="allow_all")
+    settle(env)
+    assert len(schedules.describe(env.client, Jobs.name, "hourly")["backfilling"]) == 1  # 50 to go, after a 1 s timer
+    live(env, 2)
+    info = schedules.describe(env.client, Jobs.name, "hourly")
+    assert info["backfilling"] == [] and info["counts"]["started"] == 150
+    started = sorted(r["workflowId"] for r in runs_of(env, "hourly-"))
+    assert started == [f"hourly-{schedules.stamp(START + dt.timedelta(hours=h))}" for h in range(150)]
+    assert {r["status"] for r in runs_of(env, "hourly-")} == {"COMPLETED"}
