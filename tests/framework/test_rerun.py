@@ -338,7 +338,7 @@ def test_cli_rerun(capsys: Any) -> None:
         status = main(["executions", "rerun", "no-such-run", *base])
         out, err = capsys.readouterr()
         assert status == 1 and err.count("\n") == 1 and "no execution with workflowId 'no-such-run'" in err
-        env.domain.start(Steps, {}, workflow_id="steps-open")
+        env.domain.start(Steps, {}, workflow_id="steps-open", task_list="nobody-polls")  # stays open
         status = main(["executions", "rerun", "steps-open", *base])
         out, err = capsys.readouterr()
         assert status == 1 and err.count("\n") == 1 and "still open" in err
