@@ -40,7 +40,9 @@ def _tail(text: str) -> str:
 
 
 class _Builtin(types.Activity):
-    task_list = BUILTIN_TASK_LIST
+    task_list = os.environ.get("FLOWSER_BUILTINS_TASK_LIST") or BUILTIN_TASK_LIST
+    """What a worker polls: ``flowser-builtins``, or ``$FLOWSER_BUILTINS_TASK_LIST`` (a job's tasks with
+    ``task_list: gpu`` go to ``FLOWSER_BUILTINS_TASK_LIST=gpu flowser worker --builtins``)."""
     version = "1"
     start_to_close_timeout = 3600
     schedule_to_start_timeout = 3600

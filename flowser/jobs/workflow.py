@@ -29,7 +29,7 @@ from ..rerun import SOURCE_TAG
 from ..retry import RetryPolicy
 from ..tasks import WorkflowExecution
 from ..types import ONE_DAY, Activity, Workflow
-from .builtins import BUILTINS
+from .builtins import BUILTIN_TASK_LIST, BUILTINS
 from .graph import order
 from .locks import LOCK_TYPE, Locks, decide_lock
 from .spec import JobSpec, Task
@@ -208,7 +208,7 @@ class JobDecider:
             return
         kind = spec_task.kind
         body = getattr(spec_task, kind).model_dump(mode="json", exclude_none=True)
-        task.schedule(BUILTINS[kind], {kind: body, "input": value}, task_list=spec_task.task_list, **kwargs)
+        task.schedule(BUILTINS[kind], {kind: body, "input": value}, task_list=spec_task.task_list or BUILTIN_TASK_LIST, **kwargs)
 
     def close(self, states: dict[str, TaskState]) -> None:
         summary = {

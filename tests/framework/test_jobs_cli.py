@@ -221,3 +221,12 @@ def test_flowser_worker_builtins_serves_shell_tasks_as_a_process(local: Cli, tmp
     assert history.close_status == "COMPLETED", history.close_reason
     assert history.result["results"]["hi"]["stdout"] == "42\n"
     assert worker.returncode == 0, err
+
+
+def test_the_worked_example_in_docs_is_the_one_the_tests_run() -> None:
+    import re
+
+    text = (ROOT / "docs" / "jobs.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert blocks[0] == CI.read_text()
+    assert blocks[1] == (CI.parent / "defaults.yaml").read_text()
