@@ -6,6 +6,7 @@ histories and the outcome. The CLI and the other backends: test_jobs_cli.py.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections import Counter
@@ -386,3 +387,67 @@ def test_a_schedule_starts_the_job_every_night(env: Environment) -> None:
     first = env.domain.execution(runs()[0]["execution"]["workflowId"])
     assert first.workflow_id.startswith("nightly-report-")
     assert first.result(timeout=10)["results"]["report"]["echo"] == "sales"
+
+
+def test_ready_tasks_start_by_priority_and_a_missing_input_path_fails_the_task(env: Environment) -> None:
+    step = "{name: test.step, version: '1', task_list: steps}"
+    spec = load_text(
+        f"name: prio\nmax_concurrency: 1\ntasks:\n  low: {{activity: {step}, priority: 1}}\n  high: {{activity: {step}, priority: 5}}\n"
+        f"  plain: {{activity: {step}}}\n  reader: {{depends_on: [plain], activity: {step}, input: {{x: {{from: plain, path: missing.key}}}}}}\n"
+    ).spec
+    with env.workers(Job, Step):
+        run = start(env.domain, spec, None, workflow_id_="prio-1")
+        history = run.wait(timeout=30)
+    scheduled = [e.raw_attrs["activityId"] for e in history.events if e.type == "ActivityTaskScheduled"]
+    assert scheduled == ["high", "low", "plain"]
+    assert history.close_reason == "failed: reader"
+    assert history.close_details["tasks"]["reader"]["reason"] == "input: 'missing.key' is not in the result of plain"
+
+
+def test_a_canceled_job_releases_its_tag_and_a_terminated_waiter_loses_its_turn(env: Environment) -> None:
+    text = "name: {name}\nresource_tags: [gpu]\ntasks:\n  train: {{sleep: {{seconds: 3600}}}}\n  save: {{depends_on: [train], activity: {{name: test.step, version: '1', task_list: steps}}}}\n"
+    spec = {name: load_text(text.format(name=name)).spec for name in "abc"}
+    with env.workers(Job, Step):
+        a = start(env.domain, spec["a"], None, workflow_id_="gpu-a")
+        wait_until(lambda: "train" in a.history().timers)
+        b = start(env.domain, spec["b"], None, workflow_id_="gpu-b")
+        lock = env.domain.execution("flowser-lock.gpu")
+        wait_until(lambda: sum(e.type == "WorkflowExecutionSignaled" for e in lock.history().events) == 1)
+        c = start(env.domain, spec["c"], None, workflow_id_="gpu-c")
+        wait_until(lambda: sum(e.type == "WorkflowExecutionSignaled" for e in lock.history().events) == 2)
+        b.terminate(reason="not needed")  # b waits in the queue: its grant cannot be delivered, c goes next
+        a.request_cancel()
+        assert a.wait(timeout=30).close_status == "CANCELED"
+        history_c = wait_until(lambda: c.history().timers.get("train") and c.history())
+        assert "train" in history_c.timers
+        finished = finish(env, c, step=1800)
+        wait_until(lock.is_closed)
+    assert finished.close_status == "COMPLETED"
+    assert b.closed_history().close_status == "TERMINATED"
+    lock_events = lock.closed_history().events
+    assert [e.raw_attrs["cause"] for e in lock_events if e.type == "SignalExternalWorkflowExecutionFailed"] == [
+        "UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"  # the grant to b, terminated
+    ]
+    granted = [e.raw_attrs["workflowId"] for e in lock_events if e.type == "SignalExternalWorkflowExecutionInitiated"]
+    assert granted == ["gpu-a", "gpu-b", "gpu-c"]
+
+
+def test_a_lock_continues_as_new_with_its_queue(env: Environment, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowser.jobs import locks
+
+    monkeypatch.setattr(locks, "CONTINUE_AFTER", 2)
+    text = "name: {name}\nresource_tags: [one]\ntasks:\n  nap: {{sleep: {{seconds: 60}}}}\n"
+    with env.workers(Job):
+        runs = [start(env.domain, load_text(text.format(name=f"n{i}")).spec, None, workflow_id_=f"n{i}") for i in range(5)]
+        histories = [finish(env, run, step=30) for run in runs]
+        lock = env.domain.execution("flowser-lock.one")
+        wait_until(lock.is_closed)
+    assert [h.close_status for h in histories] == ["COMPLETED"] * 5
+    spans = sorted((h.timers["nap"].started.time_stamp, h.timers["nap"].closed.time_stamp) for h in histories)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))
+    last = lock.closed_history()
+    assert last.close_status == "COMPLETED"
+    since = {"oldestDate": 0}
+    closed = env.client.list_closed_workflow_executions(domain=Jobs.name, startTimeFilter=since, executionFilter={"workflowId": "flowser-lock.one"})
+    statuses = sorted(info["closeStatus"] for info in closed["executionInfos"])
+    assert "CONTINUED_AS_NEW" in statuses
