@@ -33,7 +33,8 @@ def job_domain(conn: Any, name: str) -> Domain:
 
 def register(domain: Domain, spec: JobSpec | None = None) -> None:
     """Register the domain (if it is not), ``flowser.Job``, ``flowser.JobLock``, the built-ins and the
-    activity types ``spec`` names with a task list (defaults: that task list, one hour for each timeout).
+    activity types ``spec`` names with a task list (defaults: that task list, one hour for each timeout but
+    schedule-to-close, two).
     Types already registered are left alone."""
     named = type("Registering", (type(domain),), {"workflow_types": [Job, JobLock], "activity_types": [Shell, Fetch]})
     named(domain.conn).register()

@@ -451,3 +451,27 @@ def test_a_lock_continues_as_new_with_its_queue(env: Environment, monkeypatch: p
     closed = env.client.list_closed_workflow_executions(domain=Jobs.name, startTimeFilter=since, executionFilter={"workflowId": "flowser-lock.one"})
     statuses = sorted(info["closeStatus"] for info in closed["executionInfos"])
     assert "CONTINUED_AS_NEW" in statuses
+
+
+def test_a_task_that_nobody_takes_times_out_and_is_retried_in_virtual_time(env: Environment) -> None:
+    spec = load_text(
+        """
+name: unserved
+tasks:
+  orphan:
+    activity: {name: test.step, version: "1", task_list: nobody-polls-this}
+    timeouts: {schedule_to_start: 300, start_to_close: 60, schedule_to_close: 3600, heartbeat: 60}
+    retry: {maximum_attempts: 2, initial_interval: 10}
+"""
+    ).spec
+    with env.workers(Job):
+        run = start(env.domain, spec, None, workflow_id_="unserved-1")
+        wait_until(lambda: "orphan" in run.history().activities)
+        history = finish(env, run, step=300)
+    assert history.close_reason == "failed: orphan"
+    timeouts = [e.raw_attrs["timeoutType"] for e in history.events if e.type == "ActivityTaskTimedOut"]
+    assert timeouts == ["SCHEDULE_TO_START", "SCHEDULE_TO_START"]
+    assert history.close_details["tasks"]["orphan"]["attempts"] == 2
+    scheduled = [e.raw_attrs for e in history.events if e.type == "ActivityTaskScheduled"]
+    assert [a["scheduleToStartTimeout"] for a in scheduled] == ["300", "300"]
+    assert [a["taskList"]["name"] for a in scheduled] == ["nobody-polls-this"] * 2
