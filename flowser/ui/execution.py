@@ -43,6 +43,7 @@ from ..render import (
     timestamp,
     type_text,
 )
+from ..rerun import SOURCE_TAG
 from . import timeline as tl
 from .app import UI, HttpError, Request, Response, Route
 from .html import esc, fragment, href, page, status_class
@@ -246,6 +247,9 @@ def render_header(data: ExecutionData, summary: Summary, links: Links) -> str:
         rows.append(("continued-from", "Continued from", _run_link(links, data.workflow_id, summary.continued_from, summary.continued_from)))
     if summary.continued_as:
         rows.append(("continued-as", "Continued as new", _run_link(links, data.workflow_id, summary.continued_as, summary.continued_as)))
+    rerun_of = next((t[len(SOURCE_TAG) :] for t in summary.tags or () if t.startswith(SOURCE_TAG)), None)
+    if rerun_of:  # flowser.rerun: the run whose completed work this one reuses
+        rows.append(("rerun-of", "Re-run of", _run_link(links, data.workflow_id, rerun_of, rerun_of)))
     if summary.task_list:
         rows.append(("task-list", "Task list", f"<code>{esc(summary.task_list)}</code>"))
     if summary.tags:

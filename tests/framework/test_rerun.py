@@ -482,3 +482,21 @@ def test_cli_rerun_on_every_backend(backend: Backend, redis_url: str, request: p
     assert history.close_status == "COMPLETED"
     assert CALLS == Counter({"step-1": 1, "step-2": 2, "step-3": 1})
     assert sorted(reused_markers(history)) == ["step-1"]
+
+
+def test_the_dashboard_shows_a_rerun_its_source_and_the_reused_results() -> None:
+    from flowser.ui.execution import Links, from_events, render_body
+
+    FAILING.add("step-2")
+    with Environment(RerunDomain) as env, env.workers(Steps, Step):
+        first = env.domain.start(Steps, {}, workflow_id="steps-ui")
+        first.wait(timeout=30)
+        FAILING.clear()
+        new = env.domain.rerun(first)
+        raw = [e.raw for e in new.wait(timeout=30)]
+    data = from_events(raw, domain="reruns", execution={"workflowId": "steps-ui", "runId": new.run_id})
+    page = render_body(data, Links(("d", "reruns", "x", "steps-ui", str(new.run_id)), "reruns"), view="grouped")
+    source_link = Links(("d", "reruns", "x", "steps-ui", str(first.run_id)), "reruns").here()
+    assert f'<div class="field" id="rerun-of"><dt>Re-run of</dt><dd><a href="{source_link}">{first.run_id}</a>' in page
+    assert page.count('<tr data-kind="marker" data-status="RECORDED"') == 2  # flowser.reused (step 1), flowser.rerun
+    assert "flowser.reused" in page and "flowser.rerun" in page
