@@ -36,7 +36,8 @@ swf:{T}:stream                        STREAM   every history event of the domain
 swf:{T}:stream:seq                    STRING   the last stream entry's seq (one per event, no gaps)
 swf:{T}:stop:<instance>:s<n>          STREAM   an entry ending one blocked stream read (its reader went, or the
                                                engine stops; expires in 60 s)
-swf:tk:stop:<timekeeper>              LIST     a token ending one timekeeper's wait on swf:tk:wake (stop)
+swf:tk:stop:<timekeeper>{swf:tk:wake} LIST     a token ending one timekeeper's wait on swf:tk:wake (stop); the
+                                               hash tag puts it in the wake key's slot (one BLPOP on a cluster)
 
 Pub/Sub channels (``reset``): ``swf:reset:<db>`` tells the engines on database
 <db> to drop their caches; each answers on the ``swf:reset:ack:<random>``
@@ -61,8 +62,10 @@ _STOP_KEY = re.compile(rb"^" + re.escape(PREFIX.encode()) + rb":(\{[0-9a-f]+\}|t
 
 
 def timekeeper_stop() -> str:
-    """A new timekeeper's own stop key: a token there ends its wait on ``TIMEKEEPER_WAKE``."""
-    return f"{PREFIX}:tk:stop:{uuid.uuid4().hex}"
+    """A new timekeeper's own stop key: a token there ends its wait on ``TIMEKEEPER_WAKE``.
+
+    Its hash tag is the wake key's whole name, so both are in one slot (one BLPOP on a cluster)."""
+    return f"{PREFIX}:tk:stop:{uuid.uuid4().hex}{{{TIMEKEEPER_WAKE}}}"
 
 
 def is_stop_key(key: bytes) -> bool:

@@ -105,6 +105,9 @@ def unpack(data: Any) -> Any:
 class RedisStore:
     """A Redis connection pool, with the engine's reads and writes by name, its transactions and its claims."""
 
+    cluster = False
+    """Whether the store is a Redis Cluster (``ClusterStore``)."""
+
     def __init__(self, client: redis.Redis, *, owner: Any = None, check_version: bool = True) -> None:
         self.redis = client
         self._r: Any = client  # redis-py's own annotations are too loose to help here
@@ -125,7 +128,15 @@ class RedisStore:
     def from_url(
         cls, url: str, *, owner: Any = None, connect_timeout: float | None = None, check_version: bool = True
     ) -> RedisStore:
-        """A store on the Redis at ``url``; ``connect_timeout`` bounds reaching it (tools: one line, not a hang)."""
+        """A store on the Redis at ``url``; ``connect_timeout`` bounds reaching it (tools: one line, not a hang).
+
+        ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` with TLS) is a Redis
+        Cluster, reached through any of the nodes listed; a ``redis://`` URL of a cluster's node
+        is recognised too (``INFO server`` says ``redis_mode:cluster``, read with the version check).
+        """
+        if url.startswith(CLUSTER_SCHEMES):
+            return ClusterStore.from_cluster_url(url, owner=owner, connect_timeout=connect_timeout,
+                                                 check_version=check_version)
         # every held long poll blocks one connection: no small pool cap (redis-py's default is 100)
         client = redis.Redis.from_url(
             url,
@@ -135,13 +146,25 @@ class RedisStore:
             max_connections=MAX_CONNECTIONS,
             **_client_name(),
         )
-        return cls(client, owner=owner, check_version=check_version)
+        store = cls(client, owner=owner, check_version=check_version)
+        if store.mode == "cluster":  # a node of a cluster: the cluster, reached through it
+            kwargs = client.connection_pool.connection_kwargs
+            store.close_connections()
+            seed = f"{'rediss' if url.startswith('rediss') else 'redis'}+cluster://{kwargs.get('host')}:{kwargs.get('port')}"
+            return ClusterStore.from_cluster_url(seed, owner=owner, connect_timeout=connect_timeout,
+                                                 check_version=check_version, like=kwargs)
+        return store
+
+    mode = "standalone"
+    """``INFO server``'s ``redis_mode`` as the version check read it (``cluster``: a cluster's node)."""
 
     def check_version(self) -> None:
-        version = str(self.redis.info("server").get("redis_version", "0"))
+        info = self.redis.info("server")
+        version = str(info.get("redis_version", "0"))
         major, minor = (int(p) for p in version.split(".")[:2])
         if (major, minor) < (6, 2):
             raise RuntimeError(f"flowser needs Redis >= 6.2, found {version}")
+        self.mode = str(info.get("redis_mode", "standalone"))
 
     def transaction(self, watch: Iterable[str], body: Callable[[Tx], T]) -> T:
         """Run ``body`` as one optimistic transaction over the watched keys.
@@ -334,11 +357,9 @@ class RedisStore:
                 pipe.zcard(dk.task_list(kind, name))
                 if kind == "d":
                     pipe.scard(dk.held(name))
-                else:
-                    pipe.echo(b"0")
             replies = pipe.execute()
-        counts = replies[1:]
-        return list(replies[0]), [(int(counts[2 * i]), int(counts[2 * i + 1])) for i in range(len(lists))]
+        counts = iter(replies[1:])
+        return list(replies[0]), [(int(next(counts)), int(next(counts)) if kind == "d" else 0) for kind, _ in lists]
 
     def drop_claim(self, dk: DomainKeys, kind: str, task_list: str, member: str) -> None:
         """``Tx.drop_claim`` outside a transaction (for a run that is gone)."""
@@ -477,10 +498,13 @@ class RedisStore:
         pool = self._r.connection_pool
         pool.max_connections = max(pool.max_connections, count)
 
-    def close(self) -> None:
-        self.closed = True
+    def close_connections(self) -> None:
         self.redis.close()
         self.redis.connection_pool.disconnect()
+
+    def close(self) -> None:
+        self.closed = True
+        self.close_connections()
         owner, self._owner = self._owner, None
         if owner is not None:
             owner.close()
@@ -939,3 +963,332 @@ def _convert(command: str, reply: Any) -> Any:
     if command == "HGETALL" and not isinstance(reply, dict):
         return dict(zip(reply[::2], reply[1::2], strict=True))
     return reply
+
+
+# -- Redis Cluster ---------------------------------------------------------------------
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+"""URL schemes of a Redis Cluster (``RedisStore.from_url``)."""
+CLUSTER_WAIT = 30.0
+"""Seconds a command waits out a cluster that is failing over (CLUSTERDOWN, a master gone) before it fails."""
+_REROUTED = (
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+)
+"""Replies of a node that did not run the command: the slot lives elsewhere now, or the cluster is
+failing over. The command is sent again once the slot map is read afresh."""
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+
+
+def _command_key(command: tuple[Any, ...]) -> Any:
+    """The key that routes a command (all of a command's keys share its slot)."""
+    name = str(command[0]).upper()
+    if name in ("EVAL", "EVALSHA"):
+        return command[3] if int(command[2]) else None
+    if name == "XREAD":
+        return command[[str(part).upper() for part in command].index("STREAMS") + 1]
+    if name in ("MULTI", "EXEC", "UNWATCH", "ECHO", "PING"):
+        return None
+    return command[1]
+
+
+_key_slot = redis.crc.key_slot  # loaded by `import redis` (redis.cluster uses it)
+
+
+def _slot(key: Any) -> int:
+    return int(_key_slot(key if isinstance(key, bytes) else str(key).encode()))
+
+
+class ClusterStore(RedisStore):
+    """The store on a Redis Cluster: every command goes to the master of its key's slot.
+
+    Every key of a domain carries the domain's hash tag, so a transaction, a
+    claim, a poll's wait and a stream read each touch one slot, on one master.
+    This thread's connections are one per node (``_node_connection``), the hot
+    path of ``RedisStore`` unchanged but for the routing; everything else
+    goes through redis-py's ``RedisCluster`` (its pipelines split by node, its
+    SCAN visits every master). A reply that the slot moved (MOVED, ASK) or
+    that the cluster is failing over (CLUSTERDOWN, TRYAGAIN, a master that is
+    gone) makes the store read the slot map again and send the command again,
+    for up to ``CLUSTER_WAIT`` seconds; the same for a transaction, from its
+    start, unless the connection was lost after its EXEC was sent (its outcome
+    is then unknown: ``StoreUnavailable``, as on one Redis). docs/scaling.md
+    has the design of the global keys.
+    """
+
+    cluster = True
+    mode = "cluster"
+
+    def __init__(self, client: Any, *, owner: Any = None, check_version: bool = True) -> None:
+        self._refresh_lock = threading.Lock()
+        self._slot_map_read = 0.0
+        super().__init__(client, owner=owner, check_version=check_version)
+        self.mode = "cluster"
+
+    @classmethod
+    def from_cluster_url(
+        cls,
+        url: str,
+        *,
+        owner: Any = None,
+        connect_timeout: float | None = None,
+        check_version: bool = True,
+        like: Mapping[str, Any] | None = None,
+    ) -> ClusterStore:
+        """A store on the cluster of ``redis+cluster://[user:password@]host:port[,host:port...]``."""
+        from urllib.parse import parse_qsl, unquote
+
+        ClusterNode, RedisCluster = redis.cluster.ClusterNode, redis.cluster.RedisCluster
+
+        scheme, _, rest = url.partition("://")
+        netloc, _, query = rest.partition("?")
+        netloc, _, path = netloc.partition("/")
+        if path.strip("/") not in ("", "0") or dict(parse_qsl(query)).get("db", "0") != "0":
+            raise ValueError("a Redis Cluster has database 0 only")
+        userinfo, _, hosts = netloc.rpartition("@")
+        username, _, password = userinfo.partition(":")
+        nodes = []
+        for host_port in hosts.split(","):
+            host, _, port = host_port.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"a cluster node is host:port, not {host_port!r}")
+            nodes.append(ClusterNode(host.strip("[]"), int(port)))
+        kwargs: dict[str, Any] = {}
+        if like:
+            kwargs.update({k: like[k] for k in ("username", "password") if like.get(k)})
+        if username:
+            kwargs["username"] = unquote(username)
+        if password:
+            kwargs["password"] = unquote(password)
+        if scheme.startswith("rediss"):
+            kwargs["ssl"] = True
+        client = RedisCluster(
+            startup_nodes=nodes,
+            socket_timeout=None,
+            socket_connect_timeout=connect_timeout if connect_timeout is not None else 5,
+            health_check_interval=0,
+            max_connections=MAX_CONNECTIONS,
+            **kwargs,
+            **_client_name(),
+        )
+        return cls(client, owner=owner, check_version=check_version)
+
+    # -- routing ---------------------------------------------------------------
+    def _node_connection(self, key: Any) -> Any:
+        """This thread's connection to the master of ``key``'s slot (one per node, kept)."""
+        node = self._r.nodes_manager.get_node_from_slot(_slot(key))
+        local = self._thread
+        conns = getattr(local, "conns", None)
+        if conns is None or local.forks != _forks[0]:
+            conns = local.conns = {}
+            local.forks = _forks[0]
+        conn = conns.get(node.name)
+        if conn is None:
+            conn = conns[node.name] = self._r.get_redis_connection(node).connection_pool.get_connection()
+        return conn
+
+    def _connection(self) -> Any:
+        raise RuntimeError("on a cluster a connection is a node's: _node_connection(key)")
+
+    def rerouted(self, error: BaseException, started: float) -> None:
+        """A command met ``error`` (see ``_REROUTED``, ``_UNREACHABLE``): read the slot map again and
+        wait a little (more as time passes), or give up after ``CLUSTER_WAIT`` seconds."""
+        waited = time.monotonic() - started
+        if waited > CLUSTER_WAIT:
+            raise StoreUnavailable(f"the Redis Cluster did not recover in {CLUSTER_WAIT:.0f} s: {error}") from error
+        if not isinstance(error, redis.exceptions.MovedError):
+            time.sleep(min(0.05 + waited / 10, 0.5))
+        self.refresh_slots()
+
+    def refresh_slots(self) -> None:
+        """Read the slot map again (at most every 50 ms, whichever thread asks)."""
+        with self._refresh_lock:
+            if time.monotonic() - self._slot_map_read < 0.05:
+                return
+            try:
+                self._r.nodes_manager.initialize()
+            except redis.RedisError:
+                pass  # no node answered yet: the next attempt reads it again
+            self._slot_map_read = time.monotonic()
+
+    def _call(self, *command: Any, script: Any = None) -> Any:
+        started = time.monotonic()
+        while True:
+            conn = self._node_connection(_command_key(command))
+            try:
+                conn.send_packed_command(_pack(conn, [command]), check_health=False)
+                return conn.read_response(disable_decoding=True)
+            except redis.exceptions.NoScriptError:
+                if script is None:
+                    raise
+                conn.send_command("SCRIPT", "LOAD", script.script)
+                conn.read_response()
+            except _REROUTED as error:
+                self.rerouted(error, started)
+            except redis.ResponseError:
+                raise
+            except _UNREACHABLE as error:
+                conn.disconnect()
+                self.rerouted(error, started)
+            except BaseException:
+                conn.disconnect()
+                raise
+
+    def _call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        started = time.monotonic()
+        key = next(k for k in map(_command_key, commands) if k is not None)
+        while True:
+            conn = self._node_connection(key)
+            try:
+                conn.send_packed_command(_pack(conn, list(commands)), check_health=False)
+                replies = [conn.read_response(disable_decoding=True) for _ in commands]
+            except _REROUTED as error:
+                conn.disconnect()  # replies of the batch may be left unread
+                self.rerouted(error, started)
+                continue
+            except _UNREACHABLE as error:
+                conn.disconnect()
+                self.rerouted(error, started)
+                continue
+            except BaseException:
+                conn.disconnect()
+                raise
+            for reply in replies:
+                if isinstance(reply, redis.ResponseError):
+                    raise reply
+            return replies
+
+    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T]) -> T:
+        keys = list(watch)
+        started = time.monotonic()
+        attempt = 0
+        while attempt < MAX_ATTEMPTS:
+            tx = ClusterTx(self, keys[0] if keys else None)
+            try:
+                if keys:
+                    tx.watch(*keys)
+                result = body(tx)
+                tx.finish()
+                return result
+            except redis.WatchError:
+                attempt += 1
+                if attempt > 8:
+                    time.sleep(min(0.001 * attempt, 0.02))
+            except _REROUTED as error:
+                tx.discard()
+                self.rerouted(error, started)
+            except _UNREACHABLE as error:
+                if tx.exec_sent:
+                    raise  # EXEC may have run: as on one Redis, the caller is told the store failed
+                tx.discard()
+                self.rerouted(error, started)
+            finally:
+                tx.release()
+        raise InternalFailure("too much contention on one execution; nothing was changed")
+
+    # -- what differs on a cluster ---------------------------------------------------
+    def database(self) -> int:
+        return 0
+
+    def publish(self, channel: str, message: str | bytes) -> int:
+        """Publish; how many subscribers the cluster has on ``channel`` (Redis Cluster's PUBLISH
+        reaches every node's subscribers but counts only its own node's: the count is the sum of
+        ``PUBSUB NUMSUB`` over the nodes, read just before)."""
+        subscribers = 0
+        for node in self._r.get_nodes():
+            try:
+                reply = self._r.get_redis_connection(node).pubsub_numsub(channel)
+            except redis.RedisError:
+                continue  # a node that is gone has no subscriber left
+            subscribers += sum(int(count) for _, count in reply)
+        self._r.publish(channel, message)
+        return subscribers
+
+    def reserve_connections(self, count: int) -> None:
+        for node in self._r.get_nodes():
+            pool = self._r.get_redis_connection(node).connection_pool
+            pool.max_connections = max(pool.max_connections, count)
+
+    def close_connections(self) -> None:
+        self.redis.close()
+
+
+class ClusterTx(Tx):
+    """``Tx`` on a cluster: on the master of the slot of its first watched key (the run's domain).
+
+    A read of another slot (the domain registry, when starting an execution;
+    a domain's types, when deprecating it) goes to its own master, outside the
+    WATCH, as it is unwatched on one Redis too. Writes to another slot (a
+    deprecated domain's types) go in a MULTI/EXEC of their own on their
+    master, just after the transaction's own EXEC: on a cluster they are not
+    atomic with it (docs/scaling.md).
+    """
+
+    __slots__ = ("_store", "_tx_slot", "exec_sent")
+
+    def __init__(self, store: ClusterStore, key: str | None) -> None:
+        super().__init__(store.redis, None)
+        self._store = store
+        self._tx_slot: int | None = None
+        self.exec_sent = False
+        if key is not None:
+            self._bind(key)
+
+    def _bind(self, key: Any) -> None:
+        self._tx_slot = _slot(key)
+        self._conn = self._store._node_connection(key)
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            raise RuntimeError("a cluster transaction is bound to a slot by its first key")
+        return self._conn
+
+    def _roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        if self._tx_slot is None:
+            self._bind(next(k for k in map(_command_key, commands) if k is not None))
+        own = [i for i, c in enumerate(commands) if (k := _command_key(c)) is None or _slot(k) == self._tx_slot]
+        if len(own) == len(commands):
+            return super()._roundtrip(commands)
+        replies: list[Any] = [None] * len(commands)
+        if own:
+            for i, reply in zip(own, super()._roundtrip([commands[i] for i in own]), strict=True):
+                replies[i] = reply
+        for i, command in enumerate(commands):
+            if i not in own:
+                replies[i] = self._store._call(*command)
+        return replies
+
+    def discard(self) -> None:
+        """Forget this attempt's connection state (its connection was dropped or told MOVED)."""
+        self._dirty = False
+        if self._conn is not None:
+            self._conn.disconnect()
+
+    def finish(self) -> None:
+        if self._stream is not None:
+            self._writes.append(tuple(self._stream))
+            self._stream = None
+        if self._tx_slot is None and self._writes:
+            self._bind(next(k for k in map(_command_key, self._writes) if k is not None))
+        elsewhere: dict[int, list[tuple[Any, ...]]] = {}
+        kept: list[tuple[Any, ...]] = []
+        moved_index: dict[int, int] = {}
+        for i, command in enumerate(self._writes):
+            key = _command_key(command)
+            slot = self._tx_slot if key is None else _slot(key)
+            if slot == self._tx_slot:
+                moved_index[i] = len(kept)
+                kept.append(command)
+            else:
+                elsewhere.setdefault(slot, []).append(command)  # type: ignore[arg-type]
+        if elsewhere:
+            self._writes = kept
+            self._queued_reads = [moved_index[i] for i in self._queued_reads]
+        self.exec_sent = True
+        super().finish()
+        self.exec_sent = False
+        for commands in elsewhere.values():
+            self._store._call_many(("MULTI",), *commands, ("EXEC",))
