@@ -45,3 +45,32 @@ def cluster_client(cluster: LocalCluster) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(cluster_url: str) -> str:
+    """The engine's tests, re-run here (``test_engine_*.py``), get the cluster's URL."""
+    return cluster_url
+
+
+@pytest.fixture
+def redis_client(cluster_client: Any) -> Any:
+    """... and a ``RedisCluster`` client over the emptied cluster where they flush a database."""
+    return cluster_client
+
+
+@pytest.fixture
+def fresh_redis(cluster: LocalCluster) -> Any:
+    """``fresh_redis()``: the emptied cluster's URL. A cluster has one database (0): a test that asks
+    for a second one, beside the first, is about databases and does not apply to a cluster."""
+    given: list[str] = []
+
+    def make() -> str:
+        if given:
+            pytest.skip("a Redis Cluster has one database (0): no second database beside the first")
+        cluster.wait_healthy()
+        cluster.flush()
+        given.append(cluster.url)
+        return cluster.url
+
+    return make

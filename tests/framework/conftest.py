@@ -42,7 +42,7 @@ class Backend:
         self.client = client
         self.sleep = sleep
         self.lacks = lacks or {}
-        self.virtual_time = name == "local"
+        self.virtual_time = name in ("local", "cluster")
 
     def domain(self, domain_cls: type[flowser.Domain]) -> flowser.Domain:
         domain = domain_cls(self.client)
@@ -105,9 +105,33 @@ def serve_process(redis_url: str) -> Iterator[ServeProcess]:
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def backends_cluster() -> Iterator[str]:
+    """A local Redis Cluster, 3 masters and 3 replicas (tests/cluster/local_cluster.py): its URL."""
+    from tests.cluster.local_cluster import LocalCluster
+
+    with LocalCluster.start() as running:
+        yield running.url
+
+
 @pytest.fixture(params=["local", "moto", "http"])
 def backend(request: pytest.FixtureRequest, redis_client: Any, redis_url: str) -> Iterator[Backend]:
-    if request.param == "local":
+    """``cluster`` (test_backends.py asks for it): the local engine, virtual time, on a Redis Cluster."""
+    if request.param == "cluster":
+        from redis.cluster import RedisCluster
+
+        from backends.local.testing import LocalEnvironment
+
+        url = request.getfixturevalue("backends_cluster")
+        seed = url.removeprefix("redis+cluster://").split(",")[0].split(":")
+        with RedisCluster(host=seed[0], port=int(seed[1])) as client:
+            client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        env = LocalEnvironment(url, poll_hold=0.3)
+        try:
+            yield Backend("cluster", env.client, env.sleep)
+        finally:
+            env.close()
+    elif request.param == "local":
         from backends.local.testing import LocalEnvironment
 
         env = LocalEnvironment(redis_url, poll_hold=0.3)

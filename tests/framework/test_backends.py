@@ -1,5 +1,6 @@
 """One suite, every backend: the arithmetic example, a heartbeating activity, a child workflow,
-a timer and a signal, through the framework on the local engine, moto and ``flowser serve``.
+a timer and a signal, through the framework on the local engine, moto and ``flowser serve``,
+and the local engine on a Redis Cluster.
 
 This is also the pattern for users' own tests (docs/testing.md): start
 workers for the types in threads (``flowser.testing.workers``), start an
@@ -11,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from activities import MultiplyActivity, SumActivity
 from workflows import ArithmeticWorkflow, MathDomain
 
@@ -25,6 +27,10 @@ from .flows import (
     ParentWorkflow,
     SignalWorkflow,
     TimerWorkflow,
+)
+
+pytestmark = pytest.mark.parametrize(
+    "backend", ["local", "moto", "http", pytest.param("cluster", marks=pytest.mark.cluster)], indirect=True
 )
 
 
