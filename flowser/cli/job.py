@@ -200,7 +200,7 @@ def status(session: Session, workflow_id: str, run_id: str | None, wait: bool, i
         snap = snapshot(execution)
     except exceptions.Error as exc:
         raise CliError(str(exc)) from None
-    except KeyError:
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise CliError(f"{workflow_id} is not a job (flowser.Job) run") from None
     session.console.print(table(snap))
     return 0 if snap.close_status in (None, "COMPLETED") else 1

@@ -65,7 +65,8 @@ def _duration(seconds: float | None) -> str:
 def table(snap: Snapshot) -> Any:
     from rich.table import Table
 
-    title = f"job {snap.spec.name}"
+    done = sum(1 for s in snap.states.values() if s.status == DONE)
+    title = f"job {snap.spec.name} ({done}/{len(snap.states)} done)"
     if snap.close_status:
         title += f": {snap.close_status}"
     elif snap.waiting_for:

@@ -120,7 +120,7 @@ def test_the_ci_example_runs_end_to_end_with_a_live_view(cli: Cli) -> None:
     for task in ("checkout", "build", "unit-tests", "lint", "integration-tests", "tests-passed", "package", "notify"):
         assert any(line.startswith(f"{task}: done") for line in lines), (task, result.out)
     assert lines.index(next(x for x in lines if x.startswith("checkout: done"))) < lines.index(next(x for x in lines if x.startswith("build: done")))
-    assert "job ci: COMPLETED" in result.out
+    assert "job ci (8/8 done): COMPLETED" in result.out
     history = cli.domain.execution("ci-1").closed_history()
     assert history is not None
     results = history.result["results"]
@@ -135,7 +135,7 @@ def test_the_ci_example_runs_end_to_end_with_a_live_view(cli: Cli) -> None:
 
     shown = cli("job", "status", "ci-1")
     assert shown.status == 0, shown.err
-    assert "job ci: COMPLETED" in shown.out and "✓ done" in shown.out
+    assert "job ci (8/8 done): COMPLETED" in shown.out and "✓ done" in shown.out
 
 
 def test_validate_prints_the_graph_and_rejects_a_cycle_before_anything_starts(local: Cli, tmp_path: Path) -> None:
@@ -230,3 +230,29 @@ def test_the_worked_example_in_docs_is_the_one_the_tests_run() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
     assert blocks[0] == CI.read_text()
     assert blocks[1] == (CI.parent / "defaults.yaml").read_text()
+
+
+def test_the_live_view_on_a_terminal_and_status_of_a_run_that_is_no_job(local: Cli) -> None:
+    import io
+
+    from rich.console import Console
+
+    from flowser.jobs import load_text, start
+    from flowser.jobs.progress import watch
+
+    spec = load_text(f"name: tiny\ntasks:\n  one: {{shell: {{command: '{sys.executable}', args: [-c, 'print(1)']}}}}\n  two: {{depends_on: [one], merge: {{wait: [one]}}}}\n").spec
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=160, color_system=None)
+    with local.workers():
+        run = start(local.domain, spec, None, workflow_id_="tiny-1")
+        snap = watch(run, console, interval=0.05, timeout=60)
+    assert snap.close_status == "COMPLETED"
+    text = screen.getvalue()
+    assert "job tiny (2/2 done): COMPLETED" in text
+    assert "✓ done" in text and "merge all of one" in text
+
+    local.client.register_workflow_type(domain=DOMAIN, name="Other", version="1", defaultTaskList={"name": "x"},
+                                        defaultExecutionStartToCloseTimeout="60", defaultTaskStartToCloseTimeout="10", defaultChildPolicy="TERMINATE")
+    local.client.start_workflow_execution(domain=DOMAIN, workflowId="not-a-job", workflowType={"name": "Other", "version": "1"}, input='"x"')
+    shown = local("job", "status", "not-a-job")
+    assert (shown.status, shown.err) == (1, "flowser job status: not-a-job is not a job (flowser.Job) run\n")
