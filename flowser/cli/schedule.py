@@ -256,6 +256,10 @@ def describe_schedule(session: Session, name: str) -> None:
         ),
         ("running", ", ".join(r["workflowId"] for r in info["running"]) or None),
         ("buffered", format_time(info["buffered"]["scheduled"], "iso") if info["buffered"] else None),
+        (
+            "backfilling",
+            ", ".join(f"{format_time(b['start'], 'iso')} to {format_time(b['end'], 'iso')}" for b in info.get("backfilling", [])) or None,
+        ),
         ("pending signals", ", ".join(info["pending_signals"]) or None),
     ]
     session.console.print(fields(pairs))
