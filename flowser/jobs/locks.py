@@ -38,6 +38,8 @@ RELEASE = "flowser.lock.release"
 GRANTED = "flowser.lock.granted"
 PREFIX = "flowser-lock."
 CONTINUE_AFTER = 500
+WAKE = ".lock-wake-"
+WAKE_SECONDS = 30
 
 
 def lock_id(tag: str) -> str:
@@ -197,3 +199,16 @@ class Locks:
 
     def _signal(self, tag: str, name: str, op: str) -> None:
         self.task.signal_external(lock_id(tag), name, self.me, control={"lock": tag, "op": op})
+        self.signalled = True
+
+    signalled = False
+
+    def keep_awake(self, timers: Any) -> None:
+        """While the job waits on the outcome of a signal it sent (delivered, or failed because the lock
+        closed), make sure a decision task comes: SWF schedules one for those events, and this timer
+        (``.lock-wake-N``, 30 s; no task name starts with ``.``) stands in should one not come."""
+        waiting = self.signalled or any(state == "open" for state in self.releases.values())
+        waiting = waiting or any(reqs and reqs[-1] == ("acquire", "open") for reqs in self.requests.values())
+        wakes = [name for name in timers if name.startswith(WAKE)]
+        if waiting and not any(timers[name].is_open for name in wakes):
+            self.task.start_timer(f"{WAKE}{len(wakes) + 1}", WAKE_SECONDS)

@@ -146,9 +146,12 @@ class JobDecider:
         if self.history.cancel_requests:
             if locks is None or locks.release():
                 task.cancel_workflow({"canceled": "a cancellation was requested"})
+            else:
+                locks.keep_awake(self.history.timers)
             return
         if locks is not None and not locks.all_granted:
             locks.acquire()
+            locks.keep_awake(self.history.timers)
             return
         states = task_states(spec, self.history, self.input, self.restart_sleeps())
         running = sum(1 for s in states.values() if s.status == RUNNING)
@@ -166,6 +169,7 @@ class JobDecider:
         if ready:  # could not start them (no room): they start as running ones close
             return
         if locks is not None and not locks.release():
+            locks.keep_awake(self.history.timers)
             return
         self.close(states)
 

@@ -276,7 +276,8 @@ tasks:
     assert history_a.close_status == history_b.close_status == "COMPLETED"
 
     def span(history: Any) -> tuple[Any, Any]:
-        times = [e.time_stamp for e in history.events if e.type in ("ActivityTaskScheduled", "TimerStarted", "ActivityTaskCompleted", "TimerFired")]
+        kinds = ("ActivityTaskScheduled", "TimerStarted", "ActivityTaskCompleted", "TimerFired")
+        times = [e.time_stamp for e in history.events if e.type in kinds and e.raw_attrs.get("timerId", "soak") == "soak"]
         return min(times), max(times)
 
     a_span, b_span = span(history_a), span(history_b)

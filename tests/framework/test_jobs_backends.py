@@ -86,7 +86,7 @@ def test_two_jobs_sharing_a_resource_tag_take_turns(backend: Backend) -> None:
         wait_until(lambda: lock.is_closed(), timeout=30)
     assert [h.close_status for h in histories] == ["COMPLETED"] * 3
     spans = sorted(
-        (min(e.time_stamp for e in h.events if e.type == "TimerStarted"), max(e.time_stamp for e in h.events if e.type == "ActivityTaskCompleted"))
+        (h.timers["nap"].started.time_stamp, max(e.time_stamp for e in h.events if e.type == "ActivityTaskCompleted"))
         for h in histories
     )
     for (_, end), (begin, _) in itertools.pairwise(spans):
