@@ -41,7 +41,7 @@ def _load(file: str, variables: tuple[str, ...]) -> Any:
 _var_option = click.option("--var", "variables", metavar="NAME=VALUE", multiple=True, help="set ${NAME} (repeat)")
 
 
-@job.command("validate", help="Check FILE (schema, includes, variables, dependencies, cycles, inputs) and print its graph, "
+@job.command("validate", short_help="check a job file and print its graph", help="Check FILE (schema, includes, variables, dependencies, cycles, inputs) and print its graph, "
               "in order. Exit 0 if it is valid, 2 with each mistake as FILE:LINE: field: message.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_var_option
@@ -86,7 +86,7 @@ def _with_wait(fn: Any) -> Any:
     return fn
 
 
-@job.command("run", help="Check FILE, register what it needs and start one run of flowser.Job with the job input "
+@job.command("run", short_help="start a job (--wait: watch it until it closes)", help="Check FILE, register what it needs and start one run of flowser.Job with the job input "
               "(--input JSON, @file or - for stdin). Prints the workflowId and runId; --wait shows the tasks until it "
               "closes. The job decider (flowser decider flowser.jobs:Job --domain D) and, for shell/fetch tasks, "
               "flowser worker --builtins --domain D must be running.")
@@ -130,7 +130,7 @@ def run(
     return _watch(session, execution, interval, timeout)
 
 
-@job.command("restart", help="Start a new run of the job WORKFLOW_ID's closed run (its latest unless --run-id) that "
+@job.command("restart", short_help="run again only what failed in a job run", help="Start a new run of the job WORKFLOW_ID's closed run (its latest unless --run-id) that "
               "runs only what did not complete: the tasks that failed and those downstream of them (flowser "
               "executions rerun: completed activities are reused, as flowser.reused markers).")
 @backend_options(domain=True)
@@ -154,7 +154,7 @@ def restart(session: Session, workflow_id: str, run_id: str | None, wait: bool, 
     return _watch(session, execution, interval, timeout)
 
 
-@job.command("input", help="Print the input of a flowser.Job run for FILE and the job input (one line of JSON): what "
+@job.command("input", short_help="print a job run's input (for flowser schedule create)", help="Print the input of a flowser.Job run for FILE and the job input (one line of JSON): what "
               "flowser schedule create NAME -t flowser.Job:1 --input @FILE takes to start the job on a schedule "
               "(docs/jobs.md). --register also registers flowser.Job and the types FILE names in --domain.")
 @backend_options(domain=True)
@@ -180,7 +180,7 @@ def input_command(session: Session, file: str, input_: str | None, variables: tu
     click.echo(json.dumps(payload, separators=(",", ":")))
 
 
-@job.command("status", help="Show the tasks of the job WORKFLOW_ID (its latest run unless --run-id): each one's status, "
+@job.command("status", short_help="show the tasks of a job run", help="Show the tasks of the job WORKFLOW_ID (its latest run unless --run-id): each one's status, "
               "attempt, duration and reason; with --wait until it closes. Exit 0 unless the run closed otherwise "
               "than completed (1).")
 @backend_options(domain=True)
