@@ -476,3 +476,22 @@ tasks:
     scheduled = [e.raw_attrs for e in history.events if e.type == "ActivityTaskScheduled"]
     assert [a["scheduleToStartTimeout"] for a in scheduled] == ["300", "300"]
     assert [a["taskList"]["name"] for a in scheduled] == ["nobody-polls-this"] * 2
+
+
+def test_the_job_decider_replays_its_own_histories_without_a_mismatch(env: Environment) -> None:
+    from flowser.testing import replay
+
+    spec = load_text(MERGES).spec
+    retried = load_text(
+        "name: again\ntasks:\n  flaky:\n    activity: {name: test.step, version: '1', task_list: steps}\n"
+        "    input: {fail: {value: 1}}\n    retry: {maximum_attempts: 3, initial_interval: 5}\n"
+        "  after: {depends_on: [flaky], sleep: {seconds: 60}}\n"
+    ).spec
+    with env.workers(Job, Step):
+        runs = [start(env.domain, spec, None, workflow_id_="replay-1"), start(env.domain, retried, None, workflow_id_="replay-2")]
+        histories = [finish(env, run, step=60) for run in runs]
+    for run, history in zip(runs, histories, strict=True):
+        assert history.close_status == "COMPLETED"
+        result = replay([e.raw for e in history.events], Job, domain=Jobs, execution=run.to_dict())
+        completed = sum(e.type == "DecisionTaskCompleted" for e in history.events)
+        assert result.decision_tasks == completed and result.decisions >= len(history.activities) + 1
