@@ -7,6 +7,7 @@ a client of the same backend. The examples/jobs CI job runs end to end on the em
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import signal
@@ -256,3 +257,32 @@ def test_the_live_view_on_a_terminal_and_status_of_a_run_that_is_no_job(local: C
     local.client.start_workflow_execution(domain=DOMAIN, workflowId="not-a-job", workflowType={"name": "Other", "version": "1"}, input='"x"')
     shown = local("job", "status", "not-a-job")
     assert (shown.status, shown.err) == (1, "flowser job status: not-a-job is not a job (flowser.Job) run\n")
+
+
+def test_jobs_sharing_a_tag_take_turns_across_decider_processes(redis_client: Any, serve_process: Any, tmp_path: Path) -> None:
+    """Two ``flowser decider flowser.jobs:Job`` processes and two workers, on a flowser serve: hosts, in short."""
+    import backends
+
+    client = backends.connect(serve_process.url)
+    domain = CliJobs(client)
+    domain.register()
+    from flowser.jobs import load_text, start
+
+    text = "name: {name}\nresource_tags: [deploy]\ntasks:\n  push: {{shell: {{command: '{python}', args: [-c, 'import time; time.sleep(0.3)']}}}}\n"
+    command = [sys.executable, "-m", "flowser.cli", "decider", "flowser.jobs:Job", "--domain", DOMAIN, "--backend", serve_process.url]
+    worker = [sys.executable, "-m", "flowser.cli", "worker", "--builtins", "--domain", DOMAIN, "--backend", serve_process.url]
+    processes = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for argv in (command, command, worker, worker)]
+    try:
+        runs = [start(domain, load_text(text.format(name=f"d{n}", python=sys.executable)).spec, None, workflow_id_=f"deploy-{n}") for n in range(4)]
+        histories = [run.wait(timeout=120) for run in runs]
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+        client.close()
+    assert [h.close_status for h in histories] == ["COMPLETED"] * 4
+    spans = sorted((h.activities["push"].scheduled.time_stamp, h.activities["push"].closed.time_stamp) for h in histories)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))
+    deciders = {e.raw_attrs.get("identity", "").split(":")[1] for h in histories for e in h.events if e.type == "DecisionTaskStarted"}
+    assert len(deciders) == 2  # both decider processes took part
