@@ -16,7 +16,8 @@ decision task (:func:`.state.task_states`), and then, with plain SWF decisions:
    ``failed: A, B`` and, as details, each task's status and failure reason. Tasks downstream of a
    failure are skipped; independent branches run to the end first.
 
-A cancellation request stops scheduling, gives the locks back and cancels the run.
+A cancellation request stops scheduling, asks running activities to cancel (their workers learn it at
+their next heartbeat), cancels sleeps, gives the locks back and cancels the run.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class JobDecider:
         task, spec = self.task, self.spec
         locks = Locks(task, spec.resource_tags) if spec.resource_tags else None
         if self.history.cancel_requests:
+            self.stop_running()
             if locks is None or locks.release():
                 task.cancel_workflow({"canceled": "a cancellation was requested"})
             else:
@@ -172,6 +174,18 @@ class JobDecider:
             locks.keep_awake(self.history.timers)
             return
         self.close(states)
+
+    def stop_running(self) -> None:
+        """Ask running activities to cancel (their workers see it at their next heartbeat) and cancel sleeps."""
+        for name, spec_task in self.spec.tasks.items():
+            if spec_task.sleep is not None:
+                timer = self.history.timers.get(name)
+                if timer is not None and timer.is_open:
+                    self.task.cancel_timer(name)
+            elif spec_task.merge is None:
+                record = self.history.activities.get(name)
+                if record is not None and record.is_open and record.cancel_requested is None:
+                    self.task.request_cancel_activity(name)
 
     def restart_sleeps(self) -> set[str]:
         """On a restart's first decision task: the sleeps that fired in the run it restarts (and those that

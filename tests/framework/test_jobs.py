@@ -418,7 +418,9 @@ def test_a_canceled_job_releases_its_tag_and_a_terminated_waiter_loses_its_turn(
         wait_until(lambda: sum(e.type == "WorkflowExecutionSignaled" for e in lock.history().events) == 2)
         b.terminate(reason="not needed")  # b waits in the queue: its grant cannot be delivered, c goes next
         a.request_cancel()
-        assert a.wait(timeout=30).close_status == "CANCELED"
+        history_a = a.wait(timeout=30)
+        assert history_a.close_status == "CANCELED"
+        assert history_a.timers["train"].status == "CANCELED"  # the sleep was canceled with the job
         history_c = wait_until(lambda: c.history().timers.get("train") and c.history())
         assert "train" in history_c.timers
         finished = finish(env, c, step=1800)
@@ -495,3 +497,19 @@ def test_the_job_decider_replays_its_own_histories_without_a_mismatch(env: Envir
         result = replay([e.raw for e in history.events], Job, domain=Jobs, execution=run.to_dict())
         completed = sum(e.type == "DecisionTaskCompleted" for e in history.events)
         assert result.decision_tasks == completed and result.decisions >= len(history.activities) + 1
+
+
+def test_canceling_a_job_asks_its_running_activities_to_cancel(env: Environment) -> None:
+    spec = load_text(
+        "name: stuck\ntasks:\n  waits: {activity: {name: test.step, version: '1', task_list: nobody-polls-this}}\n"
+        "  naps: {sleep: {seconds: 600}}\n  later: {depends_on: [waits], activity: {name: test.step, version: '1', task_list: steps}}\n"
+    ).spec
+    with env.workers(Job):
+        run = start(env.domain, spec, None, workflow_id_="stuck-1")
+        wait_until(lambda: "waits" in run.history().activities and "naps" in run.history().timers)
+        run.request_cancel()
+        history = run.wait(timeout=30)
+    assert history.close_status == "CANCELED"
+    assert [e.raw_attrs["activityId"] for e in history.events if e.type == "ActivityTaskCancelRequested"] == ["waits"]
+    assert [e.raw_attrs["timerId"] for e in history.events if e.type == "TimerCanceled"] == ["naps"]
+    assert "later" not in history.activities
