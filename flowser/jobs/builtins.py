@@ -4,7 +4,9 @@
   environment, ``FLOWSER_INPUT`` = the task's input as JSON, in ``cwd``. Exit code 0 completes the task
   with ``{"exit_code", "stdout", "stderr"}`` (each stream's last 4,000 characters); any other exit code
   fails it with reason ``exit code N`` and the same tails as details. A program that cannot start fails
-  it with reason ``cannot run COMMAND: ...``.
+  it with reason ``cannot run COMMAND: ...``. It heartbeats every 10 s while the program runs; when the
+  task's cancellation is requested it stops the program and cancels the task; when SWF no longer knows
+  the task (the job was canceled or terminated, the task timed out) it stops the program and answers nothing.
 * ``flowser.fetch`` (version 1): downloads ``url`` (http, https or file) to ``dest`` (default: a new
   temporary file), and completes with ``{"path", "sha256", "bytes"}`` when the SHA-256 matches;
   otherwise it fails with reason ``checksum mismatch`` and removes the file.
@@ -23,9 +25,9 @@ import urllib.request
 from typing import Any, ClassVar
 
 from .. import types
-from ..exceptions import Error
+from ..exceptions import Error, is_fault
 
-__all__ = ["BUILTINS", "BUILTIN_TASK_LIST", "Builtins", "Fetch", "Shell", "TaskFailed"]
+__all__ = ["BUILTINS", "BUILTIN_TASK_LIST", "Builtins", "Fetch", "Shell", "TaskCanceled", "TaskFailed"]
 
 BUILTIN_TASK_LIST = "flowser-builtins"
 TAIL = 4_000
@@ -62,6 +64,13 @@ class _Builtin(types.Activity):
         handler.task = self.task = task
         try:
             result = handler.run(task.input)
+        except TaskCanceled as exc:
+            task.cancel(details=str(exc) or None)
+            return
+        except TaskLost:
+            task.closed = True  # nobody to answer: the worker logs it and moves on
+            task.outcome = "lost"
+            return
         except TaskFailed as exc:
             reason, _, details = str(exc).partition("\n")
             task.fail(details=details or None, reason=reason)
@@ -69,22 +78,72 @@ class _Builtin(types.Activity):
         task.complete(result)
 
 
+class TaskCanceled(Error):
+    """Raised by a built-in that stopped because SWF asked to cancel its task (the task is then canceled)."""
+
+
+class TaskLost(Error):
+    """Raised by a built-in that stopped because SWF no longer knows its task (the run closed, the task
+    timed out): nothing is answered."""
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM, then SIGKILL after 10 s; the program's output."""
+    proc.terminate()
+    try:
+        return proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
 class Shell(_Builtin):
     name = "flowser.shell"
-    timeout: ClassVar[float | None] = None
+    heartbeat_every: ClassVar[float] = 10.0
+    """While the program runs, a heartbeat every this many seconds: a cancellation request (the job was
+    canceled) stops the program (SIGTERM, then SIGKILL after 10 s) and cancels the task."""
 
     def run(self, input: Any) -> Any:
         spec = input["shell"]
         argv = [spec["command"], *spec.get("args", [])]
         env = {**os.environ, **spec.get("env", {}), "FLOWSER_INPUT": json.dumps(input.get("input"))}
         try:
-            done = subprocess.run(argv, cwd=spec.get("cwd"), env=env, capture_output=True, text=True, errors="replace", check=False)
+            proc = subprocess.Popen(
+                argv, cwd=spec.get("cwd"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+            )
         except OSError as exc:
             raise TaskFailed(f"cannot run {spec['command']}: {exc.strerror or exc}") from None
-        out = {"exit_code": done.returncode, "stdout": _tail(done.stdout), "stderr": _tail(done.stderr)}
-        if done.returncode != 0:
-            raise TaskFailed(f"exit code {done.returncode}\n{json.dumps(out)}")
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=self.heartbeat_every)
+                break
+            except subprocess.TimeoutExpired:
+                if self.task is not None and self._should_stop():
+                    stdout, stderr = _stop(proc)
+                    if self.task.lost:
+                        raise TaskLost() from None
+                    raise TaskCanceled(json.dumps({"stdout": _tail(stdout), "stderr": _tail(stderr)})) from None
+        out = {"exit_code": proc.returncode, "stdout": _tail(stdout), "stderr": _tail(stderr)}
+        if self.task is not None and self.task.lost:
+            raise TaskLost()
+        if proc.returncode != 0:
+            raise TaskFailed(f"exit code {proc.returncode}\n{json.dumps(out)}")
         return out
+
+
+    def _should_stop(self) -> bool:
+        """Heartbeat: True once the task's cancellation was requested, or SWF no longer knows it."""
+        task = self.task
+        assert task is not None
+        if task.cancel_requested or task.lost:
+            return True
+        try:
+            return task.heartbeat()
+        except Exception as exc:
+            if is_fault(exc, "UnknownResourceFault"):
+                task.lost = True
+                return True
+            return False  # SWF cannot be reached: go on, the next heartbeat tries again
 
 
 class Fetch(_Builtin):

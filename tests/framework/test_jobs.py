@@ -513,3 +513,30 @@ def test_canceling_a_job_asks_its_running_activities_to_cancel(env: Environment)
     assert [e.raw_attrs["activityId"] for e in history.events if e.type == "ActivityTaskCancelRequested"] == ["waits"]
     assert [e.raw_attrs["timerId"] for e in history.events if e.type == "TimerCanceled"] == ["naps"]
     assert "later" not in history.activities
+
+
+def test_canceling_a_job_stops_its_running_shell_command(env: Environment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    monkeypatch.setattr(Shell, "heartbeat_every", 0.1)
+    pid_file = tmp_path / "pid"
+    spec = load_text(
+        f"name: long\ntasks:\n  forever:\n    shell: {{command: '{python()}', args: [-c, \"import os, pathlib, time; pathlib.Path('{pid_file}').write_text(str(os.getpid())); time.sleep(120)\"]}}\n"
+    ).spec
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    with env.workers(Job, Builtins):
+        run = start(env.domain, spec, None, workflow_id_="long-1")
+        pid = int(wait_until(lambda: pid_file.exists() and pid_file.read_text()))
+        assert not gone(pid)
+        run.request_cancel()
+        history = run.wait(timeout=30)
+        wait_until(lambda: gone(pid))  # the worker stopped the program: its task is gone with the run
+    assert history.close_status == "CANCELED"
+    assert [e.raw_attrs["activityId"] for e in history.events if e.type == "ActivityTaskCancelRequested"] == ["forever"]
