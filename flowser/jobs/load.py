@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..exceptions import Error
-from .spec import JobSpec
+from .spec import WHOLE, JobSpec
 
 __all__ = ["JobFileError", "Loaded", "load", "load_text", "parse_vars"]
 
@@ -227,7 +227,7 @@ def _finish(
     except ValidationError as exc:
         out = []
         for error in exc.errors(include_url=False):
-            loc = tuple(error["loc"])
+            loc = tuple(part for part in error["loc"] if part != WHOLE)  # a single-source input has no key
             message = str(error["msg"]).removeprefix("Value error, ")
             out.append(f"{where(positions, loc, shown)}: {dotted(loc)}: {message}")
         raise JobFileError(out) from None

@@ -308,6 +308,14 @@ def test_a_job_with_a_cycle_is_rejected_before_anything_starts(tmp_path: Path) -
         ("name: x\ntasks:\n  a:\n    shell: {command: '${NOPE}'}\n", "<job>:4: tasks.a.shell.command: ${NOPE}: no such variable (give --var NOPE=... or vars: {NOPE: ...})"),
         ("name: x\ntasks:\n  m: {merge: {wait: [m]}}\n", "<job>:3: tasks.m.merge.wait[0]: a task cannot depend on itself"),
         ("tasks: [1, 2]\n", "<job>:1: name: Field required"),
+        ("name: x\ntasks:\n  a: {sleep: {seconds: 1}}\n  b:\n    depends_on: [a]\n    shell: {command: echo}\n    input: {from: a, value: 3}\n",
+         "<job>:7: tasks.b.input: give exactly one of 'value' (a constant) or 'from' (job or a task name)"),
+        ("name: x\ntasks:\n  a:\n    shell: {command: echo}\n    input:\n      k: {from: job, pth: 3}\n", "<job>:6: tasks.a.input.k.pth: Extra inputs are not permitted"),
+        ("name: x\ntasks:\n  a: {merge: {wait: [b], mode: some}}\n  b: {sleep: {seconds: 1}}\n", "<job>:3: tasks.a.merge.mode: Input should be 'all' or 'any'"),
+        ("name: x\ntasks:\n  a: {fetch: {url: 'http://x', sha256: abc}}\n", "<job>:3: tasks.a.fetch.sha256: sha256 must be 64 hexadecimal digits"),
+        ("name: x\ntasks:\n  a:\n    sleep: {seconds: 1}\n    retry: {maximum_attempts: 2}\n", "<job>:3: tasks.a: a sleep is an SWF timer: it has no retry"),
+        ("name: x\nresource_tags: ['a b']\ntasks:\n  a: {sleep: {seconds: 1}}\n", "<job>:2: resource_tags: resource tag 'a b': letters, digits, '_ . -' only, at most 200 (it is part of a workflowId)"),
+        ("name: x\ntasks:\n  a: [oops\n", "<job>:4: not YAML: expected ',' or ']', but got '<stream end>'"),
     ],
 )
 def test_mistakes_name_the_line_and_the_field(text: str, problem: str) -> None:
