@@ -62,6 +62,10 @@ def _duration(seconds: float | None) -> str:
     return "" if seconds is None else duration_text(seconds, decimals=1)
 
 
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def table(snap: Snapshot) -> Any:
     from rich.table import Table
 
@@ -81,7 +85,7 @@ def table(snap: Snapshot) -> Any:
             f"[{STYLE[state.status]}]{MARK[state.status]} {state.status}{' (reused)' if state.reused else ''}[/]",
             str(state.attempt) if state.attempt else "",
             _duration(state.duration(snap.now)),
-            describe(snap.spec, name),
+            _short(describe(snap.spec, name)),
             ", ".join(task.upstream_names()),
             state.reason or "",
         )
