@@ -222,6 +222,15 @@ def _finish(
     data = _substitute(data, names, os.environ if environ is None else environ, (), problems)
     if problems:
         raise JobFileError([f"{where(positions, p, shown)}: {dotted(p)}: {message}" for p, message in problems])
+    tasks = data.get("tasks")
+    named = []
+    for name in tasks if isinstance(tasks, dict) else ():
+        try:
+            JobSpec.check_task_name(str(name))
+        except ValueError as exc:
+            named.append(f"{where(positions, ('tasks', name), shown)}: tasks.{name}: {exc}")
+    if named:
+        raise JobFileError(named)
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:

@@ -178,14 +178,21 @@ class JobSpec(_Strict):
     timeout: int = Field(default=86_400, ge=1)
     """The execution's start-to-close timeout, in seconds."""
 
+    @staticmethod
+    def check_task_name(name: str) -> None:
+        """Raise ValueError for a name that cannot be a task's (it is its activityId or timerId)."""
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(f"task name {name!r}: letters, digits, '_', '.', '-' only, at most 80")
+        if name == JOB_SOURCE:
+            raise ValueError(f"'{JOB_SOURCE}' is reserved (from: job names the job input)")
+        if name == "arn":
+            raise ValueError("'arn' cannot be a task name: SWF refuses it as an activityId")
+
     @field_validator("tasks")
     @classmethod
     def _names(cls, value: dict[str, Task]) -> dict[str, Task]:
         for name in value:
-            if not re.fullmatch(NAME_PATTERN, name):
-                raise ValueError(f"task name {name!r}: letters, digits, '_', '.', '-' only, at most 80")
-            if name == JOB_SOURCE:
-                raise ValueError(f"'{JOB_SOURCE}' is reserved (from: job names the job input)")
+            cls.check_task_name(name)
         return value
 
     @field_validator("resource_tags")

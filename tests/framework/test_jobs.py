@@ -315,6 +315,9 @@ def test_a_job_with_a_cycle_is_rejected_before_anything_starts(tmp_path: Path) -
         ("name: x\ntasks:\n  a: {fetch: {url: 'http://x', sha256: abc}}\n", "<job>:3: tasks.a.fetch.sha256: sha256 must be 64 hexadecimal digits"),
         ("name: x\ntasks:\n  a:\n    sleep: {seconds: 1}\n    retry: {maximum_attempts: 2}\n", "<job>:3: tasks.a: a sleep is an SWF timer: it has no retry"),
         ("name: x\nresource_tags: ['a b']\ntasks:\n  a: {sleep: {seconds: 1}}\n", "<job>:2: resource_tags: resource tag 'a b': letters, digits, '_ . -' only, at most 200 (it is part of a workflowId)"),
+        ("name: x\ntasks:\n  arn: {sleep: {seconds: 1}}\n", "<job>:3: tasks.arn: 'arn' cannot be a task name: SWF refuses it as an activityId"),
+        ("name: x\ntasks:\n  a: {sleep: {seconds: 1}}\n  job: {sleep: {seconds: 1}}\n", "<job>:4: tasks.job: 'job' is reserved (from: job names the job input)"),
+        ("name: x\ntasks:\n  'a b': {sleep: {seconds: 1}}\n", "<job>:3: tasks.a b: task name 'a b': letters, digits, '_', '.', '-' only, at most 80"),
         ("name: x\ntasks:\n  a: [oops\n", "<job>:4: not YAML: expected ',' or ']', but got '<stream end>'"),
     ],
 )
