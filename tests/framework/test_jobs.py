@@ -557,12 +557,12 @@ def test_an_any_merge_goes_on_past_a_failure_but_the_job_still_fails(env: Enviro
     step = "{name: test.step, version: '1', task_list: steps}"
     spec = load_text(
         f"name: partial\ntasks:\n  bad: {{activity: {step}, input: {{fail: {{value: 9}}}}}}\n  good: {{activity: {step}, input: {{echo: {{value: g}}}}}}\n"
-        f"  either: {{merge: {{wait: [bad, good], mode: any}}}}\n  then: {{depends_on: [either], activity: {step}, input: {{from: either, path: good.echo}}}}\n"
+        f"  either: {{merge: {{wait: [bad, good], mode: any}}}}\n  then: {{depends_on: [either], activity: {step}, input: {{echo: {{from: either, path: good.echo}}}}}}\n"
     ).spec
     with env.workers(Job, Step):
         run = start(env.domain, spec, None, workflow_id_="partial-1")
         history = run.wait(timeout=30)
     assert history.close_status == "FAILED"
     assert history.close_reason == "failed: bad"
-    assert history.activities["then"].status == "COMPLETED" and history.activities["then"].input == "g"
+    assert history.activities["then"].status == "COMPLETED" and history.activities["then"].input == {"echo": "g"}
     assert history.close_details["tasks"]["either"] == {"status": "done"}
