@@ -43,7 +43,7 @@ from backends.local.stream import FROM_OLDEST, parse_id
 from backends.local.validation import validate
 
 from .auth import CORAL, AccessKey, AuthError, Credentials, denied, signed_region
-from .metrics import Metrics
+from .metrics import Metrics, merge
 from .server import Request, Response
 
 log = logging.getLogger("flowser.http.app")
@@ -97,6 +97,8 @@ class App:
         self._polls = 0
         self._polls_lock = threading.Lock()
         self.metrics.held_polls = lambda: self._polls
+        self.siblings: Callable[[], list[str]] | None = None
+        """``flowser serve --processes``: the metrics texts of the other processes (``metrics.merge``)."""
 
     # -- routing ------------------------------------------------------------------------
     def __call__(self, request: Request) -> Response:
@@ -344,6 +346,8 @@ class App:
             if token is None or given != f"Bearer {token}":
                 return self.http_error(403, "AccessDeniedException", "/metrics needs the metrics_token of the credentials")
         text = self.metrics.render(self.engine)
+        if self.siblings is not None and "local=1" not in request.query.split("&"):
+            text = merge(text, self.siblings())
         headers = _headers()
         headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(200, headers, text.encode("utf-8"))

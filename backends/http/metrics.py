@@ -12,6 +12,12 @@ executions per domain and pending tasks per task list (what
 ``CountPending*Tasks`` answers: dispatchable tasks, tasks claimed and not
 yet started, and for decision lists the runs whose scheduled decision task
 waits behind a started one).
+
+Under ``flowser serve --processes N`` a scrape reaches one of the N
+processes; it answers for all of them (``merge``): every series counted in a
+process is summed over the N (they are all counters, gauges of this process,
+and histogram buckets, sums and counts), and the series asked of the engine
+are its own.
 """
 
 from __future__ import annotations
@@ -283,3 +289,54 @@ class Metrics:
             pending = counts.get((domain, kind, name), 0)
             out.append(f"flowser_pending_tasks{_labels(domain=domain, kind=label, task_list=name)} {pending}")
         return out
+
+
+ENGINE_FAMILIES = ("flowser_open_executions", "flowser_pending_tasks")
+"""Series asked of the engine at each scrape: the same in every process, never summed."""
+
+
+def merge(own: str, others: Iterable[str]) -> str:
+    """One process's exposition with the process-counted series of ``others`` added in:
+    the same series are summed, series only others have are appended to their family."""
+    def samples(text: str) -> list[tuple[str, str]]:
+        out = []
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                series, _, value = line.rpartition(" ")
+                if not series.startswith(ENGINE_FAMILIES):
+                    out.append((series, value))
+        return out
+
+    totals: dict[str, float] = {}
+    extra: dict[str, list[str]] = defaultdict(list)  # family -> series only other processes have
+    own_series = {series for series, _ in samples(own)}
+    for text in others:
+        for series, value in samples(text):
+            totals[series] = totals.get(series, 0.0) + float(value)
+            if series not in own_series and series not in extra[_family(series)]:
+                extra[_family(series)].append(series)
+    lines: list[str] = []
+    for line in own.splitlines():
+        if line.startswith("# TYPE "):
+            family = line.split()[2]
+            lines.append(line)
+            lines.extend(f"{series} {_number(totals[series])}" for series in extra.pop(family, []))
+            continue
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            if series in totals:
+                line = f"{series} {_number(float(value) + totals[series])}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _family(series: str) -> str:
+    name = series.partition("{")[0]
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)

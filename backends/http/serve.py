@@ -4,7 +4,7 @@
                   [--poll-hold SECONDS] [--empty-poll-token empty|absent]
                   [--credentials FILE] [--insecure] [--region REGION]
                   [--max-domains N] [--max-types N] [--max-open-executions N]
-                  [--stream-maxlen N] ...
+                  [--stream-maxlen N] [--processes N] [--min-replicas-ack N] ...
 
 The process opens the engine (the embedded Redis of ``--data-dir``, the same
 default directory as ``backends.local.connect()``, unless ``--redis`` names
@@ -17,6 +17,16 @@ connections, answers held polls empty (``Engine.stop_polls``; a poll that
 already claimed its task still returns it), lets calls under way finish
 (at most ``--shutdown-timeout`` seconds), stops the timekeeper and exits 0.
 A second signal exits at once (status 1).
+
+``--processes N`` forks N such processes (before any of them opens the
+engine or starts a thread) that all listen on the one port with
+``SO_REUSEPORT``, the kernel spreading connections over them; the first
+process stays as their supervisor. It prints ``listening on`` once all N
+are, passes SIGTERM/SIGINT on to them (each shuts down gracefully, as
+above), and exits 0 when all exited 0; if one dies, it stops the others and
+exits 1. Each also listens on a private loopback port, through which a
+scrape of ``/metrics`` on any of them gathers the others' counts
+(``metrics.merge``): the figures are those of the whole server.
 
 ``main(argv, mounts={"/ui/": build})`` also serves other applications beside the
 SWF endpoint: once the engine is open, ``build(engine, credentials)`` makes the
@@ -106,6 +116,28 @@ def parser(prog: str = "flowser serve") -> argparse.ArgumentParser:
         metavar="[NAME=]MODULE:FUNCTION",
         help="run FUNCTION for ScheduleLambdaFunction decisions naming NAME (default: the function's name); repeatable",
     )
+    p.add_argument(
+        "--min-replicas-ack",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="answer a change only once N Redis replicas have it (WAIT after each transaction; default 0: "
+        "once the primary has it). See docs/scaling.md",
+    )
+    p.add_argument(
+        "--replica-ack-timeout",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a change waits for --min-replicas-ack replicas; then InternalFailure (default 5)",
+    )
+    p.add_argument(
+        "--processes",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (SO_REUSEPORT), each with its engine and timekeeper (default 1)",
+    )
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return p
 
@@ -193,7 +225,19 @@ def main(argv: list[str] | None = None, *, mounts: dict[str, Mount] | None = Non
         print(f"flowser serve: {exc}", file=sys.stderr)
         return 2
     _raise_fd_limit()
+    if args.processes > 1:
+        return _supervise(args, credentials, lambdas, mounts)
+    return _serve(args, credentials, lambdas, mounts)
 
+
+def _serve(
+    args: argparse.Namespace,
+    credentials: Any,
+    lambdas: dict[str, Callable[[str | None], Any]],
+    mounts: dict[str, Mount] | None,
+    group: _Group | None = None,
+) -> int:
+    """One server process (``group``: one of ``--processes``)."""
     from backends.local import EngineConfig, open_engine, wire
     from backends.local.lambdas import LambdaRunner
     from backends.local.observers import DeadlineFired, TaskStarted
@@ -211,6 +255,8 @@ def main(argv: list[str] | None = None, *, mounts: dict[str, Mount] | None = Non
         max_types=args.max_types,
         max_open_executions=args.max_open_executions,
         stream_maxlen=args.stream_maxlen,
+        min_replicas_ack=args.min_replicas_ack,
+        replica_ack_timeout=args.replica_ack_timeout,
     )
     try:
         engine = open_engine(args.redis, data_dir=args.data_dir, config=config)
@@ -238,7 +284,8 @@ def main(argv: list[str] | None = None, *, mounts: dict[str, Mount] | None = Non
         max_connections=args.max_connections,
     )
     try:
-        server = HttpServer(app, args.host, args.port, limits)
+        server = HttpServer(app, args.host, args.port, limits, reuse_port=group is not None)
+        private = HttpServer(app, "127.0.0.1", 0, limits) if group is not None else None
     except OSError as exc:
         print(f"flowser serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         engine.store.close()
@@ -265,20 +312,29 @@ def main(argv: list[str] | None = None, *, mounts: dict[str, Mount] | None = Non
     keeper = Timekeeper(engine).start()
     runner = LambdaRunner(engine, lambdas).start() if lambdas else None
     server.start()
-    for prefix in handlers:
-        print(f"flowser serve: {prefix} mounted at {server.url}{prefix}", flush=True)
-    print(f"flowser serve: listening on {server.url}", flush=True)
+    if group is not None and private is not None:
+        private.start()
+        app.siblings = group.sibling_metrics
+        group.ready(private.address[1])
+    else:
+        for prefix in handlers:
+            print(f"flowser serve: {prefix} mounted at {server.url}{prefix}", flush=True)
+        print(f"flowser serve: listening on {server.url}", flush=True)
     try:
         while not signals:
             wake_r.recv(64)
         log.info("shutting down")
         server.stop_accepting()
+        if private is not None:
+            private.stop_accepting()
         engine.stop_polls()
         # stop_polls again while calls are under way: it wakes polls that began waiting meanwhile
         finished = server.wait_idle(args.shutdown_timeout, tick=engine.stop_polls)
         if not finished:
             log.warning("calls still under way after %ss; closing their connections", args.shutdown_timeout)
         server.close()
+        if private is not None:
+            private.close()
     finally:
         if runner is not None:
             runner.stop()
@@ -290,8 +346,129 @@ def main(argv: list[str] | None = None, *, mounts: dict[str, Mount] | None = Non
             signal.signal(signum, handler)
         wake_r.close()
         wake_w.close()
-    print("flowser serve: stopped", flush=True)
+    if group is None:
+        print("flowser serve: stopped", flush=True)
     return 0
+
+
+class _Group:
+    """What one of ``--processes`` knows of the others: a directory where each writes its private port."""
+
+    def __init__(self, directory: str, index: int, token: str | None) -> None:
+        self.directory = directory
+        self.index = index
+        self.token = token
+
+    def ready(self, private_port: int) -> None:
+        path = os.path.join(self.directory, str(self.index))
+        with open(path + ".tmp", "w") as f:
+            f.write(str(private_port))
+        os.replace(path + ".tmp", path)  # the supervisor counts whole files only
+
+    def sibling_metrics(self) -> list[str]:
+        import urllib.request
+
+        texts = []
+        for name in os.listdir(self.directory):
+            if not name.isdigit() or int(name) == self.index:
+                continue
+            with open(os.path.join(self.directory, name)) as f:
+                port = int(f.read())
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics?local=1")
+            if self.token:
+                request.add_header("Authorization", f"Bearer {self.token}")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    texts.append(answer.read().decode("utf-8"))
+            except OSError as exc:  # a process shutting down: its counts are gone with it
+                log.warning("metrics of process %s unavailable: %s", name, exc)
+        return texts
+
+
+def _supervise(
+    args: argparse.Namespace,
+    credentials: Any,
+    lambdas: dict[str, Callable[[str | None], Any]],
+    mounts: dict[str, Mount] | None,
+) -> int:
+    """Fork ``--processes`` servers on one port (SO_REUSEPORT) and watch over them."""
+    import shutil
+    import tempfile
+    import time
+
+    family, _, _, _, address = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    # holds the port (port 0: picks one) until the servers listen on it; never listens itself
+    holder = socket.socket(family, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        holder.bind(address[:2])
+    except OSError as exc:
+        print(f"flowser serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    args.port = holder.getsockname()[1]
+    directory = tempfile.mkdtemp(prefix="flowser-serve-")
+    token = credentials.metrics_token if credentials is not None else None
+    children: dict[int, int] = {}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for index in range(args.processes):
+        pid = os.fork()
+        if pid == 0:  # a server: no thread has started yet in this process
+            holder.close()
+            code = 1
+            try:
+                code = _serve(args, credentials, lambdas, mounts, _Group(directory, index, token))
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        children[pid] = index
+
+    signals = 0
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal signals
+        signals += 1
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL if signals > 1 else signum)
+            except ProcessLookupError:
+                pass
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    status = 0
+    announced = False
+    try:
+        while children:
+            if not announced and sum(1 for n in os.listdir(directory) if n.isdigit()) == args.processes:
+                announced = True
+                holder.close()
+                host = f"[{args.host}]" if ":" in args.host else args.host
+                for prefix in mounts or {}:
+                    print(f"flowser serve: {prefix} mounted at http://{host}:{args.port}{prefix}", flush=True)
+                print(f"flowser serve: {args.processes} processes listening on http://{host}:{args.port}", flush=True)
+            try:
+                pid, code = os.waitpid(-1, 0 if announced else os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.02)
+                continue
+            children.pop(pid, None)
+            exit_code = os.waitstatus_to_exitcode(code)
+            if exit_code != 0:
+                status = 1
+                if not signals:  # one died on its own: the server is not whole, stop the rest
+                    log.error("server process %s exited with %s; stopping the others", pid, exit_code)
+                    print(f"flowser serve: a server process exited with status {exit_code}; stopping", file=sys.stderr, flush=True)
+                    on_signal(signal.SIGTERM, None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        holder.close()
+        shutil.rmtree(directory, ignore_errors=True)
+    print("flowser serve: stopped", flush=True)
+    return status
 
 
 if __name__ == "__main__":

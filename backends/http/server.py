@@ -232,11 +232,15 @@ class _Watcher:
 class HttpServer:
     """Listens on ``(host, port)`` and serves each connection on its own thread."""
 
-    def __init__(self, handler: Handler, host: str, port: int, limits: Limits | None = None) -> None:
+    def __init__(
+        self, handler: Handler, host: str, port: int, limits: Limits | None = None, *, reuse_port: bool = False
+    ) -> None:
+        """``reuse_port``: share the port with other processes that set it too (``SO_REUSEPORT``:
+        the kernel spreads new connections over them; ``flowser serve --processes``)."""
         self.handler = handler
         self.limits = limits or Limits()
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        self._sock = socket.create_server(address[:2], family=family, backlog=4096, reuse_port=False)
+        self._sock = socket.create_server(address[:2], family=family, backlog=4096, reuse_port=reuse_port)
         self._sock.setblocking(False)
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
         self._wake_r, self._wake_w = socket.socketpair()

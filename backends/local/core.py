@@ -60,6 +60,12 @@ class EngineConfig:
     stream_maxlen: int = 100_000
     """Entries the domain's event stream keeps, about (``stream``: every history event, written in
     the same transaction; MAXLEN ~); 0 writes no stream."""
+    min_replicas_ack: int = 0
+    """Answer a change only once this many replicas have it (``WAIT`` after each ``EXEC``; docs/scaling.md).
+    0: once the primary has it, as Redis acknowledges writes."""
+    replica_ack_timeout: float = 5.0
+    """Seconds a change waits for ``min_replicas_ack`` replicas; then the caller gets ``InternalFailure``
+    (the change is on the primary, and may or may not survive its failover)."""
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Core:
         """The only door to Redis (tests and benchmarks reach the raw client as ``store.redis``)."""
         self.clock: Clock = clock or SystemClock()
         self.config = config or EngineConfig()
+        store.replicas_ack(self.config.min_replicas_ack, self.config.replica_ack_timeout)
         self.timekeeper_notify: Callable[[float], None] | None = None
         self.lambda_notify: Callable[[], None] | None = None
         self.instance_id = uuid.uuid4().hex

@@ -116,6 +116,7 @@ class RedisStore:
         script = importlib.resources.files(__package__).joinpath("claim.lua").read_text()
         self._claim = client.register_script(script)
         self._thread = threading.local()
+        self._wait: tuple[int, int] | None = None
         if check_version:
             self.check_version()
 
@@ -166,6 +167,11 @@ class RedisStore:
             raise RuntimeError(f"flowser needs Redis >= 6.2, found {version}")
         self.mode = str(info.get("redis_mode", "standalone"))
 
+    def replicas_ack(self, count: int, timeout: float) -> None:
+        """Make every transaction wait, after its EXEC, until ``count`` replicas have it (``WAIT``, in
+        the same round trip), at most ``timeout`` seconds; fewer by then: ``InternalFailure``. 0: no wait."""
+        self._wait = (count, max(int(timeout * 1000), 1)) if count > 0 else None
+
     def transaction(self, watch: Iterable[str], body: Callable[[Tx], T]) -> T:
         """Run ``body`` as one optimistic transaction over the watched keys.
 
@@ -175,7 +181,7 @@ class RedisStore:
         """
         keys = list(watch)
         for attempt in range(MAX_ATTEMPTS):
-            tx = Tx(self.redis, self._connection())
+            tx = Tx(self.redis, self._connection(), self._wait)
             try:
                 if keys:
                     tx.watch(*keys)
@@ -602,15 +608,17 @@ class Tx:
         "_pending_watch",
         "_queued_reads",
         "_stream",
+        "_wait",
         "_writes",
         "explicit_transaction",
         "prefetched",
         "results",
     )
 
-    def __init__(self, client: redis.Redis, conn: Any) -> None:
+    def __init__(self, client: redis.Redis, conn: Any, wait: tuple[int, int] | None = None) -> None:
         self._client = client
         self._conn: Any = conn
+        self._wait = wait  # (replicas, milliseconds): WAIT after EXEC (RedisStore.replicas_ack)
         self._pending_watch: list[str] = []
         self._writes: list[tuple[Any, ...]] = []
         self._queued_reads: list[int] = []
@@ -898,6 +906,8 @@ class Tx:
         batch.append(("MULTI",))
         batch.extend(self._writes)
         batch.append(("EXEC",))
+        if self._wait is not None:
+            batch.append(("WAIT", *self._wait))
         conn = self._connection()
         try:
             conn.send_packed_command(_pack(conn, batch), check_health=False)
@@ -906,6 +916,7 @@ class Tx:
             conn.disconnect()
             raise
         self._dirty = False
+        acked: Any = replies.pop() if self._wait is not None else None
         executed = replies[-1]
         if executed is None:
             raise redis.WatchError("watched key changed")
@@ -915,6 +926,11 @@ class Tx:
         for reply in executed:
             if isinstance(reply, redis.ResponseError):
                 raise reply
+        if self._wait is not None and int(acked) < self._wait[0]:
+            raise InternalFailure(
+                f"the change was made, but {int(acked)} of the {self._wait[0]} replicas it needs confirmed it within "
+                f"{self._wait[1] / 1000:g} s: it may be lost if its primary fails now"
+            )
         self.results = [executed[i] for i in self._queued_reads]
 
 
@@ -1166,7 +1182,7 @@ class ClusterStore(RedisStore):
         started = time.monotonic()
         attempt = 0
         while attempt < MAX_ATTEMPTS:
-            tx = ClusterTx(self, keys[0] if keys else None)
+            tx = ClusterTx(self, keys[0] if keys else None, self._wait)
             try:
                 if keys:
                     tx.watch(*keys)
@@ -1229,8 +1245,8 @@ class ClusterTx(Tx):
 
     __slots__ = ("_store", "_tx_slot", "exec_sent")
 
-    def __init__(self, store: ClusterStore, key: str | None) -> None:
-        super().__init__(store.redis, None)
+    def __init__(self, store: ClusterStore, key: str | None, wait: tuple[int, int] | None = None) -> None:
+        super().__init__(store.redis, None, wait)
         self._store = store
         self._tx_slot: int | None = None
         self.exec_sent = False

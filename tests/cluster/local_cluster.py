@@ -74,6 +74,12 @@ class Node:
     directory: str
     proc: subprocess.Popen[bytes]
     node_id: str = ""
+    command: list[str] = field(default_factory=list)
+
+    def launch(self) -> None:
+        """Start (again) the node's redis-server: its nodes.conf keeps its identity and its place."""
+        with open(os.path.join(self.directory, "log"), "ab") as log:
+            self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
@@ -101,18 +107,15 @@ class LocalCluster:
             for port in free_ports(masters * (1 + replicas_each)):
                 directory = os.path.join(cluster.root, str(port))
                 os.mkdir(directory)
-                log = open(os.path.join(directory, "log"), "wb")
-                proc = subprocess.Popen(
-                    [
-                        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
-                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                        "--cluster-node-timeout", str(node_timeout_ms), "--appendonly", "no", "--save", "",
-                        "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
-                    ],
-                    stdout=log, stderr=subprocess.STDOUT, cwd=directory,
-                )
-                log.close()
-                cluster.nodes.append(Node(port, directory, proc))
+                command = [
+                    binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    "--cluster-node-timeout", str(node_timeout_ms), "--appendonly", "no", "--save", "",
+                    "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
+                ]
+                node = Node(port, directory, None, command=command)  # type: ignore[arg-type]
+                node.launch()
+                cluster.nodes.append(node)
             cluster._form(masters)
         except BaseException:
             cluster.stop()
@@ -176,6 +179,12 @@ class LocalCluster:
         """SIGKILL one node (no shutdown, no last write to disk)."""
         node.proc.send_signal(signal.SIGKILL)
         node.proc.wait(10)
+
+    def restart(self, node: Node) -> None:
+        """Start a killed node again: it rejoins the cluster (a master that lost its slots to a
+        failover comes back as its replica's replica) and syncs."""
+        node.launch()
+        wait_for(lambda: node.client().ping(), 20, f"node {node.port} up again")
 
     def flush(self) -> None:
         """Empty every master's database (replicas follow)."""

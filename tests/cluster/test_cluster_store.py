@@ -144,3 +144,24 @@ def test_a_cluster_url_must_name_nodes_as_host_port() -> None:
         open_store("redis+cluster://127.0.0.1")
     with pytest.raises((redis.RedisError, redis.exceptions.RedisClusterException)):
         open_store("redis+cluster://127.0.0.1:1")
+
+
+def test_min_replicas_ack_answers_a_change_only_once_replicas_have_it(cluster: LocalCluster, cluster_client: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from backends.local import EngineConfig
+
+    one = connect(cluster.url, config=EngineConfig(min_replicas_ack=1, replica_ack_timeout=2.0))
+    two = connect(cluster.url, config=EngineConfig(min_replicas_ack=2, replica_ack_timeout=0.2))
+    try:
+        setup_domain(one, "acked")
+        run_id = start(one, "w1", domain="acked")
+        # each master has one replica: the change is made, but two replicas can never confirm it
+        with pytest.raises(ClientError) as raised:
+            start(two, "w2", domain="acked")
+        error = raised.value.response["Error"]
+        assert error["Code"] == "InternalFailure" and "1 of the 2 replicas" in error["Message"]
+        assert history(one, run_id, domain="acked")[0]["eventType"] == "WorkflowExecutionStarted"
+    finally:
+        one.close()
+        two.close()
