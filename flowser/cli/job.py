@@ -202,7 +202,7 @@ def status(session: Session, workflow_id: str, run_id: str | None, wait: bool, i
         raise CliError(str(exc)) from None
     except (KeyError, TypeError, AttributeError, ValueError):
         raise CliError(f"{workflow_id} is not a job (flowser.Job) run") from None
-    session.console.print(table(snap))
+    session.console.print(table(snap, session.console.width))
     return 0 if snap.close_status in (None, "COMPLETED") else 1
 
 

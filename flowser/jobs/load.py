@@ -138,7 +138,7 @@ def _expand(path: Path, shown: str, stack: tuple[Path, ...], files: list[str]) -
         target = path.parent / item
         if not target.is_file():
             raise JobFileError([f"{where(positions, ('include', index), shown)}: include: no such file {item}"])
-        sub, sub_positions = _expand(target, os.path.relpath(target) if not Path(item).is_absolute() else item, (*stack, resolved), files)
+        sub, sub_positions = _expand(target, item if Path(item).is_absolute() else os.path.normpath(os.path.join(os.path.dirname(shown), item)), (*stack, resolved), files)
         merged = merge(merged, sub)
         merged_positions.update(sub_positions)
     merged = merge(merged, data)

@@ -66,7 +66,8 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def table(snap: Snapshot) -> Any:
+def table(snap: Snapshot, width: int | None = None) -> Any:
+    """The tasks as a table; below 100 columns of ``width`` without what each task runs (``validate`` shows it)."""
     from rich.table import Table
 
     done = sum(1 for s in snap.states.values() if s.status == DONE)
@@ -76,8 +77,14 @@ def table(snap: Snapshot) -> Any:
     elif snap.waiting_for:
         title += f": waiting for resource tag {snap.waiting_for}"
     grid = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for column in ("task", "status", "attempt", "duration", "what", "after", "reason"):
-        grid.add_column(column, overflow="fold")
+    # names, states and durations never break; on a narrow terminal what a task runs is left out
+    wide = width is None or width >= 100
+    for column in ("task", "status", "attempt", "duration"):
+        grid.add_column(column, no_wrap=True)
+    grid.add_column("after", overflow="fold")
+    grid.add_column("reason", overflow="fold")
+    if wide:
+        grid.add_column("what", no_wrap=True, overflow="ellipsis", max_width=40)
     for name, state in snap.states.items():
         task = snap.spec.tasks[name]
         grid.add_row(
@@ -85,9 +92,9 @@ def table(snap: Snapshot) -> Any:
             f"[{STYLE[state.status]}]{MARK[state.status]} {state.status}{' (reused)' if state.reused else ''}[/]",
             str(state.attempt) if state.attempt else "",
             _duration(state.duration(snap.now)),
-            _short(describe(snap.spec, name)),
             ", ".join(task.upstream_names()),
             state.reason or "",
+            *([_short(describe(snap.spec, name))] if wide else []),
         )
     return grid
 
@@ -113,11 +120,11 @@ def watch(
     if console.is_terminal:
         from rich.live import Live
 
-        with Live(table(snap), console=console, refresh_per_second=4, transient=False) as live:
+        with Live(table(snap, console.width), console=console, refresh_per_second=4, transient=False) as live:
             while snap.close_status is None and (give_up is None or time.monotonic() < give_up):
                 sleep(interval)
                 snap = snapshot(run)
-                live.update(table(snap))
+                live.update(table(snap, console.width))
         return snap
     seen: dict[str, str] = {}
     waiting_shown: str | None = None
@@ -133,5 +140,5 @@ def watch(
             break
         sleep(interval)
         snap = snapshot(run)
-    console.print(table(snap))
+    console.print(table(snap, console.width))
     return snap
