@@ -99,6 +99,19 @@ def table(snap: Snapshot, width: int | None = None) -> Any:
     return grid
 
 
+def live_view(snap: Snapshot, width: int | None = None) -> Any:
+    """What a terminal shows while the job runs: a progress bar of the tasks finished, over the table."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    total = len(snap.states)
+    finished = sum(1 for s in snap.states.values() if s.status in (DONE, FAILED, SKIPPED))
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(ProgressBar(total=max(total, 1), completed=finished, width=40), f"{finished}/{total} tasks finished")
+    return Group(bar, table(snap, width))
+
+
 def line(state: TaskState, now: dt.datetime) -> str:
     extra = f" (attempt {state.attempt})" if state.attempt > 1 else ""
     took = _duration(state.duration(now)) if state.status in (DONE, FAILED) else ""
@@ -120,11 +133,11 @@ def watch(
     if console.is_terminal:
         from rich.live import Live
 
-        with Live(table(snap, console.width), console=console, refresh_per_second=4, transient=False) as live:
+        with Live(live_view(snap, console.width), console=console, refresh_per_second=4, transient=False) as live:
             while snap.close_status is None and (give_up is None or time.monotonic() < give_up):
                 sleep(interval)
                 snap = snapshot(run)
-                live.update(table(snap, console.width))
+                live.update(live_view(snap, console.width))
         return snap
     seen: dict[str, str] = {}
     waiting_shown: str | None = None

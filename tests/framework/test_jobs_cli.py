@@ -258,6 +258,7 @@ def test_the_live_view_on_a_terminal_and_status_of_a_run_that_is_no_job(local: C
     text = screen.getvalue()
     assert "job tiny (2/2 done): COMPLETED" in text
     assert "✓ done" in text and "merge all of one" in text
+    assert "2/2 tasks finished" in text and "━" in text  # the progress bar over the table
 
     local.client.register_workflow_type(domain=DOMAIN, name="Other", version="1", defaultTaskList={"name": "x"},
                                         defaultExecutionStartToCloseTimeout="60", defaultTaskStartToCloseTimeout="10", defaultChildPolicy="TERMINATE")
