@@ -7,7 +7,8 @@
 
 ======================  =========================================================
 ``None`` / ``"local"``  the local engine on its embedded redis-server
-``"redis://..."``       the local engine on that Redis (also ``rediss://``, ``unix://``)
+``"redis://..."``       the local engine on that Redis (also ``rediss://``, ``unix://``, and
+                        ``redis+cluster://host:port[,host:port...]`` for a Redis Cluster: docs/scaling.md)
 ``"http://host:port"``  ``boto3.client("swf", endpoint_url=...)`` (``flowser serve``)
 ``"aws"``               real AWS SWF (``"aws://us-west-2"`` names the region)
 ======================  =========================================================
@@ -27,7 +28,7 @@ __all__ = ["READ_TIMEOUT", "connect", "stop_polls"]
 READ_TIMEOUT = 70.0
 """Seconds a boto3 client waits for an answer: above the 60 s a poll may be held."""
 
-LOCAL_SCHEMES = ("redis", "rediss", "unix")
+LOCAL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 HTTP_SCHEMES = ("http", "https")
 
 
@@ -54,7 +55,9 @@ def connect(url: str | None = None, **kw: Any) -> Any:
         if rest:
             kw.setdefault("region_name", rest.strip("/"))
         return _boto3(**kw)
-    raise ValueError(f"unknown SWF backend {url!r}: use local, redis://..., http://host:port or aws")
+    raise ValueError(
+        f"unknown SWF backend {url!r}: use local, redis://..., redis+cluster://..., http://host:port or aws"
+    )
 
 
 def _has_credentials(kw: dict[str, Any]) -> bool:

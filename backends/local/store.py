@@ -1081,15 +1081,18 @@ class ClusterStore(RedisStore):
             kwargs["password"] = unquote(password)
         if scheme.startswith("rediss"):
             kwargs["ssl"] = True
-        client = RedisCluster(
-            startup_nodes=nodes,
-            socket_timeout=None,
-            socket_connect_timeout=connect_timeout if connect_timeout is not None else 5,
-            health_check_interval=0,
-            max_connections=MAX_CONNECTIONS,
-            **kwargs,
-            **_client_name(),
-        )
+        try:
+            client = RedisCluster(
+                startup_nodes=nodes,
+                socket_timeout=None,
+                socket_connect_timeout=connect_timeout if connect_timeout is not None else 5,
+                health_check_interval=0,
+                max_connections=MAX_CONNECTIONS,
+                **kwargs,
+                **_client_name(),
+            )
+        except redis.exceptions.RedisClusterException as exc:  # no node reachable: not a RedisError
+            raise StoreUnavailable(str(exc)) from exc
         return cls(client, owner=owner, check_version=check_version)
 
     # -- routing ---------------------------------------------------------------

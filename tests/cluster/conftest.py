@@ -74,3 +74,18 @@ def fresh_redis(cluster: LocalCluster) -> Any:
         return cluster.url
 
     return make
+
+
+@pytest.fixture
+def private_url(cluster: LocalCluster) -> str:
+    """The timekeeper tests' own Redis: here the emptied cluster, named by the plain ``redis://`` URL of
+    the master of their domain's slot (the engine finds the cluster through it; the tests' raw client
+    reads that domain's keys there)."""
+    from redis.crc import key_slot
+
+    from backends.local.keys import DomainKeys
+    from tests.engine.helpers import DOMAIN
+
+    cluster.wait_healthy()
+    cluster.flush()
+    return f"redis://127.0.0.1:{cluster.master_of_slot(key_slot(DomainKeys(DOMAIN).types.encode())).port}/0"

@@ -175,6 +175,15 @@ class LocalCluster:
                     return next(n for n in self.nodes if n.port == port)
         raise LookupError(slot)
 
+    def replica_of(self, master: Node) -> Node:
+        """The live replica of ``master``."""
+        for node in self.nodes:
+            if node.alive and node is not master:
+                info = node.client().info("replication")
+                if info.get("role") == "slave" and int(info.get("master_port", 0)) == master.port:
+                    return node
+        raise LookupError(master.port)
+
     def kill(self, node: Node) -> None:
         """SIGKILL one node (no shutdown, no last write to disk)."""
         node.proc.send_signal(signal.SIGKILL)

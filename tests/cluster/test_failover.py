@@ -12,7 +12,10 @@ Each test forms its own cluster (it loses a master), so they are slow.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,10 +53,17 @@ def domain_on(cluster: LocalCluster, master: Node) -> str:
     raise LookupError("no domain name hashes to that master")
 
 
-def chaos(cluster: LocalCluster, min_replicas_ack: int, threads: int = 4, before_kill: int = 150) -> Outcome:
+def chaos(
+    cluster: LocalCluster, min_replicas_ack: int, threads: int = 4, before_kill: int = 150, replica_lag: float = 0.0
+) -> Outcome:
     """Starts and signals from ``threads`` threads; SIGKILL of the domain's master once ``before_kill``
     starts are acknowledged; on until the cluster is whole again and as many more are; then count
-    what was acknowledged and is gone."""
+    what was acknowledged and is gone.
+
+    ``replica_lag``: that many seconds before its master is killed, the master's replica is stopped
+    (SIGSTOP) and the master drops its replication link; the replica is continued after the kill: a
+    replica behind its master when the master dies, as a slow or broken link makes it (on one
+    machine, replication is otherwise faster than any client)."""
     from redis.crc import key_slot
 
     victim = cluster.masters()[0]
@@ -94,7 +104,16 @@ def chaos(cluster: LocalCluster, min_replicas_ack: int, threads: int = 4, before
             t.start()
         try:
             wait_until(lambda: len(out.started) >= before_kill, timeout=60)
+            replica = cluster.replica_of(victim)
+            if replica_lag:
+                # the replica stops, and its master drops the replication link: what the master writes
+                # from now on reaches no replica (a stopped replica's socket would still buffer it)
+                os.kill(replica.proc.pid, signal.SIGSTOP)
+                victim.client().client_kill_filter(_type="replica")
+                time.sleep(replica_lag)  # the load goes on meanwhile: this is the lag
             cluster.kill(victim)
+            if replica_lag:
+                os.kill(replica.proc.pid, signal.SIGCONT)
             # its replica takes over; the operator starts the dead node again, which comes back as the
             # new master's replica (with min_replicas_ack, until then no change can be acknowledged)
             wait_until(lambda: cluster.master_of_slot(slot).port != victim.port, timeout=60)
@@ -147,6 +166,21 @@ def test_with_min_replicas_ack_nothing_acknowledged_is_lost(fresh_cluster: Local
     out = chaos(fresh_cluster, min_replicas_ack=1)
     assert len(out.started) >= 300 and sum(out.signalled.values()) >= 290
     assert out.lost_runs == [] and out.lost_signals == 0 and out.lost_tasks == []
+
+
+def test_with_min_replicas_ack_a_lagging_replica_loses_nothing_acknowledged(fresh_cluster: LocalCluster) -> None:
+    out = chaos(fresh_cluster, min_replicas_ack=1, replica_lag=1.0)
+    assert len(out.started) >= 300
+    assert out.lost_runs == [] and out.lost_signals == 0 and out.lost_tasks == []
+    assert out.failed > 0  # what the stopped replica could not confirm was answered InternalFailure
+
+
+def test_without_it_a_lagging_replica_loses_what_was_acknowledged_meanwhile(fresh_cluster: LocalCluster) -> None:
+    out = chaos(fresh_cluster, min_replicas_ack=0, replica_lag=1.0)
+    # the master acknowledged for a second what its stopped replica never got: gone with the master
+    assert len(out.lost_runs) > 0 and out.lost_tasks == []
+    print(f"acknowledged starts {len(out.started)}, signals {sum(out.signalled.values())}; "
+          f"lost runs {len(out.lost_runs)}, lost signals {out.lost_signals}, errors answered {out.failed}")
 
 
 def test_without_it_the_engine_stays_consistent_and_counts_what_it_lost(fresh_cluster: LocalCluster) -> None:
