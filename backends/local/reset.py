@@ -62,7 +62,11 @@ class Wiped:
 def inventory(client: Any) -> tuple[int, int]:
     """(domains, keys) of flowser in this Redis database (``client``: a ``RedisStore`` or a redis-py client)."""
     store = RedisStore.around(client)
-    return store.domain_count(), sum(1 for _ in _flowser_keys(store))
+    try:
+        return store.domain_count(), sum(1 for _ in _flowser_keys(store))
+    finally:
+        if store.opened_here:
+            store.close()
 
 
 def wipe(client: Any, *, timeout: float = 5.0) -> Wiped:
@@ -71,21 +75,25 @@ def wipe(client: Any, *, timeout: float = 5.0) -> Wiped:
     ``client``: a ``RedisStore`` or a redis-py client (``flowser reset`` opens one).
     """
     store = RedisStore.around(client)
-    domains = store.domain_count()
-    reply = reset_ack_channel()
-    listener = store.subscribe(reply)
     try:
-        deadline = time.monotonic() + timeout
-        _next_message(listener, deadline, "subscribe")  # so that no reply can come before it
-        deleted = _delete(store)
-        engines = store.publish(channel(store), reply)
-        acknowledged = 0
-        while acknowledged < engines and _next_message(listener, deadline, "message") is not None:
-            acknowledged += 1
+        domains = store.domain_count()
+        reply = reset_ack_channel()
+        listener = store.subscribe(reply)
+        try:
+            deadline = time.monotonic() + timeout
+            _next_message(listener, deadline, "subscribe")  # so that no reply can come before it
+            deleted = _delete(store)
+            engines = store.publish(channel(store), reply)
+            acknowledged = 0
+            while acknowledged < engines and _next_message(listener, deadline, "message") is not None:
+                acknowledged += 1
+        finally:
+            listener.close()
+        deleted += _delete(store)  # what calls under way during the first pass wrote
+        return Wiped(domains, deleted, engines, acknowledged)
     finally:
-        listener.close()
-    deleted += _delete(store)  # what calls under way during the first pass wrote
-    return Wiped(domains, deleted, engines, acknowledged)
+        if store.opened_here:
+            store.close()
 
 
 def channel(store: RedisStore) -> str:

@@ -120,10 +120,28 @@ class RedisStore:
         if check_version:
             self.check_version()
 
+    opened_here = False
+    """``around`` opened this store's connections itself (a plain client to a cluster's node): close it."""
+
     @classmethod
     def around(cls, client: Any) -> RedisStore:
-        """A store over a redis-py client someone else opened (and closes): ``flowser reset``, tests."""
-        return client if isinstance(client, RedisStore) else cls(client, check_version=False)
+        """A store over a redis-py client someone else opened (and closes): ``flowser reset``, tests.
+
+        A ``RedisCluster`` client makes a ``ClusterStore``; so does a plain client to one of a
+        cluster's nodes (asked with ``INFO server``), through a cluster client of its own
+        (``opened_here``: the caller closes the store), so that a wipe reaches every master."""
+        if isinstance(client, RedisStore):
+            return client
+        if isinstance(client, redis.cluster.RedisCluster):
+            return ClusterStore(client, check_version=False)
+        if isinstance(client, redis.Redis) and client.info("server").get("redis_mode") == "cluster":
+            kwargs = client.connection_pool.connection_kwargs
+            store = ClusterStore.from_cluster_url(
+                f"redis+cluster://{kwargs.get('host')}:{kwargs.get('port')}", check_version=False, like=kwargs
+            )
+            store.opened_here = True
+            return store
+        return cls(client, check_version=False)
 
     @classmethod
     def from_url(

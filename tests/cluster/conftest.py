@@ -61,8 +61,10 @@ def redis_client(cluster_client: Any) -> Any:
 
 @pytest.fixture
 def fresh_redis(cluster: LocalCluster) -> Any:
-    """``fresh_redis()``: the emptied cluster's URL. A cluster has one database (0): a test that asks
-    for a second one, beside the first, is about databases and does not apply to a cluster."""
+    """``fresh_redis()``: the emptied cluster, as the plain ``redis://`` URL of one of its masters (the
+    engine finds the cluster through it, and so does a wipe given a client of that URL). A cluster has
+    one database (0): a test that asks for a second one, beside the first, is about databases and does
+    not apply to a cluster."""
     given: list[str] = []
 
     def make() -> str:
@@ -70,8 +72,9 @@ def fresh_redis(cluster: LocalCluster) -> Any:
             pytest.skip("a Redis Cluster has one database (0): no second database beside the first")
         cluster.wait_healthy()
         cluster.flush()
-        given.append(cluster.url)
-        return cluster.url
+        url = f"redis://127.0.0.1:{cluster.masters()[0].port}/0"
+        given.append(url)
+        return url
 
     return make
 

@@ -92,6 +92,18 @@ def test_a_transaction_that_fails_runs_again_and_writes_once(cluster: LocalClust
         assert len(attempts) == 2
         assert store.history_range(dk, "r1", 0, -1) == [event]
         assert store.stream_last(dk) == 1
+
+        def aborted(tx: Any) -> None:
+            tx.read_many(("GET", watched))
+            tx.multi()
+            tx.append_events(dk, "r2", [event])
+            tx.stream_events(dk, 100, "r2|w2|wf|1", [event])
+            tx._write("SET", dk.base + "only-a-key")  # refused when queued: the whole EXEC is aborted
+
+        with pytest.raises(redis.ResponseError):
+            store.transaction([watched], aborted)
+        assert store.history_range(dk, "r2", 0, -1) == []
+        assert store.stream_last(dk) == 1
     finally:
         swf.close()
 
