@@ -16,6 +16,10 @@ several commands go together) and of ``Tx`` (inside one), with keys from
 ``keys``. ``StoreError`` and ``StoreUnavailable`` are the errors a caller may
 catch. Reads a transaction makes are built by the ``read_*`` functions, so
 that several go in one round trip (``Tx.read_many``).
+
+On a Redis Cluster (``redis+cluster://`` URLs, or a node's ``redis://`` URL)
+the store is a ``ClusterStore``: the same interface, every command sent to
+the master of its key's slot (docs/scaling.md).
 """
 
 from __future__ import annotations
