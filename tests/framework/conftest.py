@@ -9,11 +9,7 @@ The arithmetic example's modules are importable as ``workflows`` / ``activities`
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +18,8 @@ from typing import Any
 import pytest
 
 import flowser
+from tests.serve_process import ServeProcess
+from tests.serve_process import free_port as free_port  # for the tests that take a port of their own
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "arithmetic"
@@ -52,46 +50,6 @@ class Backend:
     def require(self, feature: str) -> None:
         if feature in self.lacks:
             pytest.skip(self.lacks[feature])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServeProcess:
-    """``python -m flowser.cli serve --port P --redis URL`` until the session ends."""
-
-    def __init__(self, redis_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "flowser.cli", "serve", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "0.3"]
-        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                if "listening on" in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(30) or self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError(f"flowser serve did not start: {self.lines[-20:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 def http_available() -> bool:

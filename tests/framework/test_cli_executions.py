@@ -9,10 +9,8 @@ what moto lacks is skipped with the reason. A boto3 client drives the runs.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import itertools
 import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,70 +23,21 @@ import flowser.ops
 from flowser.cli import main
 from flowser.testing import wait_until
 
+from . import cli_harness as harness
+
 DOMAIN = "cli"
 
 
-@dataclass
-class Result:
-    status: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        return [line.rstrip() for line in self.out.splitlines()]
-
-    def rows(self) -> list[list[str]]:
-        """A table's rows below its header, split on runs of spaces."""
-        return [line.split() for line in self.lines[1:] if line.strip()]
-
-
-class Cli:
-    """``flowser ...`` against one backend ($FLOWSER_BACKEND and $FLOWSER_DOMAIN set), and a client to drive runs."""
-
+class Cli(harness.Cli):
     def __init__(self, name: str, backend: str, client: Any, capsys: Any, monkeypatch: Any) -> None:
-        self.name = name
-        self.backend = backend
-        self.client = client
-        self.capsys = capsys
-        self.monkeypatch = monkeypatch
-        monkeypatch.setenv("FLOWSER_BACKEND", backend)
-        monkeypatch.setenv("FLOWSER_DOMAIN", DOMAIN)
-        monkeypatch.setenv("COLUMNS", "100")
+        super().__init__(name, backend, client, capsys, monkeypatch, domain=DOMAIN)
         monkeypatch.delenv("NO_COLOR", raising=False)
 
-    def __call__(self, *args: str, stdin: str = "") -> Result:
-        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        self.capsys.readouterr()
-        status = main(list(args))
-        out, err = self.capsys.readouterr()
-        return Result(status, out, err)
 
-    def skip_on_moto(self, reason: str) -> None:
-        if self.name == "moto":
-            pytest.skip(reason)
-
-
-@pytest.fixture(params=["local", "http", "moto"])
+@pytest.fixture(params=harness.BACKENDS)
 def cli(request: pytest.FixtureRequest, redis_client: Any, redis_url: str, capsys: Any, monkeypatch: Any) -> Iterator[Cli]:
-    import backends
-
-    if request.param == "moto":
-        import boto3
-        from moto import mock_aws
-
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setattr("moto.swf.models.sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
-        with mock_aws():
-            yield Cli("moto", "aws://us-east-1", boto3.client("swf", region_name="us-east-1"), capsys, monkeypatch)
-        return
-    url = redis_url if request.param == "local" else request.getfixturevalue("serve_process").url
-    client = backends.connect(url, poll_hold=0.3) if request.param == "local" else backends.connect(url)
-    try:
-        yield Cli(request.param, url, client, capsys, monkeypatch)
-    finally:
-        client.close()
+    with harness.cli_on(request.param, request, redis_url, monkeypatch, lambda *made: Cli(*made, capsys, monkeypatch)) as cli:
+        yield cli
 
 
 # -- the runs the tests look at --------------------------------------------------------------------
@@ -180,7 +129,7 @@ def runs(cli: Cli) -> Runs:
     return Runs(ids)
 
 
-def workflow_ids(result: Result) -> list[str]:
+def workflow_ids(result: harness.Result) -> list[str]:
     assert result.status == 0, result
     return [row[0] for row in result.rows()]
 
@@ -332,7 +281,7 @@ def test_a_narrow_terminal_keeps_the_table_within_its_width(cli: Cli, runs: Runs
 
 
 # -- executions describe --------------------------------------------------------------------------------
-def fields_of(result: Result) -> dict[str, str]:
+def fields_of(result: harness.Result) -> dict[str, str]:
     assert result.status == 0, result
     out: dict[str, str] = {}
     for line in result.lines:

@@ -10,14 +10,10 @@ time); here a daily schedule never fires during a test, and trigger and backfill
 from __future__ import annotations
 
 import datetime as dt
-import io
 import itertools
-import json
 import sys
-import time
 import zoneinfo
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -27,6 +23,8 @@ from flowser import types
 from flowser.cli import main
 from flowser.schedules import Schedule
 from flowser.testing import wait_until, workers
+
+from . import cli_harness as harness
 
 DOMAIN = "cli-schedules"
 
@@ -43,56 +41,17 @@ class Reports(flowser.Domain):
     workflow_types = [Report, Schedule]
 
 
-@dataclass
-class Result:
-    status: int
-    out: str
-    err: str
-
-
-class Cli:
+class Cli(harness.Cli):
     def __init__(self, name: str, backend: str, client: Any, capsys: Any, monkeypatch: Any) -> None:
-        self.name, self.backend, self.client = name, backend, client
-        self.capsys, self.monkeypatch = capsys, monkeypatch
-        monkeypatch.setenv("FLOWSER_BACKEND", backend)
-        monkeypatch.setenv("FLOWSER_DOMAIN", DOMAIN)
-        monkeypatch.setenv("COLUMNS", "160")
+        super().__init__(name, backend, client, capsys, monkeypatch, domain=DOMAIN, columns=160)
         self.domain = Reports(client)
         self.domain.register()
 
-    def __call__(self, *args: str, stdin: str = "") -> Result:
-        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        self.capsys.readouterr()
-        status = main(list(args))
-        out, err = self.capsys.readouterr()
-        return Result(status, out, err)
 
-    def json(self, *args: str) -> Any:
-        result = self(*args, "-o", "json")
-        assert result.status == 0, result.err
-        return json.loads(result.out)
-
-
-@pytest.fixture(params=["local", "http", "moto"])
+@pytest.fixture(params=harness.BACKENDS)
 def cli(request: pytest.FixtureRequest, redis_client: Any, redis_url: str, capsys: Any, monkeypatch: Any) -> Iterator[Cli]:
-    import backends
-
-    if request.param == "moto":
-        import boto3
-        from moto import mock_aws
-
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setattr("moto.swf.models.sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
-        with mock_aws():
-            yield Cli("moto", "aws://us-east-1", boto3.client("swf", region_name="us-east-1"), capsys, monkeypatch)
-        return
-    url = redis_url if request.param == "local" else request.getfixturevalue("serve_process").url
-    client = backends.connect(url, poll_hold=0.3) if request.param == "local" else backends.connect(url)
-    try:
-        yield Cli(request.param, url, client, capsys, monkeypatch)
-    finally:
-        client.close()
+    with harness.cli_on(request.param, request, redis_url, monkeypatch, lambda *made: Cli(*made, capsys, monkeypatch)) as cli:
+        yield cli
 
 
 def test_create_describe_list_delete(cli: Cli) -> None:

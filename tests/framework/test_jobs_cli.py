@@ -12,9 +12,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from flowser.cli import main
 from flowser.jobs import Builtins, Job, JobLock
 from flowser.testing import workers
 
+from . import cli_harness as harness
 from .test_jobs import Step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,29 +37,11 @@ class CliJobs(flowser.Domain):
     activity_types = [Builtins, Step]
 
 
-@dataclass
-class Result:
-    status: int
-    out: str
-    err: str
-
-
-class Cli:
+class Cli(harness.Cli):
     def __init__(self, name: str, backend: str, client: Any, capsys: Any, monkeypatch: Any) -> None:
-        self.name, self.backend, self.client = name, backend, client
-        self.capsys, self.monkeypatch = capsys, monkeypatch
-        monkeypatch.setenv("FLOWSER_BACKEND", backend)
-        monkeypatch.setenv("FLOWSER_DOMAIN", DOMAIN)
-        monkeypatch.setenv("COLUMNS", "200")
+        super().__init__(name, backend, client, capsys, monkeypatch, domain=DOMAIN, columns=200)
         self.domain = CliJobs(client)
         self.domain.register()
-
-    def __call__(self, *args: str, stdin: str = "") -> Result:
-        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        self.capsys.readouterr()
-        status = main(list(args))
-        out, err = self.capsys.readouterr()
-        return Result(status, out, err)
 
     def workers(self) -> Any:
         return workers(self.domain, Job, Builtins, Step)
@@ -74,26 +55,10 @@ class Cli:
         return found
 
 
-@pytest.fixture(params=["local", "http", "moto"])
+@pytest.fixture(params=harness.BACKENDS)
 def cli(request: pytest.FixtureRequest, redis_client: Any, redis_url: str, capsys: Any, monkeypatch: Any) -> Iterator[Cli]:
-    import backends
-
-    if request.param == "moto":
-        import boto3
-        from moto import mock_aws
-
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setattr("moto.swf.models.sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
-        with mock_aws():
-            yield Cli("moto", "aws://us-east-1", boto3.client("swf", region_name="us-east-1"), capsys, monkeypatch)
-        return
-    url = redis_url if request.param == "local" else request.getfixturevalue("serve_process").url
-    client = backends.connect(url, poll_hold=0.3) if request.param == "local" else backends.connect(url)
-    try:
-        yield Cli(request.param, url, client, capsys, monkeypatch)
-    finally:
-        client.close()
+    with harness.cli_on(request.param, request, redis_url, monkeypatch, lambda *made: Cli(*made, capsys, monkeypatch)) as cli:
+        yield cli
 
 
 @pytest.fixture
@@ -241,7 +206,6 @@ def test_the_worked_example_in_docs_is_the_one_the_tests_run() -> None:
 
 
 def test_the_live_view_on_a_terminal_and_status_of_a_run_that_is_no_job(local: Cli) -> None:
-    import io
 
     from rich.console import Console
 

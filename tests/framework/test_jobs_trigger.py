@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,8 +20,7 @@ import pytest
 import flowser
 from flowser.jobs import Builtins, Job, JobLock
 from flowser.testing import workers
-
-from .conftest import ROOT, free_port
+from tests.serve_process import ServeProcess
 
 DOMAIN = "trigger-jobs"
 KEYS = {"keys": [
@@ -34,37 +29,10 @@ KEYS = {"keys": [
 ]}
 
 
-class Serve:
-    def __init__(self, redis_url: str, jobs: Path, credentials: Path | None, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "flowser.cli", "serve", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "0.3", "--jobs", str(jobs)]
-        if credentials is not None:
-            command += ["--credentials", str(credentials)]
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSER_")}
-        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**environ, **env})
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                if "listening on" in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        ready.wait(30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+class Serve(ServeProcess):
+    def __init__(self, redis_url: str, jobs: Path, credentials: Path | None, env: dict[str, str], check: bool = True) -> None:
+        extra = ["--jobs", str(jobs), *(["--credentials", str(credentials)] if credentials is not None else [])]
+        super().__init__(redis_url, *extra, env=env, check=check)
 
     def post(self, path: str, body: bytes = b"", auth: str | None = None, method: str = "POST") -> tuple[int, Any]:
         request = urllib.request.Request(self.url + path, data=body if method == "POST" else None, method=method)
@@ -145,7 +113,7 @@ def test_a_bearer_token_works_and_no_authentication_at_all_is_refused(redis_clie
         assert (status, started["workflowId"]) == (201, "greet-2")
     finally:
         server.stop()
-    open_server = Serve(redis_url, jobs_dir, None, {})
+    open_server = Serve(redis_url, jobs_dir, None, {}, check=False)
     try:
         assert open_server.proc.wait(30) == 1
     finally:

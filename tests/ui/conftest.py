@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.serve_process import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 IMG = ROOT / "docs" / "img"
@@ -158,51 +155,15 @@ def wait(browser: Any) -> Callable[..., Any]:
     return until
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ui_available() -> bool:
     return (ROOT / "flowser" / "ui").is_dir()
 
 
-class UiServer:
-    """``python -m flowser.cli serve --ui --port P --redis URL`` until stopped (by its PID)."""
+class UiServer(ServeProcess):
+    """``flowser serve --ui`` until stopped (by its PID)."""
 
     def __init__(self, redis_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable, "-m", "flowser.cli", "serve", "--ui",
-            "--host", "127.0.0.1", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "0.3",
-        ]
-        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                if "listening on" in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(60) or self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError(f"flowser serve --ui did not start: {self.lines[-20:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        super().__init__(redis_url, "--ui", startup=60)
 
 
 @pytest.fixture(scope="session")
