@@ -32,9 +32,10 @@ How it works, in plain SWF calls (so it runs the same on AWS, moto and the local
    large for a marker (32,768 characters with its envelope) is not reused:
    that activity runs again, and the summary says so.
 
-moto leaves ``tagList`` out of WorkflowExecutionStarted: a run's first
-decision task whose event has no tags reads them with
-DescribeWorkflowExecution (one call per untagged run).
+moto leaves ``tagList`` out of WorkflowExecutionStarted: while moto's mock
+is on in this process, a run's first decision task whose event has no tags
+reads them with DescribeWorkflowExecution. On SWF and flowser's engine the
+event has them, and no call is made.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -121,12 +123,19 @@ def rerun(domain: Domain, execution: WorkflowExecution | str, run_id: str | None
 
 
 # -- the new run's side ------------------------------------------------------------------------
+def _moto_mocking() -> bool:
+    """moto's mock is on in this process (moto leaves tagList out of WorkflowExecutionStarted events;
+    SWF and flowser's engine do not). Nothing is imported: without moto loaded, it is not moto."""
+    models = sys.modules.get("moto.core.models")
+    return bool(getattr(getattr(models, "botocore_stubber", None), "enabled", False))
+
+
 def _tags(task: Decision, history: History) -> list[str]:
-    """The run's tags: from its WorkflowExecutionStarted event; moto leaves them out of it, so a run's first
-    decision task whose event has no tagList asks DescribeWorkflowExecution (one call per untagged run)."""
+    """The run's tags, from its WorkflowExecutionStarted event. Under moto's mock, which leaves them out of
+    it, a run's first decision task whose event has no tagList asks DescribeWorkflowExecution."""
     assert history.started is not None
     attrs = history.started.raw_attrs
-    if "tagList" in attrs or history.filter("DecisionTaskCompleted"):
+    if "tagList" in attrs or history.filter("DecisionTaskCompleted") or not _moto_mocking():
         return list(attrs.get("tagList") or [])
     try:
         described = task._domain.conn.describe_workflow_execution(

@@ -11,6 +11,7 @@ virtual time, and on ``flowser serve`` and moto where noted.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from collections import Counter
@@ -500,3 +501,20 @@ def test_the_dashboard_shows_a_rerun_its_source_and_the_reused_results() -> None
     assert f'<div class="field" id="rerun-of"><dt>Re-run of</dt><dd><a href="{source_link}">{first.run_id}</a>' in page
     assert page.count('<tr data-kind="marker" data-status="RECORDED"') == 2  # flowser.reused (step 1), flowser.rerun
     assert "flowser.reused" in page and "flowser.rerun" in page
+
+
+def test_a_run_that_is_no_rerun_asks_swf_nothing_more(backend: Backend) -> None:
+    """Only moto leaves tags out of WorkflowExecutionStarted: elsewhere a run's first decision task
+    learns from its event that it is no re-run, without a DescribeWorkflowExecution call."""
+    domain = backend.domain(RerunDomain)
+    described: list[str] = []
+
+    def describing(params: dict[str, Any], **_: Any) -> None:
+        if any(frame.filename.endswith("flowser/rerun.py") for frame in inspect.stack()):  # not run.wait()'s
+            described.append(params["execution"]["workflowId"])
+
+    domain.conn.meta.events.register("before-parameter-build.swf.DescribeWorkflowExecution", describing)
+    with workers(domain, Steps, Step):
+        run = domain.start(Steps, {"order": 7}, workflow_id="steps-7")
+        assert run.wait(timeout=30).close_status == "COMPLETED"
+    assert described == (["steps-7"] if backend.name == "moto" else [])
