@@ -155,7 +155,8 @@ class RedisStore:
 
         ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` with TLS) is a Redis
         Cluster, reached through any of the nodes listed; a ``redis://`` URL of a cluster's node
-        is recognised too (``INFO server`` says ``redis_mode:cluster``, read with the version check).
+        is recognised too (``INFO server`` says ``redis_mode:cluster``, read with the version check,
+        or on its own without one).
         """
         if url.startswith(CLUSTER_SCHEMES):
             return ClusterStore.from_cluster_url(url, owner=owner, connect_timeout=connect_timeout,
@@ -170,6 +171,8 @@ class RedisStore:
             **_client_name(),
         )
         store = cls(client, owner=owner, check_version=check_version)
+        if not check_version and url.startswith(("redis://", "rediss://")):  # tools: still a cluster's node?
+            store.mode = str(client.info("server").get("redis_mode", "standalone"))
         if store.mode == "cluster":  # a node of a cluster: the cluster, reached through it
             kwargs = client.connection_pool.connection_kwargs
             store.close_connections()

@@ -52,6 +52,11 @@ def test_reset_wipes_every_master_and_only_flowser_keys(cluster: LocalCluster, c
         done = flowser("reset", "--redis", cluster.url, "--yes")
         assert done.returncode == 0, done.stderr
         assert not any(m.client().keys("swf:*") for m in cluster.masters())
+        # a node's plain URL reaches the whole cluster too
+        setup_domain(swf, "again")
+        done = flowser("reset", "--redis", f"redis://127.0.0.1:{cluster.masters()[-1].port}/0", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert not any(m.client().keys("swf:*") for m in cluster.masters())
         assert cluster_client.get("not-flowser") == b"kept"
         # the running engine forgot the domains it had cached: they are unknown now
         assert swf.list_domains(registrationStatus="REGISTERED")["domainInfos"] == []
