@@ -681,6 +681,34 @@ def test_deprecating_a_domain_deprecates_its_types(env: Any) -> None:
     assert swf.describe_workflow_type(domain="d", workflowType=WF)["typeInfo"]["status"] == "DEPRECATED"
 
 
+def test_deprecating_again_completes_a_deprecation_cut_short(env: Any) -> None:
+    """On a Redis Cluster the registry and the domain's types are two writes (docs/scaling.md): a process
+    that dies between them leaves types registered in a deprecated domain. DeprecateDomain again
+    deprecates them, and still answers DomainDeprecatedFault."""
+    from backends.local.keys import DomainKeys
+
+    swf = env.client
+    register(swf, "d")
+    swf.register_workflow_type(domain="d", name="wf", version="1")
+    swf.deprecate_domain(name="d")
+    dk = DomainKeys("d")
+    records = env.store.transaction([dk.types], lambda tx: tx.type_records(dk))
+    for record in records.values():
+        record["status"] = "REGISTERED"  # as the lost second write left it
+
+    def put_back(tx: Any) -> None:
+        tx.multi()
+        tx.put_types(dk, records)
+
+    env.store.transaction([dk.types], put_back)
+    assert swf.describe_workflow_type(domain="d", workflowType=WF)["typeInfo"]["status"] == "REGISTERED"
+    with fault("DomainDeprecatedFault"):
+        swf.deprecate_domain(name="d")
+    assert swf.describe_workflow_type(domain="d", workflowType=WF)["typeInfo"]["status"] == "DEPRECATED"
+    with fault("DomainDeprecatedFault"):
+        swf.deprecate_domain(name="d")
+
+
 def test_registering_types_in_a_deprecated_domain(swf: Any) -> None:
     register(swf, "d")
     swf.deprecate_domain(name="d")
