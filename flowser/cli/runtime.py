@@ -169,7 +169,7 @@ def _worker_parser(command: str) -> argparse.ArgumentParser:
         cmd.add_argument("--builtins", action="store_true", help="serve the job files' built-in shell and fetch tasks (docs/jobs.md)")
     named = cmd.add_mutually_exclusive_group()
     named.add_argument("--domain-class", metavar="MODULE:DOMAIN", help="the flowser.Domain subclass")
-    named.add_argument("--domain", metavar="NAME", help="the domain's name (instead of --domain-class)")
+    named.add_argument("--domain", metavar="NAME", help="the domain's name (instead of --domain-class); without either, the one Domain of TARGET's module that lists it, else $FLOWSER_DOMAIN")
     pool = cmd.add_mutually_exclusive_group()
     pool.add_argument("--threads", type=int, default=1, metavar="N", help="polling threads (default 1)")
     pool.add_argument("--processes", type=int, default=None, metavar="N", help="worker processes of one thread each")
@@ -230,8 +230,13 @@ def _run_worker(args: argparse.Namespace) -> int:
         return 2
     if domain_cls is None:
         domain_cls = named_domain(args.domain) if args.domain else find_domain(type_cls)
+    if domain_cls is None and os.environ.get("FLOWSER_DOMAIN"):  # as the operator commands take it
+        domain_cls = named_domain(os.environ["FLOWSER_DOMAIN"])
     if domain_cls is None:
-        print(f"flowser {args.command}: name the domain with --domain-class module:Domain or --domain NAME", file=sys.stderr)
+        print(
+            f"flowser {args.command}: name the domain with --domain-class module:Domain, --domain NAME or $FLOWSER_DOMAIN",
+            file=sys.stderr,
+        )
         return 2
     if args.processes:
         return _supervise(args)

@@ -199,10 +199,20 @@ def test_processes(spawn: Callable[..., Proc], domain: WorkerDomain, redis_url: 
     assert worker.log.count("stopped after") == 2
 
 
+def test_the_domain_from_flowser_domain(spawn: Callable[..., Proc], domain: WorkerDomain, redis_url: str) -> None:
+    """No --domain, no --domain-class and no Domain in the module: $FLOWSER_DOMAIN, as the operator commands take it."""
+    environ = {**os.environ, "FLOWSER_DOMAIN": "workers"}
+    worker = spawn("worker", f"{FLOWS}:SumModelActivity", "--backend", redis_url, env=environ)
+    worker.wait_log("polling")
+    with workers(domain, OneActivityWorkflow):
+        assert start_one(domain, "SumModel", {"id": "env", "values": [2, 3]}).result(timeout=20) == {"total": 5}
+    assert worker.signal(signal.SIGTERM) == 0, worker.log
+
+
 def test_bad_arguments_exit_2(spawn: Callable[..., Proc], redis_url: str) -> None:
     assert spawn("worker", "no.such.module:X", "--domain", "d", "--backend", redis_url).proc.wait(30) == 2
     assert spawn("worker", f"{FLOWS}:OneActivityWorkflow", "--domain", "d").proc.wait(30) == 2
-    lonely = spawn("decider", f"{FLOWS}:Base", "--backend", redis_url)
+    lonely = spawn("decider", f"{FLOWS}:Base", "--backend", redis_url, env={k: v for k, v in os.environ.items() if k != "FLOWSER_DOMAIN"})
     assert lonely.proc.wait(30) == 2
 
 
