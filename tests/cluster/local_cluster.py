@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import redis
 
 from backends.local.embedded import find_redis_server
+from flowser.testing import wait_until
 
 SLOTS = 16384
 
@@ -56,16 +56,18 @@ def free_ports(count: int) -> list[int]:
 
 
 def wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """``flowser.testing.wait_until(check)``, a node that does not answer yet counting as not yet."""
+
+    def answered() -> bool:
         try:
-            if check():
-                return
+            return bool(check())
         except redis.RedisError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"local cluster: {what} not reached within {timeout} s")
-        time.sleep(0.05)
+            return False
+
+    try:
+        wait_until(answered, timeout=timeout, interval=0.05)
+    except TimeoutError:
+        raise TimeoutError(f"local cluster: {what} not reached within {timeout} s") from None
 
 
 @dataclass

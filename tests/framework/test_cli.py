@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import pytest
 
 import backends
 from flowser.testing import wait_until, workers
+from tests.serve_process import FlowserProcess
 
 from .flows import OneActivityWorkflow, WorkerDomain
 
@@ -31,36 +31,11 @@ FLOWS = "tests/framework/flows.py"
 EXAMPLE = "examples/arithmetic"
 
 
-class Proc:
-    """A ``python -m flowser.cli ...`` child whose stderr (the log) is collected."""
+class Proc(FlowserProcess):
+    """A ``python -m flowser.cli ...`` child whose output (the log) is collected."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.args = args
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flowser.cli", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_log(self, text: str, timeout: float = 20.0) -> None:
-        try:
-            wait_until(lambda: text in self.log, timeout=timeout)
-        except TimeoutError:
-            raise AssertionError(f"{text!r} not in the log of {self.args}:\n{self.log}") from None
+        super().__init__(*args, env=env)
 
     def signal(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         self.proc.send_signal(sig)

@@ -11,9 +11,6 @@ import http.server
 import importlib.util
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ from urllib.parse import quote
 import pytest
 
 from flowser.testing import wait_until
+from tests.serve_process import FlowserProcess
 from tests.ui.conftest import DESKTOP, IMG, PHONE, ROOT, WAIT, UiServer, set_viewport
 
 try:
@@ -105,35 +103,14 @@ def test_chromium_runs_a_local_page(browser: Any, wait: Any, smoke_site: str, tm
 # -- the dashboard -------------------------------------------------------------------------------
 
 
-class Process:
+class Process(FlowserProcess):
     """A ``python -m flowser.cli ...`` child in examples/orders; its output kept for a failure's message."""
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.args = args
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flowser.cli", *args],
-            cwd=EXAMPLE,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(*args, cwd=EXAMPLE, env={**env, "PYTHONPATH": str(ROOT)})
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+    def stop(self, grace: float = 30.0) -> int:
+        return super().stop(grace)
 
 
 class Shop:
