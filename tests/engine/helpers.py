@@ -87,21 +87,32 @@ DTS = {"taskList": {"name": "deciders"}, "startToCloseTimeout": "60", "scheduleT
 
 
 # -- calls -------------------------------------------------------------------------------
-def setup_domain(swf: Any, domain: str = DOMAIN, *, heartbeat: str = "NONE") -> None:
+def setup_domain(
+    swf: Any,
+    domain: str = DOMAIN,
+    *,
+    heartbeat: str = "NONE",
+    workflows: tuple[dict[str, str], ...] = (WF,),
+    activity: dict[str, str] = ACT,
+    execution_timeout: str = "3600",
+) -> None:
+    """Register ``domain`` with the ``workflows`` (decisions on ``deciders``) and one ``activity`` (on
+    ``workers``), every default set."""
     swf.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
-    swf.register_workflow_type(
-        domain=domain,
-        name=WF["name"],
-        version=WF["version"],
-        defaultTaskList={"name": "deciders"},
-        defaultExecutionStartToCloseTimeout="3600",
-        defaultTaskStartToCloseTimeout="60",
-        defaultChildPolicy="TERMINATE",
-    )
+    for workflow in workflows:
+        swf.register_workflow_type(
+            domain=domain,
+            name=workflow["name"],
+            version=workflow["version"],
+            defaultTaskList={"name": "deciders"},
+            defaultExecutionStartToCloseTimeout=execution_timeout,
+            defaultTaskStartToCloseTimeout="60",
+            defaultChildPolicy="TERMINATE",
+        )
     swf.register_activity_type(
         domain=domain,
-        name=ACT["name"],
-        version=ACT["version"],
+        name=activity["name"],
+        version=activity["version"],
         defaultTaskList={"name": "workers"},
         defaultTaskScheduleToStartTimeout="300",
         defaultTaskScheduleToCloseTimeout="600",

@@ -30,6 +30,7 @@ import flowser.cli.history as history_cli
 from flowser.cli import main
 from flowser.historyfile import FORMAT, load_histories, load_history
 from flowser.testing import wait_until
+from tests.engine.helpers import setup_domain
 
 from .conftest import MOTO_LACKS, ROOT, http_available
 
@@ -100,26 +101,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 # -- driving runs by hand -----------------------------------------------------------------------
 def setup(client: Any) -> None:
-    client.register_domain(name=DOMAIN, workflowExecutionRetentionPeriodInDays="1")
-    client.register_workflow_type(
-        domain=DOMAIN,
-        name=WF["name"],
-        version=WF["version"],
-        defaultTaskList={"name": "deciders"},
-        defaultExecutionStartToCloseTimeout="600",
-        defaultTaskStartToCloseTimeout="60",
-        defaultChildPolicy="TERMINATE",
-    )
-    client.register_activity_type(
-        domain=DOMAIN,
-        name=ACT["name"],
-        version=ACT["version"],
-        defaultTaskList={"name": "workers"},
-        defaultTaskScheduleToStartTimeout="300",
-        defaultTaskScheduleToCloseTimeout="600",
-        defaultTaskStartToCloseTimeout="300",
-        defaultTaskHeartbeatTimeout="NONE",
-    )
+    setup_domain(client, DOMAIN, workflows=(WF,), activity=ACT, execution_timeout="600")
 
 
 def start(client: Any, workflow_id: str, input: Any, **kw: Any) -> str:

@@ -28,6 +28,7 @@ from flowser.testing import wait_until
 from flowser.ui import UI, Request
 from flowser.ui import timeline as tl
 from flowser.ui.execution import PER_PAGE, Links, from_events, offline_page, render_body
+from tests.engine.helpers import setup_domain
 
 DOMAIN = "shop"
 WF = {"name": "order", "version": "1"}
@@ -44,27 +45,7 @@ def _db_url(redis_url: str, db: int) -> str:
 
 
 def setup(client: Any) -> None:
-    client.register_domain(name=DOMAIN, workflowExecutionRetentionPeriodInDays="1")
-    for kind in (WF, CHILD_WF):
-        client.register_workflow_type(
-            domain=DOMAIN,
-            name=kind["name"],
-            version=kind["version"],
-            defaultTaskList={"name": "deciders"},
-            defaultExecutionStartToCloseTimeout="600",
-            defaultTaskStartToCloseTimeout="60",
-            defaultChildPolicy="TERMINATE",
-        )
-    client.register_activity_type(
-        domain=DOMAIN,
-        name=ACT["name"],
-        version=ACT["version"],
-        defaultTaskList={"name": "workers"},
-        defaultTaskScheduleToStartTimeout="300",
-        defaultTaskScheduleToCloseTimeout="600",
-        defaultTaskStartToCloseTimeout="300",
-        defaultTaskHeartbeatTimeout="NONE",
-    )
+    setup_domain(client, DOMAIN, workflows=(WF, CHILD_WF), activity=ACT, execution_timeout="600")
 
 
 def decision(kind: str, **attributes: Any) -> dict[str, Any]:
