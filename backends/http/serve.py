@@ -245,7 +245,7 @@ def _serve(
 
     from .app import App
     from .metrics import Metrics
-    from .server import HttpServer, Limits
+    from .server import HttpServer, Limits, ShutdownSignals
 
     config = EngineConfig(
         poll_hold=args.poll_hold,
@@ -291,19 +291,7 @@ def _serve(
         engine.store.close()
         return 1
 
-    # the signal handler only counts; the wake-up socket ends the main thread's wait
-    signals = 0
-    wake_r, wake_w = socket.socketpair()
-    wake_w.setblocking(False)
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        nonlocal signals
-        signals += 1
-        if signals > 1:
-            os._exit(1)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    previous_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    shutdown = ShutdownSignals().install()  # restored in the finally below
     wire.operations_without_output()  # load botocore's model now, not on the first request
     # what start-up built (botocore's model, the validation models) lives as long as the process:
     # keep it out of the cyclic GC, whose full passes would otherwise stop every thread for ~30 ms
@@ -321,8 +309,7 @@ def _serve(
             print(f"flowser serve: {prefix} mounted at {server.url}{prefix}", flush=True)
         print(f"flowser serve: listening on {server.url}", flush=True)
     try:
-        while not signals:
-            wake_r.recv(64)
+        shutdown.wait()
         log.info("shutting down")
         server.stop_accepting()
         if private is not None:
@@ -341,11 +328,7 @@ def _serve(
         metrics.stop()
         keeper.stop()
         engine.store.close()
-        signal.set_wakeup_fd(previous_fd)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        wake_r.close()
-        wake_w.close()
+        shutdown.restore()
     if group is None:
         print("flowser serve: stopped", flush=True)
     return 0

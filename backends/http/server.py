@@ -21,8 +21,10 @@ descriptors (the client's socket and a Redis connection).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import selectors
+import signal
 import socket
 import struct
 import threading
@@ -389,6 +391,44 @@ class HttpServer:
         """The longest a connection's recv waits before its deadline is looked at again."""
         limits = self.limits
         return min(limits.header_timeout, limits.body_timeout, limits.idle_timeout)
+
+
+class ShutdownSignals:
+    """SIGTERM and SIGINT for a server's main thread, from ``install()`` to ``restore()`` (or inside
+    ``with``): the first ends ``wait()``, a second exits the process at once. The handler only counts;
+    a wake-up socket ends the wait."""
+
+    def install(self) -> ShutdownSignals:
+        self.count = 0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_w.setblocking(False)
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.count += 1
+            if self.count > 1:
+                os._exit(1)
+
+        self._previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        self._previous_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        return self
+
+    def wait(self) -> None:
+        """Until the first signal."""
+        while not self.count:
+            self._wake_r.recv(64)
+
+    def restore(self) -> None:
+        signal.set_wakeup_fd(self._previous_fd)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> ShutdownSignals:
+        return self.install()
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
 
 
 _date_cache: tuple[int, str] = (0, "")

@@ -9,8 +9,6 @@ knows only a boto3 SWF client and its own request and answer types, to
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import sys
 from typing import Any
 
@@ -117,7 +115,7 @@ def ui_command(
 ) -> int:
     from backends.http.auth import Credentials, CredentialsError
     from backends.http.serve import is_loopback
-    from backends.http.server import HttpServer, Limits
+    from backends.http.server import HttpServer, Limits, ShutdownSignals
 
     credentials = None
     if credentials_file:
@@ -138,36 +136,19 @@ def ui_command(
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", status=1) from None
 
-    signals = 0
-    wake_r, wake_w = socket.socketpair()
-    wake_w.setblocking(False)
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        nonlocal signals
-        signals += 1
-        if signals > 1:
-            os._exit(1)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    previous_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-    server.start()
-    print(f"flowser ui: dashboard on {server.url}/ui/", flush=True)
-    try:
-        while not signals:
-            wake_r.recv(64)
-        stopping = True
-        server.stop_accepting()
-        server.wait_idle(5.0)
-        server.close()
-    finally:
-        signal.set_wakeup_fd(previous_fd)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        wake_r.close()
-        wake_w.close()
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+    with ShutdownSignals() as shutdown:
+        server.start()
+        print(f"flowser ui: dashboard on {server.url}/ui/", flush=True)
+        try:
+            shutdown.wait()
+            stopping = True
+            server.stop_accepting()
+            server.wait_idle(5.0)
+            server.close()
+        finally:
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
     print("flowser ui: stopped", file=sys.stderr, flush=True)
     return 0
 
