@@ -481,16 +481,8 @@ class RedisStore:
 
     def _call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Several commands in one round trip on this thread's own connection (``_call``)."""
-        conn = self._connection()
-        try:
-            conn.send_packed_command(_pack(conn, list(commands)), check_health=False)
-            replies = [conn.read_response(disable_decoding=True) for _ in commands]
-        except BaseException:
-            conn.disconnect()
-            raise
-        for reply in replies:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
+        replies = _exchange(self._connection(), list(commands))
+        _raise_errors(replies)
         return replies
 
     # -- Pub/Sub, wiping, health ----------------------------------------------
@@ -658,16 +650,8 @@ class Tx:
         return self._conn
 
     def _roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        conn = self._connection()
-        try:
-            conn.send_packed_command(_pack(conn, commands), check_health=False)
-            replies = [conn.read_response(disable_decoding=True) for _ in commands]
-        except BaseException:
-            conn.disconnect()
-            raise
-        for reply in replies:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
+        replies = _exchange(self._connection(), commands)
+        _raise_errors(replies)
         return replies
 
     def release(self) -> None:
@@ -933,21 +917,13 @@ class Tx:
         batch.append(("EXEC",))
         if self._wait is not None:
             batch.append(("WAIT", *self._wait))
-        conn = self._connection()
-        try:
-            conn.send_packed_command(_pack(conn, batch), check_health=False)
-            replies = [conn.read_response(disable_decoding=True) for _ in batch]
-        except BaseException:
-            conn.disconnect()
-            raise
+        replies = _exchange(self._connection(), batch)
         self._dirty = False
         acked: Any = replies.pop() if self._wait is not None else None
         executed = replies[-1]
         if executed is None:
             raise redis.WatchError("watched key changed")
-        for reply in replies[:-1]:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
+        _raise_errors(replies[:-1])
         for reply in executed:
             if isinstance(reply, redis.ResponseError):
                 raise reply
@@ -971,6 +947,23 @@ def _client_name() -> dict[str, Any]:
     if driver_info is None:
         return {}
     return {"driver_info": driver_info.DriverInfo(name="flowser", lib_version=redis.__version__)}
+
+
+def _exchange(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """``commands`` sent in one write and their replies read (undecoded; a reply error is returned, not
+    raised). A failure drops the connection: replies of the batch may be left unread on it."""
+    try:
+        conn.send_packed_command(_pack(conn, commands), check_health=False)
+        return [conn.read_response(disable_decoding=True) for _ in commands]
+    except BaseException:
+        conn.disconnect()
+        raise
+
+
+def _raise_errors(replies: Iterable[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            raise reply
 
 
 def _pack(conn: Any, commands: list[tuple[Any, ...]]) -> list[bytes]:
@@ -1187,22 +1180,11 @@ class ClusterStore(RedisStore):
         while True:
             conn = self._node_connection(key)
             try:
-                conn.send_packed_command(_pack(conn, list(commands)), check_health=False)
-                replies = [conn.read_response(disable_decoding=True) for _ in commands]
-            except _REROUTED as error:
-                conn.disconnect()  # replies of the batch may be left unread
+                replies = _exchange(conn, list(commands))  # a failure has dropped the connection
+            except (*_REROUTED, *_UNREACHABLE) as error:
                 self.rerouted(error, started)
                 continue
-            except _UNREACHABLE as error:
-                conn.disconnect()
-                self.rerouted(error, started)
-                continue
-            except BaseException:
-                conn.disconnect()
-                raise
-            for reply in replies:
-                if isinstance(reply, redis.ResponseError):
-                    raise reply
+            _raise_errors(replies)
             return replies
 
     def transaction(self, watch: Iterable[str], body: Callable[[Tx], T]) -> T:
