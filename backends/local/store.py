@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import msgpack
 import redis
 
-from .faults import InternalFailure
+from .faults import InternalFailure, SWFFault
 from .keys import (
     DOMAINS,
     LAMBDA_WAKE,
@@ -82,6 +82,12 @@ def _script_text(name: str) -> str:
 _STREAM_SCRIPT = _script_text("stream.lua")
 """Sent with EVAL, never EVALSHA: inside MULTI a NOSCRIPT error would drop the entries and keep the rest."""
 
+_GUARD_SCRIPT = _script_text("guard.lua")
+"""Sent with EVAL, never EVALSHA: a NOSCRIPT error would leave the transaction unguarded."""
+
+RUN_CACHE_SIZE = 4096
+"""Run states a store keeps (``RunCache``): the runs this process changed last."""
+
 StreamRaw = tuple[int, bytes, bytes]
 """One entry of a domain's event stream as read: (seq, run header, stored event); see ``stream.lua``."""
 
@@ -106,6 +112,42 @@ def unpack(data: Any) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 
+class RunCache:
+    """The state of each run as this process last wrote it, for the runs it changed last.
+
+    A transition on a run found here skips the round trip that reads the
+    state under WATCH: its writes go in one round trip with the WATCH and
+    ``guard.lua``, which ends the transaction without effect if the state in
+    Redis is not this one (another process, or a retention purge, changed it);
+    the transition then runs again on the state read from Redis. A
+    poller's response usually follows its poll on the same server process,
+    so the state its poll wrote is here.
+    """
+
+    def __init__(self, size: int = RUN_CACHE_SIZE) -> None:
+        self.size = size
+        self._states: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        return self._states.get(key)
+
+    def put(self, key: str, state: bytes) -> None:
+        with self._lock:
+            states = self._states
+            states.pop(key, None)
+            states[key] = state
+            if len(states) > self.size:
+                del states[next(iter(states))]
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._states.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
 class RedisStore:
     """A Redis connection pool, with the engine's reads and writes by name, its transactions and its claims."""
 
@@ -121,6 +163,8 @@ class RedisStore:
         self._claim = client.register_script(script)
         self._thread = threading.local()
         self._wait: tuple[int, int] | None = None
+        self.run_cache: RunCache | None = RunCache()
+        """Run states this process wrote last (None: every transition reads the state from Redis)."""
         if check_version:
             self.check_version()
 
@@ -197,23 +241,48 @@ class RedisStore:
         the same round trip), at most ``timeout`` seconds; fewer by then: ``InternalFailure``. 0: no wait."""
         self._wait = (count, max(int(timeout * 1000), 1)) if count > 0 else None
 
-    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T]) -> T:
+    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T], *, cached: str | None = None) -> T:
         """Run ``body`` as one optimistic transaction over the watched keys.
 
         ``body`` reads through the ``Tx`` (immediately), then calls
         ``tx.multi()`` and queues its writes; they are executed atomically,
         or the whole body runs again if a watched key changed meanwhile.
+
+        ``cached``: a watched run's state key. If ``run_cache`` holds its state,
+        the first attempt gets it in ``tx.cached_run`` instead of reading it,
+        and is guarded (``Tx.guard``); a fault it raises, or a state found
+        changed, makes the body run again on the state read from Redis.
         """
         keys = list(watch)
+        cache = self.run_cache
+        state = cache.get(cached) if cache is not None and cached is not None else None
         for attempt in range(MAX_ATTEMPTS):
-            tx = Tx(self.redis, self._connection(), self._wait)
+            tx = Tx(self.redis, self._connection(), self._wait, cache)
             try:
-                if keys:
+                if state is not None:
+                    assert cached is not None and cache is not None
+                    tx.guard(cached, state)
+                    if len(keys) > 1:
+                        tx.watch(*(k for k in keys if k != cached))
+                    try:
+                        result = body(tx)
+                    except SWFFault:
+                        cache.drop(cached)  # worked out from a state that may be old: ask Redis
+                        state = None
+                        continue
+                elif keys:
                     tx.watch(*keys)
-                result = body(tx)
+                    result = body(tx)
+                else:
+                    result = body(tx)
                 tx.finish()
                 return result
             except redis.WatchError:
+                if state is not None:
+                    assert cached is not None and cache is not None
+                    cache.drop(cached)
+                    state = None
+                    continue
                 if attempt > 8:
                     time.sleep(min(0.001 * attempt, 0.02))
                 continue
@@ -619,21 +688,32 @@ class Tx:
     """
 
     __slots__ = (
+        "_cache",
         "_client",
         "_conn",
         "_dirty",
+        "_guard",
         "_pending_watch",
         "_queued_reads",
         "_stream",
         "_wait",
         "_writes",
+        "_written_runs",
+        "cached_run",
         "explicit_transaction",
         "prefetched",
         "results",
     )
 
-    def __init__(self, client: redis.Redis, conn: Any, wait: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, conn: Any, wait: tuple[int, int] | None = None, cache: RunCache | None = None
+    ) -> None:
         self._client = client
+        self._cache = cache  # the states this transaction writes go there once EXEC made them
+        self._written_runs: dict[str, bytes] = {}
+        self._guard: tuple[str, bytes] | None = None  # (run key, cached state): sent with the WATCH
+        self.cached_run: bytes | None = None
+        """The watched run's state as ``RunCache`` holds it, in place of reading it (``guard``)."""
         self._conn: Any = conn
         self._wait = wait  # (replicas, milliseconds): WAIT after EXEC (RedisStore.replicas_ack)
         self._pending_watch: list[str] = []
@@ -670,6 +750,33 @@ class Tx:
     def watch(self, *keys: str) -> None:
         self._pending_watch.extend(keys)
 
+    def guard(self, key: str, state: bytes) -> None:
+        """Watch run state ``key``, taking ``state`` (from ``RunCache``) as read: ``guard.lua`` goes
+        with the WATCH, in the same round trip, and makes EXEC fail unless Redis holds ``state``."""
+        self._pending_watch.append(key)
+        self._guard = (key, state)
+        self.cached_run = state
+
+    def _watch_commands(self) -> list[tuple[Any, ...]]:
+        """The pending WATCH (and guard) for the next round trip: none if nothing is pending."""
+        if not self._pending_watch:
+            return []
+        batch: list[tuple[Any, ...]] = [("WATCH", *self._pending_watch)]
+        self._pending_watch = []
+        self._dirty = True
+        if self._guard is not None:
+            key, state = self._guard
+            batch.append(("EVAL", _GUARD_SCRIPT, 1, key, state))
+        return batch
+
+    def _check_guard(self, replies: list[Any]) -> None:
+        """After the round trip of ``_watch_commands``: a guard that found another state dooms the
+        transaction (its WATCH is marked), so it stops here."""
+        if self._guard is not None:
+            self._guard = None
+            if replies[1] != 1:
+                raise redis.WatchError("the cached run state is not the stored one")
+
     def watch_run(self, dk: DomainKeys, run_id: str) -> None:
         """Make the transaction fail if the run's state changes before EXEC (sent with the next read)."""
         self.watch(dk.run(run_id))
@@ -680,15 +787,13 @@ class Tx:
 
     def read_many(self, *commands: Read) -> list[Any]:
         """Several reads (and pending WATCHes) in one round trip."""
-        batch: list[tuple[Any, ...]] = []
-        if self._pending_watch:
-            batch.append(("WATCH", *self._pending_watch))
-            self._pending_watch = []
-            self._dirty = True
+        batch = self._watch_commands()
         skip = len(batch)
         batch.extend(commands)
-        replies = self._roundtrip(batch)[skip:]
-        return [_convert(cmd[0], reply) for cmd, reply in zip(commands, replies, strict=True)]
+        replies = self._roundtrip(batch)
+        if skip:
+            self._check_guard(replies)
+        return [_convert(cmd[0], reply) for cmd, reply in zip(commands, replies[skip:], strict=True)]
 
     def read(self, read: Read) -> Any:
         """One read (a ``read_*`` function's) in its own round trip."""
@@ -755,7 +860,10 @@ class Tx:
 
     # -- writes by meaning (runs, task lists, deadlines) ----------------------------------
     def put_run(self, dk: DomainKeys, run_id: str, state: Any) -> None:
-        self._set(dk.run(run_id), pack(state))
+        key, packed = dk.run(run_id), pack(state)
+        self._set(key, packed)
+        if self._cache is not None:
+            self._written_runs[key] = packed
 
     def append_events(self, dk: DomainKeys, run_id: str, stored: list[Any]) -> None:
         """Events as ``events.dump_event`` stores them, after the run's last."""
@@ -907,11 +1015,11 @@ class Tx:
             self._writes.append(tuple(self._stream))
             self._stream = None
         if not self.explicit_transaction or not self._writes:
+            if self._guard is not None:
+                self.read_many()  # nothing to write, but what was worked out from the cached state must hold
             return
-        batch: list[tuple[Any, ...]] = []
-        if self._pending_watch:
-            batch.append(("WATCH", *self._pending_watch))
-            self._pending_watch = []
+        batch = self._watch_commands()
+        guarded = self._guard is not None
         batch.append(("MULTI",))
         batch.extend(self._writes)
         batch.append(("EXEC",))
@@ -924,9 +1032,15 @@ class Tx:
         if executed is None:
             raise redis.WatchError("watched key changed")
         _raise_errors(replies[:-1])
+        if guarded and replies[1] != 1:  # never: a guard that fails marks the WATCH
+            raise InternalFailure("a transaction's guard failed and its EXEC ran")
+        self._guard = None
         for reply in executed:
             if isinstance(reply, redis.ResponseError):
                 raise reply
+        if self._cache is not None:
+            for key, state in self._written_runs.items():
+                self._cache.put(key, state)
         if self._wait is not None and int(acked) < self._wait[0]:
             raise InternalFailure(
                 f"the change was made, but {int(acked)} of the {self._wait[0]} replicas it needs confirmed it within "
@@ -1061,6 +1175,7 @@ class ClusterStore(RedisStore):
         self._slot_map_read = 0.0
         super().__init__(client, owner=owner, check_version=check_version)
         self.mode = "cluster"
+        self.run_cache = None  # a transaction's node is bound by its first round trip (ClusterTx)
 
     @classmethod
     def from_cluster_url(
@@ -1187,7 +1302,7 @@ class ClusterStore(RedisStore):
             _raise_errors(replies)
             return replies
 
-    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T]) -> T:
+    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T], *, cached: str | None = None) -> T:
         keys = list(watch)
         started = time.monotonic()
         attempt = 0

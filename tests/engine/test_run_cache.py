@@ -1,0 +1,137 @@
+"""Transitions on a run whose state this process wrote last (``store.RunCache``, ``guard.lua``).
+
+Such a transition does not read the run's state: its writes go with a WATCH
+and a guard in one round trip, where a transition that reads the state needs
+two. Whatever another process did to the run since, the outcome is the one
+the state in Redis gives: each test makes a second engine (its own process's
+view: its own store and cache) change the run between the first engine's
+poll and its response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+
+from backends.local import connect
+from backends.local.keys import DomainKeys
+from backends.local.store import RunCache
+
+from .helpers import (
+    DOMAIN,
+    attrs,
+    close_status,
+    complete,
+    fault,
+    history,
+    marker,
+    poll_decision,
+    respond,
+    setup_domain,
+    start,
+    types,
+)
+
+
+@pytest.fixture
+def other(redis_client: redis.Redis, redis_url: str) -> Iterator[Any]:
+    """A second engine on the same Redis, as another server process would be."""
+    client = connect(redis_url, poll_hold=0.5)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def round_trips() -> Iterator[list[int]]:
+    """Count what this process sends to Redis (each send is one round trip)."""
+    counted = [0]
+    conn_cls = redis.connection.AbstractConnection
+    original = conn_cls.send_packed_command
+
+    def send(conn: Any, command: Any, check_health: bool = True) -> None:
+        counted[0] += 1
+        return original(conn, command, check_health)
+
+    conn_cls.send_packed_command = send  # type: ignore[method-assign]
+    try:
+        yield counted
+    finally:
+        conn_cls.send_packed_command = original  # type: ignore[method-assign]
+
+
+def store_of(swf: Any) -> Any:
+    return swf.flowser_engine.store
+
+
+def test_a_response_to_a_poll_of_this_process_costs_one_round_trip(swf: Any) -> None:
+    setup_domain(swf)
+    start(swf)
+    task = poll_decision(swf)
+    with round_trips() as cached:
+        respond(swf, task, marker("m1"))
+
+    store_of(swf).run_cache = None  # as before: the state read under WATCH first
+    run_id = start(swf, "w2")
+    task = poll_decision(swf)
+    with round_trips() as read:
+        respond(swf, task, marker("m2"))
+    assert (cached[0], read[0]) == (1, 2)
+    assert types(history(swf, run_id, "w2"))[-2:] == ["DecisionTaskCompleted", "MarkerRecorded"]
+
+
+def test_a_signal_from_another_process_between_poll_and_response_is_not_lost(swf: Any, other: Any) -> None:
+    setup_domain(swf)
+    run_id = start(swf)
+    task = poll_decision(swf)  # this process wrote the run last: its state is cached here
+    other.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="go", input="now")
+    respond(swf, task, complete("done"))
+
+    events = history(swf, run_id)
+    by_type = {e["eventType"]: e for e in events}
+    # the completion decided without seeing the signal fails, as on SWF; the signal stays
+    assert attrs(by_type["WorkflowExecutionSignaled"])["input"] == "now"
+    assert attrs(by_type["CompleteWorkflowExecutionFailed"])["cause"] == "UNHANDLED_DECISION"
+    assert "WorkflowExecutionCompleted" not in by_type
+    assert close_status(swf, "w1", run_id) is None  # still open
+    next_task = poll_decision(other)
+    assert next_task["previousStartedEventId"] == 3
+    assert "WorkflowExecutionSignaled" in types(next_task["events"])
+
+
+def test_a_task_started_by_another_process_is_answered_from_the_stored_state(swf: Any, other: Any) -> None:
+    setup_domain(swf)
+    run_id = start(swf)  # cached here: the decision task scheduled, not started
+    task = poll_decision(other)  # started by the other process
+    respond(swf, task, complete("done"))  # the cached state would call the token unknown
+    assert close_status(swf, "w1", run_id) == "COMPLETED"
+    assert types(history(swf, run_id))[-2:] == ["DecisionTaskCompleted", "WorkflowExecutionCompleted"]
+
+
+def test_a_run_gone_from_redis_stays_gone(swf: Any, redis_client: redis.Redis) -> None:
+    setup_domain(swf)
+    run_id = start(swf)
+    task = poll_decision(swf)
+    key = DomainKeys(DOMAIN).run(run_id)
+    assert store_of(swf).run_cache.get(key) is not None
+    redis_client.delete(key)  # as a purge would, once retention ends
+    with fault("UnknownResourceFault"):
+        respond(swf, task, complete("done"))
+    assert redis_client.exists(key) == 0  # the guard that found it gone did not bring it back
+    assert store_of(swf).run_cache.get(key) is None
+
+
+def test_the_cache_keeps_the_runs_changed_last() -> None:
+    cache = RunCache(size=3)
+    for n in range(5):
+        cache.put(f"run{n}", b"state%d" % n)
+    cache.put("run2", b"newer")
+    assert len(cache) == 3
+    assert [cache.get(f"run{n}") for n in range(5)] == [None, None, b"newer", b"state3", b"state4"]
+    cache.put("run5", b"state5")  # run3 is now the one changed longest ago
+    assert cache.get("run3") is None and cache.get("run2") == b"newer"
