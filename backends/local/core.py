@@ -277,9 +277,9 @@ class Core:
     ) -> T:
         """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically.
 
-        Without ``also_read``, a run whose state this process wrote last is not
-        read: ``store.run_cache`` has it, and the transaction is guarded
-        (``Tx.guard``), so it costs one round trip instead of two.
+        A run whose state this process wrote last is not read: ``store.run_cache``
+        has it (and the ``also_read`` events it keeps), and the transaction is
+        guarded (``Tx.guard``), so it costs one round trip instead of two.
         ``also_read`` reads (``store.read_*``) go in the same round trip as the
         run's state; their replies are in ``tx.prefetched`` for ``change``.
         """
@@ -303,9 +303,11 @@ class Core:
         # guards against every other process.
         key = dk.run(run_id)
         with self._run_locks[hash(run_id) % len(self._run_locks)]:
-            return self.commit([key], body, cached=None if also_read else key)
+            return self.commit([key], body, cached=key, cached_reads=also_read)
 
-    def commit(self, watch: list[str], body: Callable[[Tx], T], *, cached: str | None = None) -> T:
+    def commit(
+        self, watch: list[str], body: Callable[[Tx], T], *, cached: str | None = None, cached_reads: tuple[Read, ...] = ()
+    ) -> T:
         """``store.transaction``, then wake whoever must act on what it added.
 
         A new deadline wakes this process's timekeeper directly, or, without
@@ -324,7 +326,7 @@ class Core:
                 return body(tx)
 
         try:
-            result = self.store.transaction(watch, attempt if observed else body, cached=cached)
+            result = self.store.transaction(watch, attempt if observed else body, cached=cached, cached_reads=cached_reads)
         finally:
             self._local.pending = None
         if pending.notes:

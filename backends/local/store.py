@@ -113,7 +113,8 @@ def unpack(data: Any) -> Any:
 
 
 class RunCache:
-    """The state of each run as this process last wrote it, for the runs it changed last.
+    """The state of each run as this process last wrote it, for the runs it changed last, and the
+    events it wrote that a later transition reads again.
 
     A transition on a run found here skips the round trip that reads the
     state under WATCH: its writes go in one round trip with the WATCH and
@@ -122,27 +123,54 @@ class RunCache:
     the transition then runs again on the state read from Redis. A
     poller's response usually follows its poll on the same server process,
     so the state its poll wrote is here.
+
+    The events kept are those an activity task's poll reads with the run's
+    state (its ``ActivityTaskScheduled``): a history never changes once
+    written, so they need no guard.
     """
+
+    EVENT_TYPES = frozenset({b"ActivityTaskScheduled"})
+    """Events kept: what a transition reads again (``also_read``) with the run's state."""
 
     def __init__(self, size: int = RUN_CACHE_SIZE) -> None:
         self.size = size
         self._states: dict[str, bytes] = {}
+        self._events: dict[Read, bytes] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
         return self._states.get(key)
 
     def put(self, key: str, state: bytes) -> None:
-        with self._lock:
-            states = self._states
-            states.pop(key, None)
-            states[key] = state
-            if len(states) > self.size:
-                del states[next(iter(states))]
+        self._put(self._states, key, state)
 
     def drop(self, key: str) -> None:
         with self._lock:
             self._states.pop(key, None)
+
+    def put_events(self, history_key: str, stored: list[bytes]) -> None:
+        """Keep the events of ``EVENT_TYPES`` among ``stored`` (as ``events.dump_event`` made them)."""
+        for entry in stored:
+            event_id, event_type, _ = entry.split(b"|", 2)
+            if event_type in self.EVENT_TYPES:
+                self._put(self._events, ("LINDEX", history_key, int(event_id) - 1), entry)
+
+    def reads(self, reads: tuple[Read, ...]) -> list[bytes] | None:
+        """The replies of ``reads`` if every one is a kept event, else None."""
+        replies = []
+        for read in reads:
+            reply = self._events.get(read)
+            if reply is None:
+                return None
+            replies.append(reply)
+        return replies
+
+    def _put(self, entries: dict[Any, bytes], key: Any, value: bytes) -> None:
+        with self._lock:
+            entries.pop(key, None)
+            entries[key] = value
+            if len(entries) > self.size:
+                del entries[next(iter(entries))]
 
     def __len__(self) -> int:
         return len(self._states)
@@ -241,27 +269,43 @@ class RedisStore:
         the same round trip), at most ``timeout`` seconds; fewer by then: ``InternalFailure``. 0: no wait."""
         self._wait = (count, max(int(timeout * 1000), 1)) if count > 0 else None
 
-    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T], *, cached: str | None = None) -> T:
+    def transaction(
+        self,
+        watch: Iterable[str],
+        body: Callable[[Tx], T],
+        *,
+        cached: str | None = None,
+        cached_reads: tuple[Read, ...] = (),
+    ) -> T:
         """Run ``body`` as one optimistic transaction over the watched keys.
 
         ``body`` reads through the ``Tx`` (immediately), then calls
         ``tx.multi()`` and queues its writes; they are executed atomically,
         or the whole body runs again if a watched key changed meanwhile.
 
-        ``cached``: a watched run's state key. If ``run_cache`` holds its state,
-        the first attempt gets it in ``tx.cached_run`` instead of reading it,
-        and is guarded (``Tx.guard``); a fault it raises, or a state found
-        changed, makes the body run again on the state read from Redis.
+        ``cached``: a watched run's state key. If ``run_cache`` holds its state
+        (and the replies of ``cached_reads``, events it keeps), the first
+        attempt gets it in ``tx.cached_run`` (and them in ``tx.prefetched``)
+        instead of reading it, and is guarded (``Tx.guard``); a fault it
+        raises, or a state found changed, makes the body run again on the
+        state read from Redis.
         """
         keys = list(watch)
         cache = self.run_cache
         state = cache.get(cached) if cache is not None and cached is not None else None
+        prefetched: list[bytes] | None = []
+        if state is not None and cached_reads:
+            assert cache is not None
+            prefetched = cache.reads(cached_reads)
+            if prefetched is None:
+                state = None
         for attempt in range(MAX_ATTEMPTS):
             tx = Tx(self.redis, self._connection(), self._wait, cache)
             try:
                 if state is not None:
                     assert cached is not None and cache is not None
                     tx.guard(cached, state)
+                    tx.prefetched = list(prefetched or ())
                     if len(keys) > 1:
                         tx.watch(*(k for k in keys if k != cached))
                     try:
@@ -698,6 +742,7 @@ class Tx:
         "_stream",
         "_wait",
         "_writes",
+        "_written_events",
         "_written_runs",
         "cached_run",
         "explicit_transaction",
@@ -711,6 +756,7 @@ class Tx:
         self._client = client
         self._cache = cache  # the states this transaction writes go there once EXEC made them
         self._written_runs: dict[str, bytes] = {}
+        self._written_events: list[tuple[str, list[bytes]]] = []
         self._guard: tuple[str, bytes] | None = None  # (run key, cached state): sent with the WATCH
         self.cached_run: bytes | None = None
         """The watched run's state as ``RunCache`` holds it, in place of reading it (``guard``)."""
@@ -867,7 +913,10 @@ class Tx:
 
     def append_events(self, dk: DomainKeys, run_id: str, stored: list[Any]) -> None:
         """Events as ``events.dump_event`` stores them, after the run's last."""
-        self._rpush(dk.history(run_id), *stored)
+        key = dk.history(run_id)
+        self._rpush(key, *stored)
+        if self._cache is not None:
+            self._written_events.append((key, stored))
 
     def stream_events(self, dk: DomainKeys, bound: int, header: str, stored: list[Any]) -> None:
         """The same events (``append_events``) on the domain's event stream, which keeps about
@@ -1041,6 +1090,8 @@ class Tx:
         if self._cache is not None:
             for key, state in self._written_runs.items():
                 self._cache.put(key, state)
+            for key, stored in self._written_events:
+                self._cache.put_events(key, stored)
         if self._wait is not None and int(acked) < self._wait[0]:
             raise InternalFailure(
                 f"the change was made, but {int(acked)} of the {self._wait[0]} replicas it needs confirmed it within "
@@ -1302,7 +1353,14 @@ class ClusterStore(RedisStore):
             _raise_errors(replies)
             return replies
 
-    def transaction(self, watch: Iterable[str], body: Callable[[Tx], T], *, cached: str | None = None) -> T:
+    def transaction(
+        self,
+        watch: Iterable[str],
+        body: Callable[[Tx], T],
+        *,
+        cached: str | None = None,
+        cached_reads: tuple[Read, ...] = (),
+    ) -> T:
         keys = list(watch)
         started = time.monotonic()
         attempt = 0

@@ -29,8 +29,10 @@ from .helpers import (
     fault,
     history,
     marker,
+    poll_activity,
     poll_decision,
     respond,
+    schedule,
     setup_domain,
     start,
     types,
@@ -85,6 +87,38 @@ def test_a_response_to_a_poll_of_this_process_costs_one_round_trip(swf: Any) -> 
     assert types(history(swf, run_id, "w2"))[-2:] == ["DecisionTaskCompleted", "MarkerRecorded"]
 
 
+def test_an_activity_task_scheduled_by_this_process_starts_in_one_round_trip_after_its_claim(swf: Any) -> None:
+    setup_domain(swf)
+    swf.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": "workers"})  # the domain now known here
+    runs = []
+    for n, cache in ((1, True), (2, False)):
+        if not cache:
+            store_of(swf).run_cache = None
+        runs.append(start(swf, f"w{n}"))
+        respond(swf, poll_decision(swf), schedule(f"a{n}", input=f"in{n}"))
+        with round_trips() as counted:
+            task = poll_activity(swf)
+        assert (task["activityId"], task["input"]) == (f"a{n}", f"in{n}")
+        runs.append(counted[0])
+    assert runs[1::2] == [2, 3]  # the claim, then the transition: with its state and event kept, or read
+    assert types(history(swf, runs[0], "w1"))[-2:] == ["ActivityTaskScheduled", "ActivityTaskStarted"]
+
+
+def test_an_activity_task_starts_on_the_stored_state_when_another_process_changed_the_run(
+    swf: Any, other: Any
+) -> None:
+    setup_domain(swf)
+    run_id = start(swf)
+    respond(swf, poll_decision(swf), schedule("a1", input="in"))
+    other.signal_workflow_execution(domain=DOMAIN, workflowId="w1", signalName="go")
+    task = poll_activity(swf)
+    assert task["input"] == "in"
+    events = history(swf, run_id)
+    assert {"WorkflowExecutionSignaled", "ActivityTaskStarted"} <= set(types(events))
+    swf.respond_activity_task_completed(taskToken=task["taskToken"], result="done")
+    assert types(history(swf, run_id))[-1] == "ActivityTaskCompleted"
+
+
 def test_a_signal_from_another_process_between_poll_and_response_is_not_lost(swf: Any, other: Any) -> None:
     setup_domain(swf)
     run_id = start(swf)
@@ -135,3 +169,14 @@ def test_the_cache_keeps_the_runs_changed_last() -> None:
     assert [cache.get(f"run{n}") for n in range(5)] == [None, None, b"newer", b"state3", b"state4"]
     cache.put("run5", b"state5")  # run3 is now the one changed longest ago
     assert cache.get("run3") is None and cache.get("run2") == b"newer"
+
+
+def test_the_cache_keeps_the_events_an_activity_poll_reads_again() -> None:
+    cache = RunCache()
+    cache.put_events(
+        "h1",
+        [b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}', b'6|TimerStarted|1.0|{"timerId":"t"}'],
+    )
+    assert cache.reads((("LINDEX", "h1", 4),)) == [b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}']
+    assert cache.reads((("LINDEX", "h1", 4), ("LINDEX", "h1", 5))) is None  # a timer is not read again
+    assert cache.reads((("HMGET", "types", "a"),)) is None
