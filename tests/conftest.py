@@ -69,6 +69,13 @@ def env(redis_client: redis.Redis, redis_url: str) -> Iterator[Any]:
 FreshRedis = Callable[[], str]
 
 
+def database_url(redis_url: str, db: int) -> str:
+    """``redis_url`` with database ``db`` (the query's ``db`` wins over a path's)."""
+    base, _, query = redis_url.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query) if k != "db"]
+    return f"{base}?{urlencode([*kept, ('db', str(db))])}"
+
+
 @pytest.fixture
 def fresh_redis(redis_url: str) -> Iterator[FreshRedis]:
     """``fresh_redis()``: the URL of an empty database of the test Redis (number 8 up, one more per
@@ -76,9 +83,7 @@ def fresh_redis(redis_url: str) -> Iterator[FreshRedis]:
     used: list[str] = []
 
     def make() -> str:
-        base, _, query = redis_url.partition("?")
-        kept = [(k, v) for k, v in parse_qsl(query) if k != "db"]
-        url = f"{base}?{urlencode([*kept, ('db', str(8 + len(used)))])}"  # the query's db wins over a path's
+        url = database_url(redis_url, 8 + len(used))
         with redis.Redis.from_url(url) as client:
             client.flushdb()
         used.append(url)

@@ -93,6 +93,7 @@ class ServeProcess(FlowserProcess):
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.redis_url = redis_url
         environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSER_")}
         super().__init__(
             "serve", "--host", "127.0.0.1", "--port", str(self.port), "--redis", redis_url, "--poll-hold", "0.3", *args,

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 import flowser
+from tests.conftest import database_url
 from tests.serve_process import ServeProcess
 from tests.serve_process import free_port as free_port  # for the tests that take a port of their own
 
@@ -56,11 +58,27 @@ def http_available() -> bool:
     return (ROOT / "backends" / "http" / "serve.py").exists()
 
 
+SERVE_DB = 7
+"""The session's ``flowser serve`` keeps to a database of its own: its timekeeper, on the real
+clock, would otherwise fire the deadlines of the tests that share database 0 on a clock of their own."""
+
+
 @pytest.fixture(scope="session")
-def serve_process(redis_url: str) -> Iterator[ServeProcess]:
-    process = ServeProcess(redis_url)
+def serve_session(redis_url: str) -> Iterator[ServeProcess]:
+    url = database_url(redis_url, SERVE_DB)
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    process = ServeProcess(url)
     yield process
     process.stop()
+
+
+@pytest.fixture
+def serve_process(serve_session: ServeProcess) -> ServeProcess:
+    """The session's ``flowser serve``, on an empty database."""
+    with redis.Redis.from_url(serve_session.redis_url) as client:
+        client.flushdb()
+    return serve_session
 
 
 @pytest.fixture(scope="session")
