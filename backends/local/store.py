@@ -136,7 +136,6 @@ class RunCache:
         self.size = size
         self._states: dict[str, bytes] = {}
         self._events: dict[Read, bytes] = {}
-        self._lock = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
         return self._states.get(key)
@@ -145,8 +144,7 @@ class RunCache:
         self._put(self._states, key, state)
 
     def drop(self, key: str) -> None:
-        with self._lock:
-            self._states.pop(key, None)
+        self._states.pop(key, None)
 
     def put_events(self, history_key: str, stored: list[bytes]) -> None:
         """Keep the events of ``EVENT_TYPES`` among ``stored`` (as ``events.dump_event`` made them)."""
@@ -166,11 +164,16 @@ class RunCache:
         return replies
 
     def _put(self, entries: dict[Any, bytes], key: Any, value: bytes) -> None:
-        with self._lock:
-            entries.pop(key, None)
-            entries[key] = value
-            if len(entries) > self.size:
+        # No lock (a lock held by another thread when a process forks would stay held in the child):
+        # each dict operation is atomic, and an eviction that meets another thread's change is left
+        # to the next put.
+        entries.pop(key, None)
+        entries[key] = value
+        while len(entries) > self.size:
+            try:
                 del entries[next(iter(entries))]
+            except (StopIteration, KeyError, RuntimeError):
+                break
 
     def __len__(self) -> int:
         return len(self._states)

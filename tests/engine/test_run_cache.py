@@ -10,6 +10,7 @@ poll and its response.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -180,3 +181,27 @@ def test_the_cache_keeps_the_events_an_activity_poll_reads_again() -> None:
     assert cache.reads((("LINDEX", "h1", 4),)) == [b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}']
     assert cache.reads((("LINDEX", "h1", 4), ("LINDEX", "h1", 5))) is None  # a timer is not read again
     assert cache.reads((("HMGET", "types", "a"),)) is None
+
+
+def test_threads_filling_the_cache_keep_it_near_its_bound() -> None:
+    cache = RunCache(size=100)
+    errors: list[BaseException] = []
+
+    def fill(n: int) -> None:
+        try:
+            for i in range(5000):
+                cache.put(f"t{n}-{i}", b"s")
+                cache.get(f"t{n}-{i - 50}")
+                if i % 7 == 0:
+                    cache.drop(f"t{n}-{i - 3}")
+        except BaseException as error:  # any of them fails the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=fill, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    cache.put("last", b"s")  # a put evicts whatever an interrupted eviction left over
+    assert len(cache) <= 100
