@@ -278,8 +278,8 @@ class Core:
         """Load a run under WATCH, apply ``change`` (which may raise a fault), write it atomically.
 
         A run whose state this process wrote last is not read: ``store.run_cache``
-        has it (and the ``also_read`` events it keeps), and the transaction is
-        guarded (``Tx.guard``), so it costs one round trip instead of two.
+        has it (and the ``also_read`` events and type records it keeps), and the
+        transaction is guarded (``Tx.guard``), so it costs one round trip instead of two.
         ``also_read`` reads (``store.read_*``) go in the same round trip as the
         run's state; their replies are in ``tx.prefetched`` for ``change``.
         """
@@ -288,6 +288,7 @@ class Core:
             raw = tx.cached_run
             if raw is None:
                 raw, *tx.prefetched = tx.read_many(read_run(dk, run_id), *also_read)
+                tx.remember(also_read, tx.prefetched)
             if raw is None:
                 raise UnknownResourceFault(f"Unknown execution: runId={run_id}")
             run = load_run(raw, self.clock.now())

@@ -126,7 +126,10 @@ class RunCache:
 
     The events kept are those an activity task's poll reads with the run's
     state (its ``ActivityTaskScheduled``): a history never changes once
-    written, so they need no guard.
+    written, so they need no guard. The type records a decision task's
+    response reads with it (``HMGET`` of the domain's types, for its
+    ``ScheduleActivityTask`` decisions) can change: the guard compares them
+    too (``remember``, then ``reads``).
     """
 
     EVENT_TYPES = frozenset({b"ActivityTaskScheduled"})
@@ -136,6 +139,7 @@ class RunCache:
         self.size = size
         self._states: dict[str, bytes] = {}
         self._events: dict[Read, bytes] = {}
+        self._records: dict[Read, tuple[bytes | None, ...]] = {}
 
     def get(self, key: str) -> bytes | None:
         return self._states.get(key)
@@ -153,17 +157,32 @@ class RunCache:
             if event_type in self.EVENT_TYPES:
                 self._put(self._events, ("LINDEX", history_key, int(event_id) - 1), entry)
 
-    def reads(self, reads: tuple[Read, ...]) -> list[bytes] | None:
-        """The replies of ``reads`` if every one is a kept event, else None."""
-        replies = []
+    def remember(self, reads: tuple[Read, ...], replies: list[Any]) -> None:
+        """Keep the replies of the type records' reads among ``reads`` (read from Redis just now)."""
+        for read, reply in zip(reads, replies, strict=True):
+            if read[0] == "HMGET":
+                self._put(self._records, read, tuple(reply))
+
+    def reads(self, reads: tuple[Read, ...]) -> tuple[list[Any], list[tuple[Read, Any]]] | None:
+        """The replies of ``reads`` if each is a kept event or record, else None; and the record
+        reads with their kept replies, which the transaction's guard checks."""
+        replies: list[Any] = []
+        checks: list[tuple[Read, Any]] = []
         for read in reads:
+            if read[0] == "HMGET":
+                record = self._records.get(read)
+                if record is None:
+                    return None
+                replies.append(list(record))
+                checks.append((read, record))
+                continue
             reply = self._events.get(read)
             if reply is None:
                 return None
             replies.append(reply)
-        return replies
+        return replies, checks
 
-    def _put(self, entries: dict[Any, bytes], key: Any, value: bytes) -> None:
+    def _put(self, entries: dict[Any, Any], key: Any, value: Any) -> None:
         # No lock (a lock held by another thread when a process forks would stay held in the child):
         # each dict operation is atomic, and an eviction that meets another thread's change is left
         # to the next put.
@@ -287,7 +306,7 @@ class RedisStore:
         or the whole body runs again if a watched key changed meanwhile.
 
         ``cached``: a watched run's state key. If ``run_cache`` holds its state
-        (and the replies of ``cached_reads``, events it keeps), the first
+        (and the replies of ``cached_reads``: events and records it keeps), the first
         attempt gets it in ``tx.cached_run`` (and them in ``tx.prefetched``)
         instead of reading it, and is guarded (``Tx.guard``); a fault it
         raises, or a state found changed, makes the body run again on the
@@ -296,19 +315,22 @@ class RedisStore:
         keys = list(watch)
         cache = self.run_cache
         state = cache.get(cached) if cache is not None and cached is not None else None
-        prefetched: list[bytes] | None = []
+        prefetched: list[Any] = []
+        checks: list[tuple[Read, Any]] = []
         if state is not None and cached_reads:
             assert cache is not None
-            prefetched = cache.reads(cached_reads)
-            if prefetched is None:
+            kept = cache.reads(cached_reads)
+            if kept is None:
                 state = None
+            else:
+                prefetched, checks = kept
         for attempt in range(MAX_ATTEMPTS):
             tx = Tx(self.redis, self._connection(), self._wait, cache)
             try:
                 if state is not None:
                     assert cached is not None and cache is not None
-                    tx.guard(cached, state)
-                    tx.prefetched = list(prefetched or ())
+                    tx.guard(cached, state, checks)
+                    tx.prefetched = prefetched
                     if len(keys) > 1:
                         tx.watch(*(k for k in keys if k != cached))
                     try:
@@ -760,7 +782,7 @@ class Tx:
         self._cache = cache  # the states this transaction writes go there once EXEC made them
         self._written_runs: dict[str, bytes] = {}
         self._written_events: list[tuple[str, list[bytes]]] = []
-        self._guard: tuple[str, bytes] | None = None  # (run key, cached state): sent with the WATCH
+        self._guard: tuple[Any, ...] | None = None  # guard.lua's EVAL, sent with the WATCH
         self.cached_run: bytes | None = None
         """The watched run's state as ``RunCache`` holds it, in place of reading it (``guard``)."""
         self._conn: Any = conn
@@ -799,11 +821,17 @@ class Tx:
     def watch(self, *keys: str) -> None:
         self._pending_watch.extend(keys)
 
-    def guard(self, key: str, state: bytes) -> None:
+    def guard(self, key: str, state: bytes, checks: list[tuple[Read, Any]] | None = None) -> None:
         """Watch run state ``key``, taking ``state`` (from ``RunCache``) as read: ``guard.lua`` goes
-        with the WATCH, in the same round trip, and makes EXEC fail unless Redis holds ``state``."""
+        with the WATCH, in the same round trip, and makes EXEC fail unless Redis holds ``state``
+        (and each ``HMGET`` of ``checks`` would answer its kept reply)."""
         self._pending_watch.append(key)
-        self._guard = (key, state)
+        keys: list[str] = [key]
+        args: list[Any] = [state]
+        for (_, hash_key, *fields), reply in checks or ():
+            keys.append(hash_key)
+            args.extend((len(fields), *fields, *(b"" if value is None else value for value in reply)))
+        self._guard = ("EVAL", _GUARD_SCRIPT, len(keys), *keys, *args)
         self.cached_run = state
 
     def _watch_commands(self) -> list[tuple[Any, ...]]:
@@ -814,17 +842,16 @@ class Tx:
         self._pending_watch = []
         self._dirty = True
         if self._guard is not None:
-            key, state = self._guard
-            batch.append(("EVAL", _GUARD_SCRIPT, 1, key, state))
+            batch.append(self._guard)
         return batch
 
     def _check_guard(self, replies: list[Any]) -> None:
-        """After the round trip of ``_watch_commands``: a guard that found another state dooms the
-        transaction (its WATCH is marked), so it stops here."""
+        """After the round trip of ``_watch_commands``: a guard that found another state (or record)
+        dooms the transaction (its WATCH is marked), so it stops here."""
         if self._guard is not None:
             self._guard = None
             if replies[1] != 1:
-                raise redis.WatchError("the cached run state is not the stored one")
+                raise redis.WatchError("what the cache held is not what Redis holds")
 
     def watch_run(self, dk: DomainKeys, run_id: str) -> None:
         """Make the transaction fail if the run's state changes before EXEC (sent with the next read)."""
@@ -908,6 +935,11 @@ class Tx:
         self._hdel(dk.types, type_field(kind, name, version))
 
     # -- writes by meaning (runs, task lists, deadlines) ----------------------------------
+    def remember(self, reads: tuple[Read, ...], replies: list[Any]) -> None:
+        """Let the store's ``RunCache`` keep the replies of ``reads`` just made in this transaction."""
+        if self._cache is not None and reads:
+            self._cache.remember(reads, replies)
+
     def put_run(self, dk: DomainKeys, run_id: str, state: Any) -> None:
         key, packed = dk.run(run_id), pack(state)
         self._set(key, packed)

@@ -23,6 +23,7 @@ from backends.local.keys import DomainKeys
 from backends.local.store import RunCache
 
 from .helpers import (
+    ACT,
     DOMAIN,
     attrs,
     close_status,
@@ -86,6 +87,31 @@ def test_a_response_to_a_poll_of_this_process_costs_one_round_trip(swf: Any) -> 
         respond(swf, task, marker("m2"))
     assert (cached[0], read[0]) == (1, 2)
     assert types(history(swf, run_id, "w2"))[-2:] == ["DecisionTaskCompleted", "MarkerRecorded"]
+
+
+def test_scheduling_an_activity_of_a_type_read_before_costs_one_round_trip(swf: Any) -> None:
+    setup_domain(swf)
+    start(swf, "w1")
+    respond(swf, poll_decision(swf), schedule("a1"))  # its activity type read from Redis, and kept
+    run_id = start(swf, "w2")
+    task = poll_decision(swf)
+    with round_trips() as counted:
+        respond(swf, task, schedule("a2"))
+    assert counted[0] == 1
+    assert types(history(swf, run_id, "w2"))[-2:] == ["DecisionTaskCompleted", "ActivityTaskScheduled"]
+
+
+def test_a_type_deprecated_by_another_process_is_seen_by_a_response_that_kept_it(swf: Any, other: Any) -> None:
+    setup_domain(swf)
+    start(swf, "w1")
+    respond(swf, poll_decision(swf), schedule("a1"))  # the activity type kept here, registered
+    run_id = start(swf, "w2")
+    task = poll_decision(swf)
+    other.deprecate_activity_type(domain=DOMAIN, activityType=ACT)
+    respond(swf, task, schedule("a2"))
+    failed = history(swf, run_id, "w2")[-2]
+    assert failed["eventType"] == "ScheduleActivityTaskFailed"
+    assert attrs(failed)["cause"] == "ACTIVITY_TYPE_DEPRECATED"
 
 
 def test_an_activity_task_scheduled_by_this_process_starts_in_one_round_trip_after_its_claim(swf: Any) -> None:
@@ -172,15 +198,19 @@ def test_the_cache_keeps_the_runs_changed_last() -> None:
     assert cache.get("run3") is None and cache.get("run2") == b"newer"
 
 
-def test_the_cache_keeps_the_events_an_activity_poll_reads_again() -> None:
+def test_the_cache_keeps_the_events_and_records_read_again() -> None:
     cache = RunCache()
     cache.put_events(
         "h1",
         [b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}', b'6|TimerStarted|1.0|{"timerId":"t"}'],
     )
-    assert cache.reads((("LINDEX", "h1", 4),)) == [b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}']
+    assert cache.reads((("LINDEX", "h1", 4),)) == ([b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}'], [])
     assert cache.reads((("LINDEX", "h1", 4), ("LINDEX", "h1", 5))) is None  # a timer is not read again
-    assert cache.reads((("HMGET", "types", "a"),)) is None
+    types_read = ("HMGET", "types", "a:act:1", "a:other:1")
+    assert cache.reads((types_read,)) is None
+    cache.remember((("LINDEX", "h1", 4), types_read), [b"ignored", [b"record", None]])
+    assert cache.reads((types_read,)) == ([[b"record", None]], [(types_read, (b"record", None))])  # checked by the guard
+    assert cache.reads((("LINDEX", "h1", 4),))[0] == [b'5|ActivityTaskScheduled|1.0|{"activityId":"a"}']
 
 
 def test_threads_filling_the_cache_keep_it_near_its_bound() -> None:
