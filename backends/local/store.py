@@ -85,8 +85,12 @@ _STREAM_SCRIPT = _script_text("stream.lua")
 _GUARD_SCRIPT = _script_text("guard.lua")
 """Sent with EVAL, never EVALSHA: a NOSCRIPT error would leave the transaction unguarded."""
 
-RUN_CACHE_SIZE = 4096
-"""Run states a store keeps (``RunCache``): the runs this process changed last."""
+RUN_CACHE_SIZE = 2048
+"""Run states a store keeps (``RunCache``): the runs this process changed last (and as many events
+and type records). A poll's response comes milliseconds after it: the runs in flight are enough."""
+RUN_CACHE_LARGEST = 64 << 10
+"""A state or event larger than this (bytes) is not kept: at most about 2048 x 64 KiB for each kind,
+a few MB for ordinary runs; a run that large pays the read it would save many times over anyway."""
 
 StreamRaw = tuple[int, bytes, bytes]
 """One entry of a domain's event stream as read: (seq, run header, stored event); see ``stream.lua``."""
@@ -145,7 +149,10 @@ class RunCache:
         return self._states.get(key)
 
     def put(self, key: str, state: bytes) -> None:
-        self._put(self._states, key, state)
+        if len(state) <= RUN_CACHE_LARGEST:
+            self._put(self._states, key, state)
+        else:
+            self._states.pop(key, None)
 
     def drop(self, key: str) -> None:
         self._states.pop(key, None)
@@ -154,7 +161,7 @@ class RunCache:
         """Keep the events of ``EVENT_TYPES`` among ``stored`` (as ``events.dump_event`` made them)."""
         for entry in stored:
             event_id, event_type, _ = entry.split(b"|", 2)
-            if event_type in self.EVENT_TYPES:
+            if event_type in self.EVENT_TYPES and len(entry) <= RUN_CACHE_LARGEST:
                 self._put(self._events, ("LINDEX", history_key, int(event_id) - 1), entry)
 
     def remember(self, reads: tuple[Read, ...], replies: list[Any]) -> None:

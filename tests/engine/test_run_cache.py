@@ -20,7 +20,8 @@ import redis
 
 from backends.local import connect
 from backends.local.keys import DomainKeys
-from backends.local.store import RunCache
+from backends.local.store import RUN_CACHE_LARGEST, RunCache
+from flowser.testing import wait_until
 
 from .helpers import (
     ACT,
@@ -53,13 +54,16 @@ def other(redis_client: redis.Redis, redis_url: str) -> Iterator[Any]:
 
 @contextmanager
 def round_trips() -> Iterator[list[int]]:
-    """Count what this process sends to Redis (each send is one round trip)."""
+    """Count what this thread sends to Redis (each send is one round trip; the timekeeper's thread,
+    woken by a new deadline, sends its own)."""
     counted = [0]
     conn_cls = redis.connection.AbstractConnection
     original = conn_cls.send_packed_command
+    caller = threading.get_ident()
 
     def send(conn: Any, command: Any, check_health: bool = True) -> None:
-        counted[0] += 1
+        if threading.get_ident() == caller:
+            counted[0] += 1
         return original(conn, command, check_health)
 
     conn_cls.send_packed_command = send  # type: ignore[method-assign]
@@ -116,7 +120,11 @@ def test_a_type_deprecated_by_another_process_is_seen_by_a_response_that_kept_it
 
 def test_an_activity_task_scheduled_by_this_process_starts_in_one_round_trip_after_its_claim(swf: Any) -> None:
     setup_domain(swf)
-    swf.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": "workers"})  # the domain now known here
+    # a poll first makes sure its domain exists: from Redis, until this process's domain cache (filled
+    # once its reset listener has subscribed) knows it
+    engine = swf.flowser_engine
+    wait_until(lambda: engine.domain_cache.current() is not None, timeout=10)
+    swf.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": "workers"})
     runs = []
     for n, cache in ((1, True), (2, False)):
         if not cache:
@@ -196,6 +204,8 @@ def test_the_cache_keeps_the_runs_changed_last() -> None:
     assert [cache.get(f"run{n}") for n in range(5)] == [None, None, b"newer", b"state3", b"state4"]
     cache.put("run5", b"state5")  # run3 is now the one changed longest ago
     assert cache.get("run3") is None and cache.get("run2") == b"newer"
+    cache.put("run2", b"x" * (RUN_CACHE_LARGEST + 1))  # too large to keep: its older state goes too
+    assert cache.get("run2") is None and len(cache) == 2
 
 
 def test_the_cache_keeps_the_events_and_records_read_again() -> None:
