@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from backends.local.engine import Engine
-from backends.local.events import load_event
+from backends.local.events import event_time
 from backends.local.observers import DeadlineFired, TaskStarted
 from backends.local.timeouts import ACTIVITY_TIMEOUTS
 
@@ -178,7 +178,7 @@ class Metrics:
             raw_scheduled, raw_started = raw[2 * i], raw[2 * i + 1]
             if raw_scheduled is None or raw_started is None:
                 continue  # purged meanwhile
-            latency = float(load_event(raw_started)["eventTimestamp"]) - float(load_event(raw_scheduled)["eventTimestamp"])
+            latency = event_time(raw_started) - event_time(raw_scheduled)
             self.schedule_to_start(kind, domain, latency)
 
     def start(self, engine: Engine, interval: float = 0.25) -> Metrics:

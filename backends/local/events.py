@@ -48,6 +48,13 @@ def event_json(raw: bytes) -> bytes:
     return _dumps(unpack(raw)).encode()  # msgpack, as the first versions stored events
 
 
+def event_time(raw: bytes) -> float:
+    """A stored event's ``eventTimestamp`` (epoch seconds), without decoding the rest of it."""
+    if raw[:1] in _DIGITS:
+        return float(raw.split(b"|", 3)[2])
+    return float(unpack(raw)["eventTimestamp"])
+
+
 def load_event(raw: bytes) -> dict[str, Any]:
     """A stored event as a dict."""
     if raw[:1] in _DIGITS:

@@ -7,7 +7,7 @@ import json
 import msgpack
 import pytest
 
-from backends.local.events import EventPage, dump_event, event_json, load_event
+from backends.local.events import EventPage, dump_event, event_json, event_time, load_event
 
 EVENTS = [
     {"eventId": 1, "eventTimestamp": 1795964513.472, "eventType": "WorkflowExecutionStarted",
@@ -34,6 +34,16 @@ def test_events_of_earlier_versions_read_the_same(event: dict) -> None:
     raw = msgpack.packb(event, use_bin_type=True)
     assert load_event(raw) == event
     assert json.loads(event_json(raw)) == event
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e["eventType"])
+def test_an_events_time_reads_without_decoding_it(event: dict) -> None:
+    assert event_time(dump_event(event)) == event["eventTimestamp"]
+
+
+@pytest.mark.parametrize("event", EVENTS[1:], ids=lambda e: e["eventType"])
+def test_an_events_time_of_earlier_versions_reads_the_same(event: dict) -> None:
+    assert event_time(msgpack.packb(event, use_bin_type=True)) == event["eventTimestamp"]
 
 
 def test_a_page_splices_and_decodes_in_answer_order() -> None:
