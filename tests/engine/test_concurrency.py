@@ -35,6 +35,7 @@ asserting the history's own invariants on the way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -429,11 +430,13 @@ def test_activities_delivered_exactly_once(redis_client: redis.Redis, redis_url:
             )
             for i in range(WORKFLOWS)
         }
-        deadline = time.monotonic() + 120
-        while len(deciders.closed) < WORKFLOWS and time.monotonic() < deadline:
+        def all_closed() -> bool:
             assert not deciders.errors, deciders.errors[0]
             assert any(p.is_alive() for p in procs), "every worker process died"
-            time.sleep(0.2)
+            return len(deciders.closed) >= WORKFLOWS
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(all_closed, timeout=120, interval=0.05)
         assert len(deciders.closed) == WORKFLOWS, (
             f"only {len(deciders.closed)} of {WORKFLOWS} runs completed in time"
         )
@@ -611,15 +614,18 @@ def test_concurrent_deciders(redis_client: redis.Redis, redis_url: str, tmp_path
         for t in senders:
             t.join()
         assert not errors, errors[0]
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            left = swf.count_open_workflow_executions(domain=DOMAIN, startTimeFilter={"oldestDate": 0})[
-                "count"
-            ]
-            if left == 0:
-                break
+        def open_runs() -> int:
+            return int(swf.count_open_workflow_executions(domain=DOMAIN, startTimeFilter={"oldestDate": 0})["count"])
+
+        def none_open() -> bool:
+            if open_runs() == 0:
+                return True
             assert any(p.is_alive() for p in procs), "every decider process died"
-            time.sleep(0.2)
+            return False
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(none_open, timeout=90, interval=0.05)
+        left = open_runs()
         assert left == 0, f"{left} runs still open"
     finally:
         done.set()
@@ -1166,11 +1172,13 @@ def test_sigkill_anywhere(redis_client: redis.Redis, redis_url: str, tmp_path: P
             trap = i % 5 == 4
             child = spawn.Process(target=_crash_child, args=(redis_url, str(journal), i, trap), daemon=True)
             child.start()
-            deadline = time.monotonic() + 60
             awaited = '["claimed"' if trap else '["ready"'
-            while not (journal.exists() and awaited in journal.read_text()):
-                assert child.is_alive() and time.monotonic() < deadline, f"crash child never wrote {awaited}"
-                time.sleep(0.01)
+
+            def written(awaited: str = awaited, child: Any = child, journal: Path = journal) -> bool:
+                assert child.is_alive(), f"crash child never wrote {awaited}"
+                return journal.exists() and awaited in journal.read_text()
+
+            wait_until(written, timeout=60, interval=0.005)
             time.sleep(0.01 if trap else rng.uniform(0.05, 1.0))
             assert child.pid is not None
             os.kill(child.pid, signal.SIGKILL)
