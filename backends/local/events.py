@@ -51,7 +51,8 @@ def event_json(raw: bytes) -> bytes:
 def event_time(raw: bytes) -> float:
     """A stored event's ``eventTimestamp`` (epoch seconds), without decoding the rest of it."""
     if raw[:1] in _DIGITS:
-        return float(raw.split(b"|", 3)[2])
+        start = raw.index(b"|", raw.index(b"|") + 1) + 1  # "<id>|<type>|<timestamp>|<attributes>"
+        return float(raw[start : raw.index(b"|", start)])
     return float(unpack(raw)["eventTimestamp"])
 
 

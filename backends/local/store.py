@@ -136,8 +136,9 @@ class RunCache:
     too (``remember``, then ``reads``).
     """
 
-    EVENT_TYPES = frozenset({b"ActivityTaskScheduled"})
-    """Events kept: what a transition reads again (``also_read``) with the run's state."""
+    EVENT_TYPES = (b"ActivityTaskScheduled|",)
+    """Events kept (their type, then the stored form's separator): what a transition reads again
+    (``also_read``) with the run's state."""
 
     def __init__(self, size: int = RUN_CACHE_SIZE) -> None:
         self.size = size
@@ -160,9 +161,9 @@ class RunCache:
     def put_events(self, history_key: str, stored: list[bytes]) -> None:
         """Keep the events of ``EVENT_TYPES`` among ``stored`` (as ``events.dump_event`` made them)."""
         for entry in stored:
-            event_id, event_type, _ = entry.split(b"|", 2)
-            if event_type in self.EVENT_TYPES and len(entry) <= RUN_CACHE_LARGEST:
-                self._put(self._events, ("LINDEX", history_key, int(event_id) - 1), entry)
+            bar = entry.find(b"|")  # "<id>|<type>|...": look at the type without copying the rest
+            if len(entry) <= RUN_CACHE_LARGEST and any(entry.startswith(kept, bar + 1) for kept in self.EVENT_TYPES):
+                self._put(self._events, ("LINDEX", history_key, int(entry[:bar]) - 1), entry)
 
     def remember(self, reads: tuple[Read, ...], replies: list[Any]) -> None:
         """Keep the replies of the type records' reads among ``reads`` (read from Redis just now)."""
