@@ -9,6 +9,12 @@ keep-alive, with SWF's JSON shapes and nothing more: no validation, no
 timeouts, no persistence. Whatever boto3 spends talking to it is what a
 client must spend on these calls; what it spends beyond that against
 ``flowser serve`` is ours to remove. Not a test and not an emulator.
+
+``--redis URL`` adds the least a server that keeps executions in Redis must
+do: every call that changes a run writes it there in one round trip (one
+MULTI/EXEC: the run's state, its new events, its task list entry), the
+answer going out only after it. Nothing is read back (the in-memory store
+still decides), so this is a floor for a Redis-backed server, not a design.
 """
 
 from __future__ import annotations
@@ -24,8 +30,44 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class Mirror:
+    """Write-through of each changed run to Redis: one MULTI/EXEC round trip per change."""
+
+    def __init__(self, url: str) -> None:
+        import redis  # only with --redis
+
+        self.client = redis.Redis.from_url(url)
+        self.local = threading.local()
+
+    def commands(
+        self, run: dict[str, Any], queue: str | None = None, member: str | None = None, taken: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """The transaction writing ``run`` as it is now (taken under the store's lock)."""
+        rid = run["rid"]
+        state = {k: v for k, v in run.items() if k not in ("events", "acts")}
+        events = run["events"][run.get("saved", 0) :]
+        run["saved"] = len(run["events"])
+        commands: list[tuple[Any, ...]] = [("MULTI",), ("SET", f"ref:run:{rid}", json.dumps(state, separators=(",", ":")))]
+        if events:
+            commands.append(("RPUSH", f"ref:run:{rid}:h", *(json.dumps(e, separators=(",", ":")) for e in events)))
+        if queue is not None and member is not None:
+            commands.append(("ZREM" if taken else "ZADD", f"ref:tl:{queue}", *((member,) if taken else (0, member))))
+        commands.append(("EXEC",))
+        return commands
+
+    def send(self, commands: list[tuple[Any, ...]]) -> None:
+        """One round trip (outside the store's lock, as a server's threads would each have their own)."""
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self.client.connection_pool.get_connection()
+        conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        for _ in commands:
+            conn.read_response()
+
+
 class Store:
-    def __init__(self, hold: float) -> None:
+    def __init__(self, hold: float, mirror: Mirror | None = None) -> None:
+        self.mirror = mirror
         self.hold = hold
         self.lock = threading.Condition()
         self.runs: dict[str, dict[str, Any]] = {}
@@ -61,7 +103,14 @@ class Store:
                 attrs["input"] = p["input"]
             self.add(run, "WorkflowExecutionStarted", attrs)
             self.schedule_decision(run)
+        self.persist(run, "d", rid)
         return {"runId": rid}
+
+    def persist(self, run: dict[str, Any], queue: str | None = None, member: str | None = None, taken: bool = False) -> None:
+        if self.mirror is not None:
+            with self.lock:
+                commands = self.mirror.commands(run, queue, member, taken)
+            self.mirror.send(commands)
 
     def signal(self, p: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -95,7 +144,9 @@ class Store:
             run = self.runs[rid]
             run["dstarted"] = self.add(run, "DecisionTaskStarted", {"scheduledEventId": run["dsched"], "identity": p.get("identity", "")})
             run["dsched"] = 0
-            return self._decision_page(run, run["dstarted"], 0, p)
+            page = self._decision_page(run, run["dstarted"], 0, p)
+        self.persist(run, "d", rid, taken=True)
+        return page
 
     def _decision_page(self, run: dict[str, Any], started: int, offset: int, p: dict[str, Any]) -> dict[str, Any]:
         events = run["events"][:started]
@@ -135,6 +186,7 @@ class Store:
             if again:
                 self.schedule_decision(run)
             self.lock.notify_all()
+        self.persist(run, "a", f"{rid}|{len(run['events'])}")
         return {}
 
     def poll_activity(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -146,8 +198,9 @@ class Store:
             run = self.runs[rid]
             started = self.add(run, "ActivityTaskStarted", {"scheduledEventId": scheduled, "identity": p.get("identity", "")})
             a = run["acts"][scheduled]
-            return {"taskToken": f"a|{rid}|{scheduled}|{started}", "activityId": a["activityId"], "startedEventId": started,
-                    "workflowExecution": {"workflowId": run["wid"], "runId": rid}, "activityType": a["activityType"]}
+        self.persist(run, "a", f"{rid}|{scheduled}", taken=True)
+        return {"taskToken": f"a|{rid}|{scheduled}|{started}", "activityId": a["activityId"], "startedEventId": started,
+                "workflowExecution": {"workflowId": run["wid"], "runId": rid}, "activityType": a["activityType"]}
 
     def respond_activity(self, p: dict[str, Any]) -> dict[str, Any]:
         _, rid, scheduled, started = p["taskToken"].split("|")
@@ -158,6 +211,7 @@ class Store:
                 attrs["result"] = p["result"]
             self.add(run, "ActivityTaskCompleted", attrs)
             self.schedule_decision(run)
+        self.persist(run, "d", rid)
         return {}
 
     def history(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -166,8 +220,8 @@ class Store:
         return {"events": events[::-1] if p.get("reverseOrder") else events}
 
 
-def serve(host: str, port: int, hold: float) -> ThreadingHTTPServer:
-    store = Store(hold)
+def serve(host: str, port: int, hold: float, redis_url: str | None = None) -> ThreadingHTTPServer:
+    store = Store(hold, Mirror(redis_url) if redis_url else None)
     calls = {
         "RegisterDomain": lambda p: {}, "RegisterWorkflowType": lambda p: {}, "RegisterActivityType": lambda p: {},
         "StartWorkflowExecution": store.start, "SignalWorkflowExecution": store.signal,
@@ -215,8 +269,9 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8790)
     p.add_argument("--poll-hold", type=float, default=50.0)
+    p.add_argument("--redis", help="also write each changed run to this Redis, one round trip per change")
     args = p.parse_args()
-    server = serve(args.host, args.port, args.poll_hold)
+    server = serve(args.host, args.port, args.poll_hold, args.redis)
     print(f"reference SWF endpoint listening on http://{args.host}:{server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -5,6 +5,7 @@
     .venv/bin/python bench/server_bench.py --only flowser --workflows 500
     .venv/bin/python bench/server_bench.py --moto-workflows 300 --json out.json
     .venv/bin/python bench/server_bench.py --unsigned     # clients skip SigV4 signing (less client CPU)
+    .venv/bin/python bench/server_bench.py --skip moto --reference-redis   # + the reference writing to Redis
 
 Each server is started as its own process (``python -m flowser.cli serve
 --redis <url>`` on a fresh embedded redis-server in a temp dir, default 50 s
@@ -35,6 +36,11 @@ clients in separate processes (spawned: each imports boto3 itself):
 7. 1,000 idle long polls: a separate asyncio process keeps 1,000
    PollForActivityTask requests outstanding on an empty task list for 10 s:
    the server's RSS, CPU and polls answered.
+
+``--reference-redis`` runs the reference once more, writing each change to a
+fresh embedded redis-server in one round trip (``reference_server.py
+--redis``), its CPU counted with Redis's: column ref+Redis, a floor for any
+server that keeps its executions in Redis.
 
 moto_server runs in-memory (no Redis); its workflows use ``--moto-workflows``
 (it sleeps 1 s per empty poll, so it is slow) and each phase there has a time
@@ -298,17 +304,19 @@ def start_moto() -> Target:
     return Target("moto", url, proc, [proc.pid], ready, lambda: None)
 
 
-def start_reference() -> Target:
-    """The minimal in-memory SWF endpoint of ``reference_server.py``: the clients' CPU yardstick."""
+def start_reference(redis_url: str | None = None, redis_pid: int | None = None) -> Target:
+    """The minimal in-memory SWF endpoint of ``reference_server.py``: the clients' CPU yardstick;
+    with ``redis_url``, writing each change there in one round trip (its CPU counts Redis's too)."""
     port = free_port()
     began = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "reference_server.py"), "--port", str(port)], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, str(ROOT / "bench" / "reference_server.py"), "--port", str(port)]
+    if redis_url:
+        command += ["--redis", redis_url]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     ready = wait_answering(url, proc, began)
-    return Target("reference", url, proc, [proc.pid], ready, lambda: None)
+    pids = [proc.pid] + ([redis_pid] if redis_pid else [])
+    return Target("reference+redis" if redis_url else "reference", url, proc, pids, ready, lambda: None)
 
 
 def run_workflows(swf: Any, domain: str, done: Any, total: int, in_flight: int, prefix: str, cap: float,
@@ -550,8 +558,10 @@ def _fmt(v: float | None) -> str:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     flowser, moto, reference = results.get("flowser"), results.get("moto"), results.get("reference")
-    lines = [f"| {'figure':<45} | {'flowser':>10} | {'reference':>10} | {'moto_server':>11} | {'vs moto':>8} | target |",
-             f"|{'-' * 47}|{'-' * 12}|{'-' * 12}|{'-' * 13}|{'-' * 10}|--------|"]
+    floor = results.get("reference+redis")
+    extra = f" {'ref+Redis':>10} |" if floor is not None else ""
+    lines = [f"| {'figure':<45} | {'flowser':>10} | {'reference':>10} |{extra} {'moto_server':>11} | {'vs moto':>8} | target |",
+             f"|{'-' * 47}|{'-' * 12}|{'-' * 12}|{'-' * 12 + '|' if extra else ''}{'-' * 13}|{'-' * 10}|--------|"]
     for label, path, better, goal in ROWS:
         f, m, r = value(flowser, path), value(moto, path), value(reference, path)
         ratio = ""
@@ -560,7 +570,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 ratio = f"{f / m:.1f}x"
             elif better == "lower" and f > 0:
                 ratio = f"{m / f:.1f}x"
-        lines.append(f"| {label:<45} | {_fmt(f):>10} | {_fmt(r):>10} | {_fmt(m):>11} | {ratio:>8} | {goal} |")
+        cell = f" {_fmt(value(floor, path)):>10} |" if floor is not None else ""
+        lines.append(f"| {label:<45} | {_fmt(f):>10} | {_fmt(r):>10} |{cell} {_fmt(m):>11} | {ratio:>8} | {goal} |")
     return "\n".join(lines)
 
 
@@ -578,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-sample", type=int, default=500, help="histories read for schedule-to-start (default 500)")
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--unsigned", action="store_true", help="clients send unsigned requests (less client CPU)")
+    p.add_argument("--reference-redis", action="store_true",
+                   help="also run the reference writing each change to Redis, one round trip per change "
+                        "(column ref+Redis): a floor for any server that keeps its executions in Redis")
     args = p.parse_args(argv)
     if args.unsigned:
         os.environ["FLOWSER_BENCH_UNSIGNED"] = "1"
@@ -613,6 +627,24 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             target.stop()
         print(json.dumps(results["reference"], indent=1), flush=True)
+    if wanted("reference") and args.reference_redis:
+        import redis
+
+        sys.path.insert(0, str(ROOT))
+        from backends.local.embedded import EmbeddedRedis
+
+        with tempfile.TemporaryDirectory(prefix="flb", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
+            server = EmbeddedRedis.acquire(data_dir)
+            try:
+                redis_pid = int(redis.Redis.from_url(server.url).info("server")["process_id"])
+                target = start_reference(server.url, redis_pid)
+                try:
+                    results["reference+redis"] = bench(target, args, args.workflows, cap=600.0)
+                finally:
+                    target.stop()
+            finally:
+                server.close()
+        print(json.dumps(results["reference+redis"], indent=1), flush=True)
     if wanted("moto"):
         target = start_moto()
         try:
