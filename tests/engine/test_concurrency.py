@@ -1367,27 +1367,32 @@ def test_poll_returns_when_its_hold_ends(redis_client: redis.Redis, redis_url: s
 # --------------------------------------------------------------------------------------
 
 PAUSE = LEASE + 1.0
+"""Seconds the rival has, at the least, to take the slow poller's task once its lease has ended."""
 
 
 def _slow_poller(url: str, journal: str) -> None:
-    """Poll once for an activity, pausing ``PAUSE`` s between claiming and starting it; journal the answer."""
+    """Poll once for an activity, pausing between claiming and starting it until no lease of the domain
+    is held any more (its own ended, and a rival's claim took the task over and started it, or returned
+    it to its list); journal the answer."""
     fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     swf = connect(url, poll_hold=PAUSE + 2.0, config=EngineConfig(lease=LEASE), timekeeper=False)
     store = swf.flowser_engine.store
     claim = store.claim
     paused = []
+    leases = redis.Redis.from_url(url)
 
     def pausing_claim(*args: Any, **kwargs: Any) -> tuple[str | None, float | None]:
         claimed = claim(*args, **kwargs)
         if claimed[0] is not None and not paused:
             paused.append(claimed[0])
             os.write(fd, b'["claimed"]\n')
-            time.sleep(PAUSE)
+            wait_until(lambda: leases.zcard(DomainKeys(DOMAIN).inflight) == 0, PAUSE + 30, interval=0.01)
         return claimed
 
     store.claim = pausing_claim
     task = swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"}, identity="slow")
     os.write(fd, (json.dumps(["answer", task.get("startedEventId", 0)]) + "\n").encode())
+    leases.close()
     swf.close()
 
 
@@ -1427,7 +1432,7 @@ def test_claimer_that_overruns_its_lease(
         else:
             wait_past_leases(redis_client)  # the slow claimer's lease has ended
             swf.poll_for_decision_task(domain=DOMAIN, taskList={"name": "deciders"})  # nothing to decide
-        child.join(PAUSE + 10)
+        child.join(PAUSE + 40)
         assert child.exitcode == 0
         slow_got = json.loads(journal.read_text().splitlines()[-1])[1]
         started = [e for e in history(swf, run_id) if e["eventType"] == "ActivityTaskStarted"]
