@@ -347,10 +347,9 @@ class RedisStore:
                         cache.drop(cached)  # worked out from a state that may be old: ask Redis
                         state = None
                         continue
-                elif keys:
-                    tx.watch(*keys)
-                    result = body(tx)
                 else:
+                    if keys:
+                        tx.watch(*keys)
                     result = body(tx)
                 tx.finish()
                 return result
