@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -62,6 +63,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +280,22 @@ def wait_answering(url: str, proc: subprocess.Popen[bytes], began: float, timeou
         except OSError:
             time.sleep(0.005)
     raise RuntimeError("server did not answer")
+
+
+@contextlib.contextmanager
+def fresh_redis() -> Iterator[tuple[str, int]]:
+    """A new embedded redis-server in a temporary data directory, for one server under test: (URL, its PID)."""
+    import redis
+
+    sys.path.insert(0, str(ROOT))
+    from backends.local.embedded import EmbeddedRedis
+
+    with tempfile.TemporaryDirectory(prefix="flb", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
+        server = EmbeddedRedis.acquire(data_dir)
+        try:
+            yield server.url, int(redis.Redis.from_url(server.url).info("server")["process_id"])
+        finally:
+            server.close()
 
 
 def start_flowser(redis_url: str, redis_pid: int, cleanup: Any) -> Target:
@@ -602,23 +620,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.only in (None, name) and name not in args.skip
 
     if wanted("flowser"):
-        import redis
-
-        sys.path.insert(0, str(ROOT))
-        from backends.local.embedded import EmbeddedRedis
-
-        with tempfile.TemporaryDirectory(prefix="flb", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
-            server = EmbeddedRedis.acquire(data_dir)
+        with fresh_redis() as (redis_url, redis_pid):
+            target = start_flowser(redis_url, redis_pid, lambda: None)
             try:
-                redis_pid = int(redis.Redis.from_url(server.url).info("server")["process_id"])
-                target = start_flowser(server.url, redis_pid, lambda: None)
-                try:
-                    results["flowser"] = bench(target, args, args.workflows, cap=600.0)
-                finally:
-                    code, took = target.stop()
-                    results["flowser"]["shutdown"] = {"exit_code": code, "seconds": took}
+                results["flowser"] = bench(target, args, args.workflows, cap=600.0)
             finally:
-                server.close()
+                code, took = target.stop()
+                results["flowser"]["shutdown"] = {"exit_code": code, "seconds": took}
         print(json.dumps(results["flowser"], indent=1), flush=True)
     if wanted("reference"):
         target = start_reference()
@@ -628,22 +636,12 @@ def main(argv: list[str] | None = None) -> int:
             target.stop()
         print(json.dumps(results["reference"], indent=1), flush=True)
     if wanted("reference") and args.reference_redis:
-        import redis
-
-        sys.path.insert(0, str(ROOT))
-        from backends.local.embedded import EmbeddedRedis
-
-        with tempfile.TemporaryDirectory(prefix="flb", dir="/tmp", ignore_cleanup_errors=True) as data_dir:
-            server = EmbeddedRedis.acquire(data_dir)
+        with fresh_redis() as (redis_url, redis_pid):
+            target = start_reference(redis_url, redis_pid)
             try:
-                redis_pid = int(redis.Redis.from_url(server.url).info("server")["process_id"])
-                target = start_reference(server.url, redis_pid)
-                try:
-                    results["reference+redis"] = bench(target, args, args.workflows, cap=600.0)
-                finally:
-                    target.stop()
+                results["reference+redis"] = bench(target, args, args.workflows, cap=600.0)
             finally:
-                server.close()
+                target.stop()
         print(json.dumps(results["reference+redis"], indent=1), flush=True)
     if wanted("moto"):
         target = start_moto()
