@@ -1379,7 +1379,7 @@ def _slow_poller(url: str, journal: str) -> None:
     store = swf.flowser_engine.store
     claim = store.claim
     paused = []
-    leases = redis.Redis.from_url(url)
+    leases = store.redis  # the store's own client: a Redis, or a Redis Cluster
 
     def pausing_claim(*args: Any, **kwargs: Any) -> tuple[str | None, float | None]:
         claimed = claim(*args, **kwargs)
@@ -1392,7 +1392,6 @@ def _slow_poller(url: str, journal: str) -> None:
     store.claim = pausing_claim
     task = swf.poll_for_activity_task(domain=DOMAIN, taskList={"name": "workers"}, identity="slow")
     os.write(fd, (json.dumps(["answer", task.get("startedEventId", 0)]) + "\n").encode())
-    leases.close()
     swf.close()
 
 
